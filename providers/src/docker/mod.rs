@@ -1,0 +1,1 @@
+//! The Docker provider: bollard list + events → per-container inspect cache → pure `build()`.

@@ -1,0 +1,42 @@
+//! The dynamic configuration model: Traefik v3's file-provider shape as serde types.
+//!
+//! Every provider produces a `DynamicConfig`; aggregate merges them (qualifying names as
+//! `name@provider`); compile turns the merged one into a snapshot. Field names are Traefik's
+//! (camelCase in YAML/TOML/JSON); the spec types derive a JSON schema for CRDs and for the
+//! case-insensitive key canonicalizer in `keys`.
+
+mod http;
+mod problem;
+mod tls;
+
+pub use http::*;
+pub use problem::*;
+pub use tls::*;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// One provider's full view of the dynamic configuration (or the merged view of all of them).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DynamicConfig {
+    #[serde(skip_serializing_if = "HttpConfig::is_empty")]
+    pub http: HttpConfig,
+    #[serde(skip_serializing_if = "TlsConfig::is_empty")]
+    pub tls: TlsConfig,
+    /// `tcp` and `udp` sections: kept so they can be reported as "unsupported yet", not dropped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub udp: Option<serde_json::Value>,
+    /// Problems the provider found while translating its source (a bad label, a file that did not
+    /// parse). Compile attaches them to the named items, which are disabled (or warned) in the report.
+    #[serde(skip)]
+    pub problems: Vec<Problem>,
+}
+
+impl DynamicConfig {
+    pub fn is_empty(&self) -> bool {
+        self.http.is_empty() && self.tls.is_empty() && self.tcp.is_none() && self.udp.is_none()
+    }
+}

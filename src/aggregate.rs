@@ -1,0 +1,2 @@
+//! aggregate: merges the providers' views into one config with qualified `name@provider` names
+//! and default entry points, before compile.
