@@ -60,7 +60,10 @@ impl Expr {
         match self {
             Expr::Leaf(m) => m.host_keys(),
             Expr::Not(_) => None,
-            Expr::And(items) => items.iter().filter_map(Expr::host_keys).min_by_key(Keys::len),
+            Expr::And(items) => items
+                .iter()
+                .filter_map(Expr::host_keys)
+                .min_by_key(Keys::len),
             Expr::Or(items) => {
                 let mut all = Keys::default();
                 for item in items {
@@ -89,7 +92,9 @@ impl Expr {
             }
             Expr::Leaf(_) => {}
             Expr::Not(e) => e.domains(!negated, out),
-            Expr::And(items) | Expr::Or(items) => items.iter().for_each(|e| e.domains(negated, out)),
+            Expr::And(items) | Expr::Or(items) => {
+                items.iter().for_each(|e| e.domains(negated, out))
+            }
         }
     }
 
@@ -113,7 +118,14 @@ impl Expr {
             }
             // A nested operand of the same kind only exists if built by hand; parenthesize it
             // so the printed text keeps the tree's shape.
-            item.fmt_prec(f, if own == Prec::Or { Prec::And } else { Prec::Not })?;
+            item.fmt_prec(
+                f,
+                if own == Prec::Or {
+                    Prec::And
+                } else {
+                    Prec::Not
+                },
+            )?;
         }
         if paren {
             f.write_char(')')?;
@@ -160,23 +172,37 @@ impl Matcher {
             Matcher::PathPrefix(p) => req.path.starts_with(p.as_str()),
             Matcher::PathRegexp(re) => re.is_match(req.path.as_bytes()),
             Matcher::Method(m) => req.method == m,
-            Matcher::Header(name, value) => {
-                req.headers.get_all(name).iter().any(|v| v.as_bytes() == value.as_bytes())
-            }
-            Matcher::HeaderRegexp(name, re) => req.headers.get_all(name).iter().any(|v| re.is_match(v.as_bytes())),
+            Matcher::Header(name, value) => req
+                .headers
+                .get_all(name)
+                .iter()
+                .any(|v| v.as_bytes() == value.as_bytes()),
+            Matcher::HeaderRegexp(name, re) => req
+                .headers
+                .get_all(name)
+                .iter()
+                .any(|v| re.is_match(v.as_bytes())),
             Matcher::Query(key, value) => req.query.is_some_and(|q| query_has(q, key, value)),
             Matcher::QueryRegexp(key, re) => req.query.is_some_and(|q| query_matches(q, key, re)),
             Matcher::ClientIp(net) => net.contains(&canonical_ip(req.client_ip)),
             Matcher::HostV2(hosts) => hosts.iter().any(|h| host_eq(req.host, h)),
             Matcher::HostRegexpV2(ts) => ts.iter().any(|t| t.matches(req.host)),
-            Matcher::PathV2(ts) | Matcher::PathPrefixV2(ts) => ts.iter().any(|t| t.matches(req.path)),
+            Matcher::PathV2(ts) | Matcher::PathPrefixV2(ts) => {
+                ts.iter().any(|t| t.matches(req.path))
+            }
             Matcher::MethodV2(ms) => ms.iter().any(|m| req.method == m),
-            Matcher::HeadersV2(pairs) => pairs
-                .iter()
-                .all(|(name, value)| req.headers.get_all(name).iter().any(|v| v.as_bytes() == value.as_bytes())),
-            Matcher::HeadersRegexpV2(pairs) => pairs
-                .iter()
-                .all(|(name, re)| req.headers.get_all(name).iter().any(|v| re.is_match(v.as_bytes()))),
+            Matcher::HeadersV2(pairs) => pairs.iter().all(|(name, value)| {
+                req.headers
+                    .get_all(name)
+                    .iter()
+                    .any(|v| v.as_bytes() == value.as_bytes())
+            }),
+            Matcher::HeadersRegexpV2(pairs) => pairs.iter().all(|(name, re)| {
+                req.headers
+                    .get_all(name)
+                    .iter()
+                    .any(|v| re.is_match(v.as_bytes()))
+            }),
             Matcher::QueryV2(ts) => ts.iter().all(|t| t.matches(req.query.unwrap_or(""))),
             Matcher::ClientIpV2(nets) => {
                 let ip = canonical_ip(req.client_ip);
@@ -187,8 +213,14 @@ impl Matcher {
 
     fn host_keys(&self) -> Option<Keys> {
         match self {
-            Matcher::Host(h) => Some(Keys { exact: vec![h.clone()], suffixes: vec![] }),
-            Matcher::HostV2(hs) => Some(Keys { exact: hs.clone(), suffixes: vec![] }),
+            Matcher::Host(h) => Some(Keys {
+                exact: vec![h.clone()],
+                suffixes: vec![],
+            }),
+            Matcher::HostV2(hs) => Some(Keys {
+                exact: hs.clone(),
+                suffixes: vec![],
+            }),
             Matcher::HostRegexp(re) => Some(bound_keys(host_bound(&re.src)?)),
             Matcher::HostRegexpV2(ts) => {
                 let mut keys = Keys::default();
@@ -238,10 +270,14 @@ impl Matcher {
                 ts.iter().map(|t| t.src.clone()).collect()
             }
             Matcher::MethodV2(ms) => ms.iter().map(|m| m.as_str().to_string()).collect(),
-            Matcher::HeadersV2(pairs) => pairs.iter().flat_map(|(n, v)| [n.as_str().to_string(), v.clone()]).collect(),
-            Matcher::HeadersRegexpV2(pairs) => {
-                pairs.iter().flat_map(|(n, re)| [n.as_str().to_string(), re.src.clone()]).collect()
-            }
+            Matcher::HeadersV2(pairs) => pairs
+                .iter()
+                .flat_map(|(n, v)| [n.as_str().to_string(), v.clone()])
+                .collect(),
+            Matcher::HeadersRegexpV2(pairs) => pairs
+                .iter()
+                .flat_map(|(n, re)| [n.as_str().to_string(), re.src.clone()])
+                .collect(),
             Matcher::QueryV2(ts) => ts.iter().map(|t| t.src.clone()).collect(),
             Matcher::ClientIpV2(nets) => nets.iter().map(fmt_net).collect(),
         }
@@ -294,8 +330,14 @@ pub(crate) fn quoted(s: &str) -> String {
 
 fn bound_keys(b: HostBound) -> Keys {
     match b {
-        HostBound::Exact(h) => Keys { exact: vec![h], suffixes: vec![] },
-        HostBound::Suffix(s) => Keys { exact: vec![], suffixes: vec![s] },
+        HostBound::Exact(h) => Keys {
+            exact: vec![h],
+            suffixes: vec![],
+        },
+        HostBound::Suffix(s) => Keys {
+            exact: vec![],
+            suffixes: vec![s],
+        },
     }
 }
 
@@ -353,8 +395,10 @@ pub(crate) fn decodes_to(raw: &str, want: &str) -> bool {
     while i < raw.len() {
         let c = match raw[i] {
             b'%' => {
-                let (Some(h), Some(l)) = (raw.get(i + 1).copied().and_then(hex), raw.get(i + 2).copied().and_then(hex))
-                else {
+                let (Some(h), Some(l)) = (
+                    raw.get(i + 1).copied().and_then(hex),
+                    raw.get(i + 2).copied().and_then(hex),
+                ) else {
                     return false;
                 };
                 i += 3;
@@ -431,12 +475,22 @@ pub(crate) fn build_v3(call: &Call<'_>) -> Result<Matcher, RuleError> {
         // Host(`a`, `b`) → Host(`a`) || Host(`b`)
         let parts: Vec<String> = args
             .chunks(n)
-            .map(|c| format!("{name}({})", c.iter().map(|a| quoted(&a.value)).collect::<Vec<_>>().join(", ")))
+            .map(|c| {
+                format!(
+                    "{name}({})",
+                    c.iter()
+                        .map(|a| quoted(&a.value))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })
             .collect();
         parts.join(join)
     };
     match name {
-        "Host" | "HostRegexp" | "Path" | "PathPrefix" | "PathRegexp" | "Method" | "ClientIP" if args.len() != 1 => {
+        "Host" | "HostRegexp" | "Path" | "PathPrefix" | "PathRegexp" | "Method" | "ClientIP"
+            if args.len() != 1 =>
+        {
             if args.len() > 1 && name != "PathRegexp" {
                 let display_hint = if matches!(name, "HostRegexp" | "Path" | "PathPrefix") {
                     args.iter()
@@ -453,20 +507,29 @@ pub(crate) fn build_v3(call: &Call<'_>) -> Result<Matcher, RuleError> {
             return Err(call.err_name(format!("{name} takes 1 argument, got {}", args.len())));
         }
         "Header" | "HeaderRegexp" if args.len() != 2 => {
-            if args.len() > 2 && args.len() % 2 == 0 {
+            if args.len() > 2 && args.len() & 1 == 0 {
                 return Err(call.err_name(format!(
                     "{name} takes one name and one value in v3 syntax; write {}",
                     many_hint(2, " && ")
                 )));
             }
-            return Err(call.err_name(format!("{name} takes 2 arguments (name, value), got {}", args.len())));
+            return Err(call.err_name(format!(
+                "{name} takes 2 arguments (name, value), got {}",
+                args.len()
+            )));
         }
         "Query" | "QueryRegexp" => {
             if let Some(hint) = v2_query_hint(name, args) {
-                return Err(call.err(args[0].pos, format!("{name} takes the key and the value apart in v3 syntax; write {hint}")));
+                return Err(call.err(
+                    args[0].pos,
+                    format!("{name} takes the key and the value apart in v3 syntax; write {hint}"),
+                ));
             }
             if args.len() > 2 {
-                return Err(call.err_name(format!("{name} takes 1 or 2 arguments (key[, value]), got {}", args.len())));
+                return Err(call.err_name(format!(
+                    "{name} takes 1 or 2 arguments (key[, value]), got {}",
+                    args.len()
+                )));
             }
         }
         _ => {}
@@ -481,7 +544,10 @@ pub(crate) fn build_v3(call: &Call<'_>) -> Result<Matcher, RuleError> {
         }
         "Path" | "PathPrefix" => {
             if !a0.value.starts_with('/') {
-                return Err(call.err(a0.pos, format!("path {} does not start with a `/`", quoted(&a0.value))));
+                return Err(call.err(
+                    a0.pos,
+                    format!("path {} does not start with a `/`", quoted(&a0.value)),
+                ));
             }
             no_placeholder(call, a0)?;
             if name == "Path" {
@@ -494,7 +560,10 @@ pub(crate) fn build_v3(call: &Call<'_>) -> Result<Matcher, RuleError> {
         "Method" => Matcher::Method(method(call, a0)?),
         "Header" => Matcher::Header(header_name(call, a0)?, args[1].value.clone()),
         "HeaderRegexp" => Matcher::HeaderRegexp(header_name(call, a0)?, regex(call, &args[1])?),
-        "Query" => Matcher::Query(a0.value.clone(), args.get(1).map(|a| a.value.clone()).unwrap_or_default()),
+        "Query" => Matcher::Query(
+            a0.value.clone(),
+            args.get(1).map(|a| a.value.clone()).unwrap_or_default(),
+        ),
         "QueryRegexp" => match args.get(1) {
             // Traefik: QueryRegexp with only a key is Query with only a key.
             None => Matcher::Query(a0.value.clone(), String::new()),
@@ -591,7 +660,10 @@ fn ascii_only(call: &Call<'_>, a: &Arg) -> Result<(), RuleError> {
     }
     Err(call.err(
         a.pos,
-        format!("{} does not accept non-ASCII characters; use the punycode form (xn--...)", call.name),
+        format!(
+            "{} does not accept non-ASCII characters; use the punycode form (xn--...)",
+            call.name
+        ),
     ))
 }
 
@@ -632,7 +704,12 @@ pub(crate) fn normalize_host(call: &Call<'_>, a: &Arg) -> Result<String, RuleErr
 }
 
 pub(crate) fn regex(call: &Call<'_>, a: &Arg) -> Result<Re, RuleError> {
-    Re::go(&a.value).map_err(|e| call.err(a.pos, format!("invalid regex {} in {}: {e}", quoted(&a.value), call.name)))
+    Re::go(&a.value).map_err(|e| {
+        call.err(
+            a.pos,
+            format!("invalid regex {} in {}: {e}", quoted(&a.value), call.name),
+        )
+    })
 }
 
 pub(crate) fn method(call: &Call<'_>, a: &Arg) -> Result<http::Method, RuleError> {
@@ -653,15 +730,20 @@ pub(crate) fn ip_net(call: &Call<'_>, a: &Arg) -> Result<IpNet, RuleError> {
         s.parse::<IpNet>()
             .map_err(|_| call.err(a.pos, format!("invalid CIDR {} in ClientIP", quoted(s))))?
     } else {
-        let ip: IpAddr = s
-            .parse()
-            .map_err(|_| call.err(a.pos, format!("invalid IP address {} in ClientIP", quoted(s))))?;
+        let ip: IpAddr = s.parse().map_err(|_| {
+            call.err(
+                a.pos,
+                format!("invalid IP address {} in ClientIP", quoted(s)),
+            )
+        })?;
         IpNet::from(ip)
     };
     // `::ffff:10.0.0.0/104` is the IPv4 network 10.0.0.0/8 (client IPs are canonicalized too).
     let net = match net {
         IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
-            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96).map(IpNet::V4).unwrap_or(net),
+            Some(v4) => ipnet::Ipv4Net::new(v4, v6.prefix_len() - 96)
+                .map(IpNet::V4)
+                .unwrap_or(net),
             None => net,
         },
         other => other,

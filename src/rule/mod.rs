@@ -79,7 +79,10 @@ pub enum HostKeys {
     Any,
     /// The rule only matches these hosts: exact names (normalized) and suffixes (`example.com`
     /// for names ending in `.example.com`, from HostRegexp with a literal suffix).
-    Hosts { exact: Vec<String>, suffixes: Vec<String> },
+    Hosts {
+        exact: Vec<String>,
+        suffixes: Vec<String>,
+    },
 }
 
 /// A parsed rule.
@@ -115,7 +118,10 @@ impl Rule {
                 keys.exact.dedup();
                 keys.suffixes.sort();
                 keys.suffixes.dedup();
-                HostKeys::Hosts { exact: keys.exact, suffixes: keys.suffixes }
+                HostKeys::Hosts {
+                    exact: keys.exact,
+                    suffixes: keys.suffixes,
+                }
             }
         }
     }
@@ -179,5 +185,9 @@ pub fn normalize_request_host(raw: &str) -> std::borrow::Cow<'_, str> {
 /// Parses a rule.
 pub fn parse(src: &str, syntax: RuleSyntax) -> Result<Rule, RuleError> {
     let expr = parser::parse_expr(src, syntax)?;
-    Ok(Rule { expr, syntax, source_len: src.len() })
+    Ok(Rule {
+        expr,
+        syntax,
+        source_len: src.len(),
+    })
 }

@@ -63,7 +63,10 @@ impl Call<'_> {
 pub(crate) fn err_at(src: &str, pos: usize, message: impl Into<String>) -> RuleError {
     let pos = pos.min(src.len());
     let column = src.get(..pos).map_or(pos, |s| s.chars().count()) + 1;
-    RuleError { column, message: message.into() }
+    RuleError {
+        column,
+        message: message.into(),
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -140,58 +143,65 @@ impl<'s> Lexer<'s> {
             return Ok((Tok::Eof, start));
         };
         let two = |next: u8| b.get(start + 1) == Some(&next);
-        let tok = match c {
-            b'(' => {
-                self.pos += 1;
-                Tok::LParen
-            }
-            b')' => {
-                self.pos += 1;
-                Tok::RParen
-            }
-            b',' => {
-                self.pos += 1;
-                Tok::Comma
-            }
-            b'&' if two(b'&') => {
-                self.pos += 2;
-                Tok::And
-            }
-            b'|' if two(b'|') => {
-                self.pos += 2;
-                Tok::Or
-            }
-            b'&' => return Err(err_at(self.src, start, "expected `&&`, found a single `&`")),
-            b'|' => return Err(err_at(self.src, start, "expected `||`, found a single `|`")),
-            b'!' if two(b'=') => {
-                return Err(err_at(self.src, start, "`!=` is not supported; negate a matcher with `!`"))
-            }
-            b'!' => {
-                self.pos += 1;
-                Tok::Not
-            }
-            b'`' => Tok::Str(self.raw_string(start)?),
-            b'"' => Tok::Str(self.interpreted_string(start)?),
-            b'\'' => {
-                return Err(err_at(
+        let tok =
+            match c {
+                b'(' => {
+                    self.pos += 1;
+                    Tok::LParen
+                }
+                b')' => {
+                    self.pos += 1;
+                    Tok::RParen
+                }
+                b',' => {
+                    self.pos += 1;
+                    Tok::Comma
+                }
+                b'&' if two(b'&') => {
+                    self.pos += 2;
+                    Tok::And
+                }
+                b'|' if two(b'|') => {
+                    self.pos += 2;
+                    Tok::Or
+                }
+                b'&' => return Err(err_at(self.src, start, "expected `&&`, found a single `&`")),
+                b'|' => return Err(err_at(self.src, start, "expected `||`, found a single `|`")),
+                b'!' if two(b'=') => {
+                    return Err(err_at(
+                        self.src,
+                        start,
+                        "`!=` is not supported; negate a matcher with `!`",
+                    ))
+                }
+                b'!' => {
+                    self.pos += 1;
+                    Tok::Not
+                }
+                b'`' => Tok::Str(self.raw_string(start)?),
+                b'"' => Tok::Str(self.interpreted_string(start)?),
+                b'\'' => return Err(err_at(
                     self.src,
                     start,
                     "single quotes are not accepted; quote values with backticks or double quotes",
-                ))
-            }
-            c if c.is_ascii_alphabetic() || c == b'_' => {
-                let len = b[start..]
-                    .iter()
-                    .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-                    .count();
-                self.pos += len;
-                Tok::Ident(self.src[start..start + len].to_string())
-            }
-            _ => {
-                let ch = self.src[start..].chars().next().unwrap_or('?');
-                return Err(err_at(self.src, start, format!("unexpected character `{ch}`")));
-            }
-        };
+                )),
+                c if c.is_ascii_alphabetic() || c == b'_' => {
+                    let len = b[start..]
+                        .iter()
+                        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
+                        .count();
+                    self.pos += len;
+                    Tok::Ident(self.src[start..start + len].to_string())
+                }
+                _ => {
+                    let ch = self.src[start..].chars().next().unwrap_or('?');
+                    return Err(err_at(
+                        self.src,
+                        start,
+                        format!("unexpected character `{ch}`"),
+                    ));
+                }
+            };
         Ok((tok, start))
     }
 
@@ -202,7 +212,11 @@ impl<'s> Lexer<'s> {
                 self.pos = start + 1 + len + 1;
                 Ok(self.src[start + 1..start + 1 + len].replace('\r', ""))
             }
-            None => Err(err_at(self.src, start, "unterminated string: missing closing backtick")),
+            None => Err(err_at(
+                self.src,
+                start,
+                "unterminated string: missing closing backtick",
+            )),
         }
     }
 
@@ -213,18 +227,30 @@ impl<'s> Lexer<'s> {
         let mut i = start + 1;
         loop {
             let Some(&c) = b.get(i) else {
-                return Err(err_at(self.src, start, "unterminated string: missing closing `\"`"));
+                return Err(err_at(
+                    self.src,
+                    start,
+                    "unterminated string: missing closing `\"`",
+                ));
             };
             match c {
                 b'"' => break,
                 b'\n' => {
-                    return Err(err_at(self.src, start, "unterminated string: missing closing `\"`"))
+                    return Err(err_at(
+                        self.src,
+                        start,
+                        "unterminated string: missing closing `\"`",
+                    ))
                 }
                 b'\\' => {
                     let esc = i;
                     let bad = |msg: &str| err_at(self.src, esc, msg.to_string());
                     let Some(&e) = b.get(i + 1) else {
-                        return Err(err_at(self.src, start, "unterminated string: missing closing `\"`"));
+                        return Err(err_at(
+                            self.src,
+                            start,
+                            "unterminated string: missing closing `\"`",
+                        ));
                     };
                     i += 2;
                     match e {
@@ -238,15 +264,20 @@ impl<'s> Lexer<'s> {
                         b'\\' => out.push(b'\\'),
                         b'"' => out.push(b'"'),
                         b'0'..=b'7' => {
-                            let digits = b.get(i - 1..i + 2).ok_or_else(|| bad("invalid octal escape"))?;
+                            let digits = b
+                                .get(i - 1..i + 2)
+                                .ok_or_else(|| bad("invalid octal escape"))?;
                             let mut v: u32 = 0;
                             for d in digits {
                                 if !(b'0'..=b'7').contains(d) {
-                                    return Err(bad("invalid octal escape: expected 3 octal digits"));
+                                    return Err(bad(
+                                        "invalid octal escape: expected 3 octal digits",
+                                    ));
                                 }
                                 v = v * 8 + u32::from(d - b'0');
                             }
-                            let byte = u8::try_from(v).map_err(|_| bad("octal escape value above 255"))?;
+                            let byte =
+                                u8::try_from(v).map_err(|_| bad("octal escape value above 255"))?;
                             out.push(byte);
                             i += 2;
                         }
@@ -260,13 +291,18 @@ impl<'s> Lexer<'s> {
                                 .src
                                 .get(i..i + n)
                                 .filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()))
-                                .ok_or_else(|| bad(&format!("invalid escape: expected {n} hex digits")))?;
-                            let v = u32::from_str_radix(hex, 16).map_err(|_| bad("invalid hex escape"))?;
+                                .ok_or_else(|| {
+                                    bad(&format!("invalid escape: expected {n} hex digits"))
+                                })?;
+                            let v = u32::from_str_radix(hex, 16)
+                                .map_err(|_| bad("invalid hex escape"))?;
                             i += n;
                             if e == b'x' {
                                 out.push(v as u8);
                             } else {
-                                let ch = char::from_u32(v).ok_or_else(|| bad("escape is not a valid Unicode code point"))?;
+                                let ch = char::from_u32(v).ok_or_else(|| {
+                                    bad("escape is not a valid Unicode code point")
+                                })?;
                                 let mut buf = [0u8; 4];
                                 out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                             }
@@ -280,7 +316,8 @@ impl<'s> Lexer<'s> {
             i += 1;
         }
         self.pos = i + 1;
-        String::from_utf8(out).map_err(|_| err_at(self.src, start, "string escapes do not form valid UTF-8"))
+        String::from_utf8(out)
+            .map_err(|_| err_at(self.src, start, "string escapes do not form valid UTF-8"))
     }
 }
 
@@ -298,7 +335,12 @@ pub(crate) fn parse_expr(src: &str, syntax: RuleSyntax) -> Result<Expr, RuleErro
     if tok == Tok::Eof {
         return Err(err_at(src, 0, "empty rule"));
     }
-    let mut p = Parser { lexer, tok, tok_pos, syntax };
+    let mut p = Parser {
+        lexer,
+        tok,
+        tok_pos,
+        syntax,
+    };
     let expr = p.or()?;
     match p.tok {
         Tok::Eof => Ok(expr),
@@ -378,13 +420,20 @@ impl Parser<'_> {
                         open,
                         "unbalanced parentheses: this `(` is never closed",
                     )),
-                    ref t => Err(self.err(format!("expected `)`, `&&` or `||`, found {}", t.describe()))),
+                    ref t => Err(self.err(format!(
+                        "expected `)`, `&&` or `||`, found {}",
+                        t.describe()
+                    ))),
                 }
             }
             Tok::Ident(name) => self.call(name),
-            Tok::Eof => Err(self.err("expected a matcher such as Host(`example.com`), found the end of the rule")),
-            Tok::RParen => Err(self.err("unbalanced parentheses: this `)` has no matching `(`")),
-            Tok::Str(_) => Err(self.err("a string must be the argument of a matcher, e.g. Host(`example.com`)")),
+            Tok::Eof => Err(self
+                .err("expected a matcher such as Host(`example.com`), found the end of the rule")),
+            Tok::RParen => Err(self.err("expected a matcher, found `)`")),
+            Tok::Str(_) => {
+                Err(self
+                    .err("a string must be the argument of a matcher, e.g. Host(`example.com`)"))
+            }
             t => Err(self.err(format!("expected a matcher, found {}", t.describe()))),
         }
     }
@@ -394,7 +443,10 @@ impl Parser<'_> {
         let canon = resolve_name(self.src(), &name, name_pos, self.syntax)?;
         self.bump()?;
         if self.tok != Tok::LParen {
-            return Err(self.err(format!("expected `(` after {canon}, found {}", self.tok.describe())));
+            return Err(self.err(format!(
+                "expected `(` after {canon}, found {}",
+                self.tok.describe()
+            )));
         }
         let open = self.tok_pos;
         self.bump()?;
@@ -403,7 +455,10 @@ impl Parser<'_> {
             match std::mem::replace(&mut self.tok, Tok::Eof) {
                 Tok::RParen => break,
                 Tok::Str(value) => {
-                    args.push(Arg { value, pos: self.tok_pos });
+                    args.push(Arg {
+                        value,
+                        pos: self.tok_pos,
+                    });
                     self.bump()?;
                     match self.tok {
                         Tok::Comma => self.bump()?,
@@ -415,11 +470,19 @@ impl Parser<'_> {
                                 "unbalanced parentheses: this `(` is never closed",
                             ))
                         }
-                        ref t => return Err(self.err(format!("expected `,` or `)`, found {}", t.describe()))),
+                        ref t => {
+                            return Err(
+                                self.err(format!("expected `,` or `)`, found {}", t.describe()))
+                            )
+                        }
                     }
                 }
                 Tok::Eof => {
-                    return Err(err_at(self.src(), open, "unbalanced parentheses: this `(` is never closed"))
+                    return Err(err_at(
+                        self.src(),
+                        open,
+                        "unbalanced parentheses: this `(` is never closed",
+                    ))
                 }
                 t => {
                     return Err(self.err(format!(
@@ -429,7 +492,12 @@ impl Parser<'_> {
                 }
             }
         }
-        let call = Call { src: self.src(), name: canon, name_pos, args };
+        let call = Call {
+            src: self.src(),
+            name: canon,
+            name_pos,
+            args,
+        };
         let m = match self.syntax {
             RuleSyntax::V3 => matcher::build_v3(&call)?,
             RuleSyntax::V2 => v2::build_v2(&call)?,
@@ -468,7 +536,12 @@ fn lookup(name: &str, names: &[&'static str]) -> Option<&'static str> {
     })
 }
 
-fn resolve_name(src: &str, name: &str, pos: usize, syntax: RuleSyntax) -> Result<&'static str, RuleError> {
+fn resolve_name(
+    src: &str,
+    name: &str,
+    pos: usize,
+    syntax: RuleSyntax,
+) -> Result<&'static str, RuleError> {
     let (names, other, other_label) = match syntax {
         RuleSyntax::V3 => (V3_NAMES, V2_NAMES, "v2"),
         RuleSyntax::V2 => (V2_NAMES, V3_NAMES, "v3"),
@@ -479,17 +552,28 @@ fn resolve_name(src: &str, name: &str, pos: usize, syntax: RuleSyntax) -> Result
     if let Some(canon) = lookup(name, other) {
         let hint = match (syntax, canon) {
             (RuleSyntax::V3, "Headers") => "; write Header(`name`, `value`)".to_string(),
-            (RuleSyntax::V3, "HeadersRegexp") => "; write HeaderRegexp(`name`, `regexp`)".to_string(),
+            (RuleSyntax::V3, "HeadersRegexp") => {
+                "; write HeaderRegexp(`name`, `regexp`)".to_string()
+            }
             (RuleSyntax::V3, "HostHeader") => "; write Host(`example.com`)".to_string(),
             (RuleSyntax::V2, _) => "; set `ruleSyntax: v3` on the router to use it".to_string(),
             _ => String::new(),
         };
-        return Err(err_at(src, pos, format!("{canon} is a {other_label}-syntax matcher{hint}")));
+        return Err(err_at(
+            src,
+            pos,
+            format!("{canon} is a {other_label}-syntax matcher{hint}"),
+        ));
     }
     let lower = name.to_ascii_lowercase();
     let best = names
         .iter()
-        .map(|canon| (strsim::damerau_levenshtein(&lower, &canon.to_ascii_lowercase()), *canon))
+        .map(|canon| {
+            (
+                strsim::damerau_levenshtein(&lower, &canon.to_ascii_lowercase()),
+                *canon,
+            )
+        })
         .min();
     let mut message = format!("unknown matcher `{name}`");
     match best {

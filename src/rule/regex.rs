@@ -21,12 +21,18 @@ impl Re {
     /// Compiles a Go-flavoured pattern; the error is the regex crate's message in one line.
     pub fn go(src: &str) -> Result<Re, String> {
         let translated = go_to_rust(src);
-        compile(&translated).map(|re| Re { src: src.to_string(), re })
+        compile(&translated).map(|re| Re {
+            src: src.to_string(),
+            re,
+        })
     }
 
     /// Compiles a pattern already in `regex` crate syntax, remembering `display` as its source.
     pub fn built(display: &str, pattern: &str) -> Result<Re, String> {
-        compile(pattern).map(|re| Re { src: display.to_string(), re })
+        compile(pattern).map(|re| Re {
+            src: display.to_string(),
+            re,
+        })
     }
 
     #[inline]
@@ -46,8 +52,13 @@ fn compile(pattern: &str) -> Result<Regex, String> {
                 .lines()
                 .rev()
                 .find(|l| l.starts_with("error:"))
-                .map_or_else(|| s.clone(), |l| l.trim_start_matches("error:").trim().to_string()),
-            regex::Error::CompiledTooBig(limit) => format!("pattern too large (limit {limit} bytes)"),
+                .map_or_else(
+                    || s.clone(),
+                    |l| l.trim_start_matches("error:").trim().to_string(),
+                ),
+            regex::Error::CompiledTooBig(limit) => {
+                format!("pattern too large (limit {limit} bytes)")
+            }
             other => other.to_string(),
         })
 }
@@ -199,7 +210,9 @@ pub(crate) fn find_placeholder(s: &str) -> Option<usize> {
                 .iter()
                 .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b'-')
                 .count();
-            let first_ok = b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_');
+            let first_ok = b
+                .get(i + 1)
+                .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_');
             if first_ok && name_len > 0 && matches!(b.get(i + 1 + name_len), Some(b':' | b'}')) {
                 return Some(i);
             }
@@ -247,12 +260,20 @@ pub(crate) fn host_bound(p: &str) -> Option<HostBound> {
                     // Escapes like \d, \x2e, \pL: not a literal run member.
                     if matches!(e, b'p' | b'P' | b'x') && b.get(i + 2) == Some(&b'{') {
                         let end = p[i..].find('}')?;
-                        toks.push(Tok { depth, lit: None, dollar: false });
+                        toks.push(Tok {
+                            depth,
+                            lit: None,
+                            dollar: false,
+                        });
                         i += end + 1;
                         continue;
                     }
                 }
-                toks.push(Tok { depth, lit, dollar: false });
+                toks.push(Tok {
+                    depth,
+                    lit,
+                    dollar: false,
+                });
                 i += 2;
             }
             b'[' => {
@@ -274,7 +295,11 @@ pub(crate) fn host_bound(p: &str) -> Option<HostBound> {
                         _ => j += 1,
                     }
                 }
-                toks.push(Tok { depth, lit: None, dollar: false });
+                toks.push(Tok {
+                    depth,
+                    lit: None,
+                    dollar: false,
+                });
                 i = j + 1;
             }
             b'(' => {
@@ -286,25 +311,45 @@ pub(crate) fn host_bound(p: &str) -> Option<HostBound> {
                     }
                 }
                 depth += 1;
-                toks.push(Tok { depth, lit: None, dollar: false });
+                toks.push(Tok {
+                    depth,
+                    lit: None,
+                    dollar: false,
+                });
                 i += 1;
             }
             b')' => {
                 depth = depth.checked_sub(1)?;
-                toks.push(Tok { depth, lit: None, dollar: false });
+                toks.push(Tok {
+                    depth,
+                    lit: None,
+                    dollar: false,
+                });
                 i += 1;
             }
             b'|' if depth == 0 => return None,
             b'$' => {
-                toks.push(Tok { depth, lit: None, dollar: true });
+                toks.push(Tok {
+                    depth,
+                    lit: None,
+                    dollar: true,
+                });
                 i += 1;
             }
             b'a'..=b'z' | b'0'..=b'9' | b'-' => {
-                toks.push(Tok { depth, lit: Some(c as char), dollar: false });
+                toks.push(Tok {
+                    depth,
+                    lit: Some(c as char),
+                    dollar: false,
+                });
                 i += 1;
             }
             _ => {
-                toks.push(Tok { depth, lit: None, dollar: false });
+                toks.push(Tok {
+                    depth,
+                    lit: None,
+                    dollar: false,
+                });
                 i += 1;
             }
         }
@@ -315,14 +360,25 @@ pub(crate) fn host_bound(p: &str) -> Option<HostBound> {
     }
     // The literal run right before `$` at depth 0 (a literal followed by a quantifier is not in
     // the run, since the quantifier token sits between it and `$`).
-    let run_len = toks.iter().rev().take_while(|t| t.depth == 0 && t.lit.is_some()).count();
-    let run: String = toks[toks.len() - run_len..].iter().filter_map(|t| t.lit).collect();
+    let run_len = toks
+        .iter()
+        .rev()
+        .take_while(|t| t.depth == 0 && t.lit.is_some())
+        .count();
+    let run: String = toks[toks.len() - run_len..]
+        .iter()
+        .filter_map(|t| t.lit)
+        .collect();
     if run_len == toks.len() {
         return (!run.is_empty()).then_some(HostBound::Exact(run));
     }
     let dot = run.find('.')?;
     let suffix = &run[dot + 1..];
-    if suffix.is_empty() || suffix.starts_with('.') || suffix.ends_with('.') || suffix.contains("..") {
+    if suffix.is_empty()
+        || suffix.starts_with('.')
+        || suffix.ends_with('.')
+        || suffix.contains("..")
+    {
         return None;
     }
     Some(HostBound::Suffix(suffix.to_string()))

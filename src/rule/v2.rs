@@ -53,7 +53,11 @@ impl Template {
         }
         let dot = self.tail.find('.')?;
         let suffix = &self.tail[dot + 1..];
-        if suffix.is_empty() || suffix.contains("..") || suffix.ends_with('.') || suffix.contains(':') {
+        if suffix.is_empty()
+            || suffix.contains("..")
+            || suffix.ends_with('.')
+            || suffix.contains(':')
+        {
             return None;
         }
         Some(HostBound::Suffix(suffix.to_string()))
@@ -131,7 +135,9 @@ fn pieces(tpl: &str) -> Result<Vec<Piece<'_>>, String> {
                 }
             }
             '}' => {
-                level = level.checked_sub(1).ok_or_else(|| format!("unbalanced braces in {}", matcher::quoted(tpl)))?;
+                level = level
+                    .checked_sub(1)
+                    .ok_or_else(|| format!("unbalanced braces in {}", matcher::quoted(tpl)))?;
                 if level == 0 {
                     let inner = &tpl[open + 1..i];
                     let (name, pattern) = match inner.split_once(':') {
@@ -139,7 +145,10 @@ fn pieces(tpl: &str) -> Result<Vec<Piece<'_>>, String> {
                         None => (inner, None),
                     };
                     if name.is_empty() || pattern == Some("") {
-                        return Err(format!("missing name or pattern in {}", matcher::quoted(&tpl[open..=i])));
+                        return Err(format!(
+                            "missing name or pattern in {}",
+                            matcher::quoted(&tpl[open..=i])
+                        ));
                     }
                     out.push(Piece::Var { pattern });
                     start = i + 1;
@@ -208,7 +217,11 @@ pub(crate) fn template_regex(tpl: &str, default: &str, end: bool, for_rust: bool
 fn template(call: &Call<'_>, a: &Arg, kind: Kind) -> Result<Template, RuleError> {
     // Our request host is lower-case, so the literal parts of a host template are too.
     let src = a.value.clone();
-    let text = if kind == Kind::Host { a.value.to_ascii_lowercase() } else { a.value.clone() };
+    let text = if kind == Kind::Host {
+        a.value.to_ascii_lowercase()
+    } else {
+        a.value.clone()
+    };
     let ps = pieces(&text).map_err(|e| call.err(a.pos, format!("{}: {e}", call.name)))?;
     let tail = match ps.last() {
         Some(Piece::Raw(raw)) => raw.to_string(),
@@ -221,7 +234,13 @@ fn template(call: &Call<'_>, a: &Arg, kind: Kind) -> Result<Template, RuleError>
                 lit = s.to_string();
             }
         }
-        return Ok(Template { src, kind, literal: Some(lit), re: None, tail });
+        return Ok(Template {
+            src,
+            kind,
+            literal: Some(lit),
+            re: None,
+            tail,
+        });
     }
     let (default, end) = match kind {
         Kind::Host => ("[^.]+", true),
@@ -229,13 +248,27 @@ fn template(call: &Call<'_>, a: &Arg, kind: Kind) -> Result<Template, RuleError>
         Kind::Prefix => ("[^/]+", false),
     };
     let pattern = template_regex(&text, default, end, true);
-    let re = Re::built(&src, &pattern)
-        .map_err(|e| call.err(a.pos, format!("invalid pattern in {} {}: {e}", call.name, matcher::quoted(&src))))?;
-    Ok(Template { src, kind, literal: None, re: Some(re), tail })
+    let re = Re::built(&src, &pattern).map_err(|e| {
+        call.err(
+            a.pos,
+            format!(
+                "invalid pattern in {} {}: {e}",
+                call.name,
+                matcher::quoted(&src)
+            ),
+        )
+    })?;
+    Ok(Template {
+        src,
+        kind,
+        literal: None,
+        re: Some(re),
+        tail,
+    })
 }
 
 fn pairs<'c>(call: &'c Call<'_>) -> Result<impl Iterator<Item = (&'c Arg, &'c Arg)>, RuleError> {
-    if call.args.len() % 2 != 0 {
+    if call.args.len() & 1 == 1 {
         return Err(call.err_name(format!(
             "{} takes name/value pairs, got {} arguments",
             call.name,
@@ -251,24 +284,40 @@ pub(crate) fn build_v2(call: &Call<'_>) -> Result<Matcher, RuleError> {
     matcher::check_non_empty(call)?;
     let args = &call.args;
     Ok(match call.name {
-        "Host" | "HostHeader" => {
-            Matcher::HostV2(args.iter().map(|a| matcher::normalize_host(call, a)).collect::<Result<_, _>>()?)
-        }
+        "Host" | "HostHeader" => Matcher::HostV2(
+            args.iter()
+                .map(|a| matcher::normalize_host(call, a))
+                .collect::<Result<_, _>>()?,
+        ),
         "HostRegexp" => {
             for a in args {
                 if !a.value.is_ascii() {
-                    return Err(call.err(a.pos, "HostRegexp does not accept non-ASCII characters; use punycode"));
+                    return Err(call.err(
+                        a.pos,
+                        "HostRegexp does not accept non-ASCII characters; use punycode",
+                    ));
                 }
             }
-            Matcher::HostRegexpV2(args.iter().map(|a| template(call, a, Kind::Host)).collect::<Result<_, _>>()?)
+            Matcher::HostRegexpV2(
+                args.iter()
+                    .map(|a| template(call, a, Kind::Host))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         "Path" | "PathPrefix" => {
-            let kind = if call.name == "Path" { Kind::Path } else { Kind::Prefix };
+            let kind = if call.name == "Path" {
+                Kind::Path
+            } else {
+                Kind::Prefix
+            };
             let ts = args
                 .iter()
                 .map(|a| {
                     if !a.value.starts_with('/') {
-                        return Err(call.err(a.pos, format!("path {} must start with a `/`", matcher::quoted(&a.value))));
+                        return Err(call.err(
+                            a.pos,
+                            format!("path {} must start with a `/`", matcher::quoted(&a.value)),
+                        ));
                     }
                     template(call, a, kind)
                 })
@@ -279,8 +328,16 @@ pub(crate) fn build_v2(call: &Call<'_>) -> Result<Matcher, RuleError> {
                 Matcher::PathPrefixV2(ts)
             }
         }
-        "Method" => Matcher::MethodV2(args.iter().map(|a| matcher::method(call, a)).collect::<Result<_, _>>()?),
-        "ClientIP" => Matcher::ClientIpV2(args.iter().map(|a| matcher::ip_net(call, a)).collect::<Result<_, _>>()?),
+        "Method" => Matcher::MethodV2(
+            args.iter()
+                .map(|a| matcher::method(call, a))
+                .collect::<Result<_, _>>()?,
+        ),
+        "ClientIP" => Matcher::ClientIpV2(
+            args.iter()
+                .map(|a| matcher::ip_net(call, a))
+                .collect::<Result<_, _>>()?,
+        ),
         "Headers" => Matcher::HeadersV2(
             pairs(call)?
                 .map(|(n, v)| Ok((matcher::header_name(call, n)?, v.value.clone())))
@@ -291,7 +348,11 @@ pub(crate) fn build_v2(call: &Call<'_>) -> Result<Matcher, RuleError> {
                 .map(|(n, v)| Ok((matcher::header_name(call, n)?, matcher::regex(call, v)?)))
                 .collect::<Result<_, RuleError>>()?,
         ),
-        "Query" => Matcher::QueryV2(args.iter().map(|a| query_template(call, a)).collect::<Result<_, _>>()?),
+        "Query" => Matcher::QueryV2(
+            args.iter()
+                .map(|a| query_template(call, a))
+                .collect::<Result<_, _>>()?,
+        ),
         other => return Err(call.err_name(format!("unknown matcher `{other}`"))),
     })
 }
@@ -314,11 +375,20 @@ fn query_template(call: &Call<'_>, a: &Arg) -> Result<QueryTemplate, RuleError> 
             QueryValue::Literal(value.to_string())
         } else {
             let pattern = template_regex(value, ".*", true, true);
-            QueryValue::Regex(
-                Re::built(value, &pattern)
-                    .map_err(|e| call.err(a.pos, format!("invalid pattern in Query {}: {e}", matcher::quoted(&a.value))))?,
-            )
+            QueryValue::Regex(Re::built(value, &pattern).map_err(|e| {
+                call.err(
+                    a.pos,
+                    format!(
+                        "invalid pattern in Query {}: {e}",
+                        matcher::quoted(&a.value)
+                    ),
+                )
+            })?)
         }
     };
-    Ok(QueryTemplate { src: a.value.clone(), key: key.to_string(), value })
+    Ok(QueryTemplate {
+        src: a.value.clone(),
+        key: key.to_string(),
+        value,
+    })
 }
