@@ -386,6 +386,29 @@ fn normalize_request_host_forms() {
     assert_eq!(normalize_request_host(""), "");
 }
 
+/// Checked against Traefik 3.7: `Path(`/a b`)` matches `/a%20b`, `Path(`/~a`)` matches
+/// `/%7Ea`, `Path(`/a%2Fb`)` matches `/a%2fb` and `Path(`/a/b`)` does not.
+#[test]
+fn routing_path_decodes_unreserved_only() {
+    assert!(matches!(
+        routing_path("/a/b"),
+        Some(std::borrow::Cow::Borrowed("/a/b"))
+    ));
+    assert_eq!(routing_path("/a%20b").unwrap(), "/a b");
+    assert_eq!(routing_path("/%7Ea").unwrap(), "/~a");
+    assert_eq!(routing_path("/a%2fb").unwrap(), "/a%2Fb");
+    assert_eq!(routing_path("/a%2Fb").unwrap(), "/a%2Fb");
+    assert_eq!(routing_path("/100%25").unwrap(), "/100%25");
+    assert_eq!(routing_path("/%C3%A9").unwrap(), "/é");
+    assert_eq!(routing_path("/%FF").unwrap(), "/%FF");
+    assert_eq!(routing_path("/a%2"), None);
+    assert_eq!(routing_path("/a%zz"), None);
+    let mut r = req("http://x/");
+    r.path = routing_path("/a%20b").unwrap().into_owned();
+    assert!(v3("Path(`/a b`)").matches(&r.info()));
+    assert!(!v3("Path(`/a%20b`)").matches(&r.info()));
+}
+
 #[test]
 fn methods() {
     let rule = v3("Method(`get`)");
