@@ -481,8 +481,10 @@ fn queries() {
             // Percent-decoding of keys and values, `+` as a space.
             (req("http://a/?%71=tr%61efik"), true),
             (req("http://a/?q=tra%2"), false),
-            // Go drops pairs holding `;` and pairs with bad escapes.
-            (req("http://a/?q=traefik;x=1"), false),
+            // `;` separates pairs (Traefik serves with AllowQuerySemicolons); pairs with bad
+            // escapes are dropped.
+            (req("http://a/?q=traefik;x=1"), true),
+            (req("http://a/?x=1;q=traefik"), true),
             (req("http://a/?q=traefik&q=%zz"), true),
         ],
         "Query",
@@ -777,6 +779,8 @@ fn v2_syntax() {
         ],
         "v2 HostRegexp",
     );
+    // gorilla matches host templates case-insensitively.
+    assert!(v2("HostRegexp(`{sub:[A-Z]+}.a.com`)").matches(&req("http://x.a.com").info()));
     let rule = v2("HostRegexp(`{subdomain}.Example.com`)");
     assert!(rule.matches(&req("http://a.example.com").info()));
     assert!(!rule.matches(&req("http://a.b.example.com").info()));
