@@ -368,6 +368,13 @@ fn find_present(v: &Value, pattern: &[&str], at: &mut Vec<String>, hits: &mut Ve
     }
 }
 
+impl EntryPoint {
+    /// This entry point's parsed address.
+    pub fn listen_address(&self) -> Result<super::ListenAddress, AddressError> {
+        parse_address(&self.address)
+    }
+}
+
 impl StaticConfig {
     /// Traefik's derived defaults (its `SetEffectiveConfiguration`):
     /// - no entry point at all → `http` on `:80`;

@@ -727,3 +727,203 @@ fn healthcheck_target() {
         matches!(parse_command(&args(&["healthcheck"]), &env(&[])), Err(ConfigError::Usage(m)) if m.contains("ping"))
     );
 }
+
+/// Every key the static reference names (Traefik v3 spelling) parses; a drift guard for names.
+#[test]
+fn kitchen_sink_file_parses() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "traefik.yml",
+        r#"
+global:
+  checkNewVersion: false
+  sendAnonymousUsage: false
+serversTransport:
+  insecureSkipVerify: true
+  rootCAs: [/ca.pem]
+  maxIdleConnsPerHost: 42
+  forwardingTimeouts: {dialTimeout: 5s, responseHeaderTimeout: 1s, idleConnTimeout: 9s}
+  spiffe: {ids: [a], trustDomain: b}
+tcpServersTransport: {dialTimeout: 3s}
+entryPoints:
+  web:
+    address: ":80"
+    asDefault: true
+    reusePort: true
+    allowACMEByPass: true
+    http:
+      redirections:
+        entryPoint: {to: websecure, scheme: https, permanent: false, priority: 10}
+      middlewares: [auth@file]
+      encodeQuerySemicolons: true
+      sanitizePath: false
+      maxHeaderBytes: 4096
+    http2: {maxConcurrentStreams: 100}
+    http3: {advertisedPort: 443}
+    forwardedHeaders: {trustedIPs: [10.0.0.0/8], insecure: false, connection: [foo]}
+    proxyProtocol: {trustedIPs: ["::1"], insecure: false}
+    transport:
+      respondingTimeouts: {readTimeout: 1s, writeTimeout: 2s, idleTimeout: 3s}
+      lifeCycle: {graceTimeOut: 4s, requestAcceptGraceTimeout: 5s}
+      keepAliveMaxRequests: 100
+      keepAliveMaxTime: 1m
+    observability: {accessLogs: false, metrics: false, tracing: false, traceVerbosity: detailed}
+  websecure:
+    address: "[::]:443"
+    http:
+      tls:
+        certResolver: le
+        options: modern@file
+        domains: [{main: example.com, sans: [www.example.com]}]
+  traefik:
+    address: 127.0.0.1:8080
+providers:
+  providersThrottleDuration: 2s
+  file: {directory: /dyn, watch: false, debugLogGeneratedTemplate: true}
+  docker:
+    endpoint: tcp://127.0.0.1:2375
+    exposedByDefault: false
+    defaultRule: "Host(`{{ .Name }}.local`)"
+    network: web
+    constraints: "Label(`a`,`b`)"
+    allowEmptyServices: false
+    useBindPortIP: true
+    watch: false
+    labelPrefix: wharf
+    tls: {ca: /ca, caOptional: true, cert: /c, key: /k, insecureSkipVerify: true}
+    httpClientTimeout: 30s
+    username: u
+    password: p
+  kubernetesIngress:
+    endpoint: https://k
+    namespaces: [a]
+    ingressClass: wharf
+    ingressEndpoint: {publishedService: ns/svc}
+    throttleDuration: 1s
+  kubernetesCRD:
+    allowCrossNamespace: true
+    labelSelector: app=x
+  consulCatalog: {prefix: traefik}
+api: {dashboard: false, insecure: true, debug: true, basePath: /traefik, disableDashboardAd: true}
+ping: {entryPoint: traefik, manualRouting: false, terminatingStatusCode: 204}
+log: {level: DEBUG, format: json, filePath: /log, noColor: true, maxSize: 1, maxAge: 2, maxBackups: 3, compress: true}
+accessLog:
+  filePath: /access.log
+  format: json
+  bufferingSize: 100
+  addInternals: true
+  filters: {statusCodes: ["200", "300-302"], retryAttempts: true, minDuration: 10ms}
+  fields:
+    defaultMode: keep
+    names: {ClientUsername: drop}
+    headers: {defaultMode: keep, names: {User-Agent: redact, Authorization: drop}}
+core: {defaultRuleSyntax: v2}
+certificatesResolvers:
+  le:
+    acme:
+      email: a@example.com
+      storage: /acme.json
+      caServer: https://pebble:14000/dir
+      keyType: EC256
+      eab: {kid: k, hmacEncoded: aGk=}
+      certificatesDuration: 24
+      caCertificates: [/pebble.pem]
+      caSystemCertPool: true
+      caServerName: pebble
+      httpChallenge: {entryPoint: web, delay: 1s}
+      tlsChallenge: {}
+      dnsChallenge:
+        provider: rfc2136
+        resolvers: ["127.0.0.1:53"]
+        delayBeforeCheck: 1s
+        disablePropagationCheck: true
+        propagation: {delayBeforeChecks: 2s, disableANSChecks: true, disableChecks: true, requireAllRNS: true}
+metrics:
+  addInternals: true
+  prometheus:
+    buckets: [0.1, 1]
+    addEntryPointsLabels: false
+    addRoutersLabels: true
+    addServicesLabels: false
+    entryPoint: traefik
+    manualRouting: true
+    headerLabels: {tenant: X-Tenant}
+tracing:
+  serviceName: wharf
+  sampleRate: 0.5
+  otlp: {http: {endpoint: "http://collector:4318"}}
+experimental:
+  fastProxy: {}
+  plugins: {demo: {moduleName: github.com/a/b, version: v1.0.0}}
+hostResolver: {cnameFlattening: true}
+"#,
+    );
+    let l = run(&["--configFile", &f], &[]);
+    let c = &l.config;
+    let web = &c.entry_points["web"];
+    assert!(web.as_default);
+    assert_eq!(
+        web.http
+            .redirections
+            .as_ref()
+            .unwrap()
+            .entry_point
+            .as_ref()
+            .unwrap()
+            .priority,
+        10
+    );
+    assert_eq!(web.transport.life_cycle.grace_time_out.get().as_secs(), 4);
+    assert_eq!(web.transport.keep_alive_max_time.get().as_secs(), 60);
+    assert_eq!(web.http2.max_concurrent_streams, 100);
+    assert_eq!(
+        c.entry_points["websecure"]
+            .http
+            .tls
+            .as_ref()
+            .unwrap()
+            .domains[0]
+            .sans,
+        vec!["www.example.com"]
+    );
+    let d = c.providers.docker.as_ref().unwrap();
+    assert!(d.use_bind_port_ip && !d.allow_empty_services && !d.watch);
+    assert_eq!(d.tls.as_ref().unwrap().cert, "/c");
+    assert_eq!(c.api.as_ref().unwrap().base_path, "/traefik");
+    assert_eq!(c.ping.as_ref().unwrap().terminating_status_code, 204);
+    assert_eq!(
+        c.access_log
+            .as_ref()
+            .unwrap()
+            .fields
+            .as_ref()
+            .unwrap()
+            .headers
+            .as_ref()
+            .unwrap()
+            .names["User-Agent"],
+        "redact"
+    );
+    let acme = c.certificates_resolvers["le"].acme.as_ref().unwrap();
+    assert_eq!(acme.key_type, "EC256");
+    assert_eq!(acme.eab.as_ref().unwrap().kid, "k");
+    assert!(
+        acme.dns_challenge
+            .as_ref()
+            .unwrap()
+            .propagation
+            .as_ref()
+            .unwrap()
+            .require_all_rns
+    );
+    assert_eq!(c.core.default_rule_syntax, "v2");
+    assert_eq!(c.default_router_entry_points(), vec!["web".to_string()]);
+    assert!(
+        l.warnings
+            .iter()
+            .any(|w| w.starts_with("providers.consulCatalog:")),
+        "{:?}",
+        l.warnings
+    );
+}
