@@ -26,7 +26,7 @@ mod types;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use address::{parse_address, AddressError, ListenAddress};
 pub use load::{load, LoadInput, Loaded, Sources};
@@ -171,6 +171,19 @@ pub fn version_text() -> String {
 /// one leading dash works too. Keys are case-insensitive; `--configFile`/`--configfile` names
 /// the file.
 pub fn parse_command(args: &[String], env: &[(String, String)]) -> Result<Command, ConfigError> {
+    // Tolerate a program name passed by mistake (`std::env::args()` without `skip(1)`), also
+    // when wharf is installed under Traefik's name.
+    let args = match args.first() {
+        Some(a0)
+            if matches!(
+                Path::new(a0).file_name().and_then(|n| n.to_str()),
+                Some("wharf" | "traefik")
+            ) =>
+        {
+            &args[1..]
+        }
+        _ => args,
+    };
     let mut rest = args;
     let mut command = "run";
     if let Some(first) = args.first() {

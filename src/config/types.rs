@@ -25,7 +25,6 @@ pub const INTERNAL_ENTRY_POINT: &str = "traefik";
 /// Key paths (canonical spelling, `*` = any map key) that parse but that wharf does not act on
 /// yet. A present key at or under one of these paths produces a "not yet used" warning.
 pub const NOT_YET_USED: &[&str] = &[
-    "global",
     "serversTransport.spiffe",
     "tcpServersTransport",
     "entryPoints.*.reusePort",
@@ -114,7 +113,8 @@ pub struct StaticConfig {
     pub ocsp: Option<Value>,
 }
 
-/// `global`: both are about Traefik Labs' services; wharf never phones home.
+/// `global`: both are about Traefik Labs' services. wharf never phones home whatever they say,
+/// so they parse without a "not yet used" warning (users' files commonly set them to false).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Global {
