@@ -66,13 +66,18 @@ pub(crate) fn schema() -> &'static schemars::Schema {
 /// Canonicalizes one source's raw tree and checks that it decodes on its own, so every problem
 /// is attributed to that source. Returns the canonical tree, or every problem found.
 pub(crate) fn check_tree(mut tree: Value) -> Result<Value, Vec<KeyProblem>> {
-    let problems = keys::canonicalize(&mut tree, schema());
-    if !problems.is_empty() {
-        return Err(problems);
-    }
+    let mut problems = keys::canonicalize(&mut tree, schema());
+    // Decode what remains too, so a bad value is reported along with unknown keys.
     let mut decoded = tree.clone();
     strip_nulls(&mut decoded);
-    keys::decode::<StaticConfig>(decoded).map(|_| tree)
+    if let Err(more) = keys::decode::<StaticConfig>(decoded) {
+        problems.extend(more);
+    }
+    if problems.is_empty() {
+        Ok(tree)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Whether the key at `path` (any case) is a boolean or a section, i.e. `--key` alone means

@@ -472,6 +472,15 @@ fn file_keys_any_case_with_lines() {
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0].line, Some(8), "{}", p[0]);
     assert!(p[0].message.contains("invalid duration"), "{}", p[0]);
+    // An unknown key and a bad value in one file: both reported, in file order.
+    let f = write(
+        dir.path(),
+        "both.yml",
+        "api:\n  insecure: sure\nlogg:\n  level: INFO\n",
+    );
+    let p = run_err(&["--configFile", &f], &[]);
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert_eq!((p[0].line, p[1].line), (Some(2), Some(3)), "{p:?}");
 }
 
 #[test]
