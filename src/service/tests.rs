@@ -32,7 +32,8 @@ struct Seen {
     client_cert: bool,
 }
 
-type Handler = Arc<dyn Fn(Seen) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>> + Send + Sync>;
+type Handler =
+    Arc<dyn Fn(Seen) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send>> + Send + Sync>;
 
 struct Backend {
     addr: SocketAddr,
@@ -75,14 +76,23 @@ async fn spawn_backend(handler: Handler, tls: Option<Arc<rustls::ServerConfig>>)
     let seen2 = seen.clone();
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let (handler, seen, tls) = (handler.clone(), seen2.clone(), tls.clone());
             tokio::spawn(async move {
                 match tls {
                     None => serve_conn(TokioIo::new(stream), false, handler, seen).await,
                     Some(cfg) => {
-                        let Ok(s) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await else { return };
-                        let cert = s.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
+                        let Ok(s) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await
+                        else {
+                            return;
+                        };
+                        let cert = s
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .is_some_and(|c| !c.is_empty());
                         serve_conn(TokioIo::new(s), cert, handler, seen).await
                     }
                 }
@@ -100,10 +110,18 @@ where
         let (handler, seen) = (handler.clone(), seen.clone());
         async move {
             let (parts, body) = req.into_parts();
-            let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+            let body = body
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
             let s = Seen {
                 method: parts.method.to_string(),
-                path: parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default(),
+                path: parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.to_string())
+                    .unwrap_or_default(),
                 version: parts.version,
                 headers: parts.headers,
                 body,
@@ -113,7 +131,9 @@ where
             Ok::<_, Infallible>(handler(s).await)
         }
     });
-    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new()).serve_connection(io, svc).await;
+    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+        .serve_connection(io, svc)
+        .await;
 }
 
 /// An address where nothing listens.
@@ -138,14 +158,19 @@ fn build(
     services: Value,
     transports: Value,
     files: &Files,
-) -> (HashMap<String, Arc<ServiceRuntime>>, Vec<(String, String)>) {
-    let services: BTreeMap<String, Service> = serde_json::from_value(services).expect("services json");
-    let transports: BTreeMap<String, ServersTransport> = serde_json::from_value(transports).expect("transports json");
+) -> (BuiltServices, Vec<(String, String)>) {
+    let services: BTreeMap<String, Service> =
+        serde_json::from_value(services).expect("services json");
+    let transports: BTreeMap<String, ServersTransport> =
+        serde_json::from_value(transports).expect("transports json");
     let lookup = |p: &str| files.get(p).map(|v| Arc::<[u8]>::from(v.as_slice()));
     build_services(&services, &transports, &lookup, registry)
 }
 
-fn build_ok(registry: &Arc<ServiceRegistry>, services: Value) -> HashMap<String, Arc<ServiceRuntime>> {
+fn build_ok(
+    registry: &Arc<ServiceRegistry>,
+    services: Value,
+) -> HashMap<String, Arc<ServiceRuntime>> {
     let (built, errors) = build(registry, services, json!({}), &Files::new());
     assert!(errors.is_empty(), "{errors:?}");
     built
@@ -161,12 +186,24 @@ async fn call_with(svc: &ServiceRuntime, req: Request<Body>) -> Result<Answer, P
     let resp = svc.serve(req, &ctx()).await?;
     let status = resp.status();
     let (parts, body) = resp.into_parts();
-    let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
-    Ok(Answer { status, headers: parts.headers, body: String::from_utf8_lossy(&body).into_owned() })
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    Ok(Answer {
+        status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 fn get(path: &str) -> Request<Body> {
-    Request::builder().uri(path).header("host", "front.example").body(Body::empty()).expect("request")
+    Request::builder()
+        .uri(path)
+        .header("host", "front.example")
+        .body(Body::empty())
+        .expect("request")
 }
 
 async fn call(svc: &ServiceRuntime, path: &str) -> Result<Answer, ProxyError> {
@@ -232,15 +269,23 @@ async fn request_and_response_bodies_stream_through() {
     let echo: Handler = Arc::new(|s: Seen| {
         Box::pin(async move {
             let mut r = Response::new(Full::new(s.body.clone()));
-            r.headers_mut().insert("x-method", s.method.parse().expect("hv"));
+            r.headers_mut()
+                .insert("x-method", s.method.parse().expect("hv"));
             r
         })
     });
     let a = spawn_backend(echo, None).await;
     let reg = Arc::new(ServiceRegistry::new());
-    let built = build_ok(&reg, json!({"s@file": {"loadBalancer": {"servers": [{"url": a.url()}]}}}));
+    let built = build_ok(
+        &reg,
+        json!({"s@file": {"loadBalancer": {"servers": [{"url": a.url()}]}}}),
+    );
     let payload = "x".repeat(256 * 1024);
-    let req = Request::builder().method("POST").uri("/echo").body(Body::full(payload.clone())).expect("req");
+    let req = Request::builder()
+        .method("POST")
+        .uri("/echo")
+        .body(Body::full(payload.clone()))
+        .expect("req");
     let ans = call_with(&built["s@file"], req).await.expect("answer");
     assert_eq!(ans.body.len(), payload.len());
     assert_eq!(ans.headers["x-method"], "POST");
@@ -262,22 +307,46 @@ async fn sticky_cookie_pins_and_falls_back() {
     let name = sticky::default_cookie_name("st@file");
     let first = call(svc, "/").await.expect("answer");
     assert_eq!(first.body, "a");
-    let set = first.headers["set-cookie"].to_str().expect("ascii").to_string();
-    assert_eq!(set, format!("{name}={}; Path=/; HttpOnly", sticky::cookie_value(&a.url())));
+    let set = first.headers["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert_eq!(
+        set,
+        format!(
+            "{name}={}; Path=/; HttpOnly",
+            sticky::cookie_value(&a.url())
+        )
+    );
     let cookie = set.split(';').next().expect("pair").to_string();
     for _ in 0..5 {
-        let req = Request::builder().uri("/").header("cookie", &cookie).body(Body::empty()).expect("req");
+        let req = Request::builder()
+            .uri("/")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .expect("req");
         let ans = call_with(svc, req).await.expect("answer");
         assert_eq!(ans.body, "a");
         assert!(ans.headers.get("set-cookie").is_none());
     }
     // Traefik's older value (the raw URL) still sticks, and is rewritten.
-    let req = Request::builder().uri("/").header("cookie", format!("{name}={}", b.url())).body(Body::empty()).expect("req");
+    let req = Request::builder()
+        .uri("/")
+        .header("cookie", format!("{name}={}", b.url()))
+        .body(Body::empty())
+        .expect("req");
     let ans = call_with(svc, req).await.expect("answer");
     assert_eq!(ans.body, "b");
-    assert!(ans.headers["set-cookie"].to_str().expect("ascii").contains(&sticky::cookie_value(&b.url())));
+    assert!(ans.headers["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .contains(&sticky::cookie_value(&b.url())));
     // A cookie naming no known server falls back to balancing and gets a new cookie.
-    let req = Request::builder().uri("/").header("cookie", format!("{name}=0123456789abcdef")).body(Body::empty()).expect("req");
+    let req = Request::builder()
+        .uri("/")
+        .header("cookie", format!("{name}=0123456789abcdef"))
+        .body(Body::empty())
+        .expect("req");
     let ans = call_with(svc, req).await.expect("answer");
     assert!(ans.headers.contains_key("set-cookie"));
 }
@@ -311,15 +380,34 @@ async fn active_health_check_takes_server_out_and_back_and_survives_rebuild() {
     assert_eq!(reg.health_check_count(), 2);
     let svc = built["hc@file"].clone();
     wait_until("a first probe", || a.count("/health?full=1") > 0).await;
-    let probe = a.seen().into_iter().find(|s| s.path == "/health?full=1").expect("probe");
+    let probe = a
+        .seen()
+        .into_iter()
+        .find(|s| s.path == "/health?full=1")
+        .expect("probe");
     assert_eq!(probe.headers["host"], "probe.example");
     assert_eq!(probe.headers["x-probe"], "wharf");
     assert_eq!(probe.method, "GET");
 
     health_a.store(500, Ordering::SeqCst);
-    wait_until("a out of rotation", || svc.server_status().expect("lb").iter().any(|s| !s.up)).await;
+    wait_until("a out of rotation", || {
+        svc.server_status().expect("lb").iter().any(|s| !s.up)
+    })
+    .await;
     let status = svc.server_status().expect("lb");
-    assert_eq!(status, vec![ServerStatus { url: a.url().into(), up: false }, ServerStatus { url: b.url().into(), up: true }]);
+    assert_eq!(
+        status,
+        vec![
+            ServerStatus {
+                url: a.url().into(),
+                up: false
+            },
+            ServerStatus {
+                url: b.url().into(),
+                up: true
+            }
+        ]
+    );
     for _ in 0..4 {
         assert_eq!(call(&svc, "/").await.expect("answer").body, "b");
     }
@@ -331,7 +419,10 @@ async fn active_health_check_takes_server_out_and_back_and_survives_rebuild() {
     assert!(!svc2.server_status().expect("lb")[0].up);
 
     health_a.store(200, Ordering::SeqCst);
-    wait_until("a back in rotation", || svc2.server_status().expect("lb").iter().all(|s| s.up)).await;
+    wait_until("a back in rotation", || {
+        svc2.server_status().expect("lb").iter().all(|s| s.up)
+    })
+    .await;
     let mut bodies = String::new();
     for _ in 0..4 {
         bodies.push_str(&call(&svc2, "/").await.expect("answer").body);
@@ -350,12 +441,19 @@ async fn wrr_position_survives_rebuild() {
     let a = spawn_backend(named("a"), None).await;
     let b = spawn_backend(named("b"), None).await;
     let reg = Arc::new(ServiceRegistry::new());
-    let config = json!({"rr@file": {"loadBalancer": {"servers": [{"url": a.url()}, {"url": b.url()}]}}});
+    let config =
+        json!({"rr@file": {"loadBalancer": {"servers": [{"url": a.url()}, {"url": b.url()}]}}});
     let first = build_ok(&reg, config.clone());
-    assert_eq!(call(&first["rr@file"], "/").await.expect("answer").body, "a");
+    assert_eq!(
+        call(&first["rr@file"], "/").await.expect("answer").body,
+        "a"
+    );
     let transports = reg.transport_count();
     let second = build_ok(&reg, config);
-    assert_eq!(call(&second["rr@file"], "/").await.expect("answer").body, "b");
+    assert_eq!(
+        call(&second["rr@file"], "/").await.expect("answer").body,
+        "b"
+    );
     assert_eq!(reg.transport_count(), transports);
 }
 
@@ -401,7 +499,8 @@ async fn dead_server_is_502_and_no_server_is_503() {
 
 #[tokio::test]
 async fn slow_server_is_504_with_response_header_timeout() {
-    let slow: Handler = Arc::new(|_s| Box::pin(async { std::future::pending::<Response<Full<Bytes>>>().await }));
+    let slow: Handler =
+        Arc::new(|_s| Box::pin(async { std::future::pending::<Response<Full<Bytes>>>().await }));
     let a = spawn_backend(slow, None).await;
     let reg = Arc::new(ServiceRegistry::new());
     let (built, errors) = build(
@@ -420,7 +519,10 @@ async fn slow_server_is_504_with_response_header_timeout() {
 async fn h2c_upstream_uses_http2_prior_knowledge() {
     let a = spawn_backend(named("h2"), None).await;
     let reg = Arc::new(ServiceRegistry::new());
-    let built = build_ok(&reg, json!({"h2c@file": {"loadBalancer": {"servers": [{"url": format!("h2c://{}", a.addr)}]}}}));
+    let built = build_ok(
+        &reg,
+        json!({"h2c@file": {"loadBalancer": {"servers": [{"url": format!("h2c://{}", a.addr)}]}}}),
+    );
     let ans = call(&built["h2c@file"], "/grpc?x=1").await.expect("answer");
     assert_eq!(ans.body, "h2");
     let seen = a.seen();
@@ -437,12 +539,22 @@ struct Pki {
 }
 
 fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair, KeyUsagePurpose,
+    };
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "wharf test CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "wharf test CA");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca =
+        CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("key")).expect("ca");
 
     let leaf_key = KeyPair::generate().expect("key");
     let leaf = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
@@ -450,7 +562,8 @@ fn pki() -> Pki {
         .signed_by(&leaf_key, &ca)
         .expect("leaf");
     let client_key = KeyPair::generate().expect("key");
-    let mut client_params = CertificateParams::new(vec!["client.example".to_string()]).expect("params");
+    let mut client_params =
+        CertificateParams::new(vec!["client.example".to_string()]).expect("params");
     client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let client = client_params.signed_by(&client_key, &ca).expect("client");
 
@@ -466,9 +579,12 @@ fn pki() -> Pki {
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.der().clone()).expect("ca root");
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .expect("verifier");
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .expect("verifier");
     let mut server_mtls = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .expect("versions")
@@ -512,15 +628,41 @@ async fn https_upstream_with_root_ca_insecure_and_default_trust() {
         &files,
     );
     assert!(errors.is_empty(), "{errors:?}");
-    assert_eq!(call(&built["ca@file"], "/").await.expect("rootCAs").body, "tls");
-    assert_eq!(call(&built["named@file"], "/").await.expect("serverName").body, "tls");
-    assert_eq!(call(&built["insecure@file"], "/").await.expect("insecure").body, "tls");
+    assert_eq!(
+        call(&built["ca@file"], "/").await.expect("rootCAs").body,
+        "tls"
+    );
+    assert_eq!(
+        call(&built["named@file"], "/")
+            .await
+            .expect("serverName")
+            .body,
+        "tls"
+    );
+    assert_eq!(
+        call(&built["insecure@file"], "/")
+            .await
+            .expect("insecure")
+            .body,
+        "tls"
+    );
     assert_eq!(call(&built["h1@file"], "/").await.expect("h1").body, "tls");
     let versions: Vec<Version> = a.seen().iter().map(|s| s.version).collect();
     // ALPN picks h2 unless disableHTTP2.
-    assert_eq!(versions, vec![Version::HTTP_2, Version::HTTP_2, Version::HTTP_2, Version::HTTP_11]);
+    assert_eq!(
+        versions,
+        vec![
+            Version::HTTP_2,
+            Version::HTTP_2,
+            Version::HTTP_2,
+            Version::HTTP_11
+        ]
+    );
     // The public web PKI does not know the test CA.
-    let err = call(&built["default@file"], "/").await.err().expect("untrusted");
+    let err = call(&built["default@file"], "/")
+        .await
+        .err()
+        .expect("untrusted");
     assert!(matches!(err, ProxyError::Upstream(_)), "{err:?}");
 }
 
@@ -531,7 +673,10 @@ async fn client_certificate_is_presented_to_the_backend() {
     let url = format!("https://{}", a.addr);
     let mut files = Files::new();
     files.insert("ca.pem".into(), pki.ca_pem.clone().into_bytes());
-    files.insert("client.pem".into(), pki.client_cert_pem.clone().into_bytes());
+    files.insert(
+        "client.pem".into(),
+        pki.client_cert_pem.clone().into_bytes(),
+    );
     files.insert("client.key".into(), pki.client_key_pem.clone().into_bytes());
     let reg = Arc::new(ServiceRegistry::new());
     let (built, errors) = build(
@@ -547,7 +692,10 @@ async fn client_certificate_is_presented_to_the_backend() {
         &files,
     );
     assert!(errors.is_empty(), "{errors:?}");
-    assert_eq!(call(&built["mtls@file"], "/").await.expect("mtls").body, "mtls");
+    assert_eq!(
+        call(&built["mtls@file"], "/").await.expect("mtls").body,
+        "mtls"
+    );
     assert!(a.seen()[0].client_cert);
     assert!(call(&built["nocert@file"], "/").await.is_err());
     assert_eq!(a.seen().len(), 1);
@@ -559,7 +707,9 @@ async fn spawn_front(svc: Arc<ServiceRuntime>) -> (SocketAddr, tokio::task::Join
     let addr = listener.local_addr().expect("addr");
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let svc = svc.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -593,7 +743,9 @@ async fn websocket_upgrade_is_spliced() {
     let ws_task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
                 while let Some(Ok(msg)) = ws.next().await {
                     if msg.is_text() && ws.send(msg).await.is_err() {
                         return;
@@ -603,13 +755,20 @@ async fn websocket_upgrade_is_spliced() {
         }
     });
     let reg = Arc::new(ServiceRegistry::new());
-    let built = build_ok(&reg, json!({"ws@file": {"loadBalancer": {"servers": [{"url": format!("http://{ws_addr}")}]}}}));
+    let built = build_ok(
+        &reg,
+        json!({"ws@file": {"loadBalancer": {"servers": [{"url": format!("http://{ws_addr}")}]}}}),
+    );
     let (front, front_task) = spawn_front(built["ws@file"].clone()).await;
     let stream = TcpStream::connect(front).await.expect("connect");
-    let (mut ws, resp) = tokio_tungstenite::client_async(format!("ws://{front}/chat"), stream).await.expect("handshake");
+    let (mut ws, resp) = tokio_tungstenite::client_async(format!("ws://{front}/chat"), stream)
+        .await
+        .expect("handshake");
     assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
     for word in ["hello", "wharf"] {
-        ws.send(tokio_tungstenite::tungstenite::Message::text(word)).await.expect("send");
+        ws.send(tokio_tungstenite::tungstenite::Message::text(word))
+            .await
+            .expect("send");
         let echo = ws.next().await.expect("frame").expect("message");
         assert_eq!(echo.into_text().expect("text").as_str(), word);
     }
@@ -642,12 +801,31 @@ async fn weighted_balances_children_skips_down_ones_and_sticks() {
     }
     assert_eq!(order, "abaaba");
     let first = call(&built["sticky@file"], "/").await.expect("answer");
-    let set = first.headers["set-cookie"].to_str().expect("ascii").to_string();
-    assert_eq!(set, format!("w={}; Path=/", sticky::cookie_value(&format!("{}@file", first.body))));
+    let set = first.headers["set-cookie"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert_eq!(
+        set,
+        format!(
+            "w={}; Path=/",
+            sticky::cookie_value(&format!("{}@file", first.body))
+        )
+    );
     let cookie = set.split(';').next().expect("pair").to_string();
     for _ in 0..4 {
-        let req = Request::builder().uri("/").header("cookie", &cookie).body(Body::empty()).expect("req");
-        assert_eq!(call_with(&built["sticky@file"], req).await.expect("answer").body, first.body);
+        let req = Request::builder()
+            .uri("/")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .expect("req");
+        assert_eq!(
+            call_with(&built["sticky@file"], req)
+                .await
+                .expect("answer")
+                .body,
+            first.body
+        );
     }
 }
 
@@ -676,21 +854,56 @@ async fn mirroring_copies_a_share_of_requests_with_bounded_bodies() {
         assert_eq!(ans.body, "main");
     }
     wait_until("5 mirrored requests", || mirror.seen().len() >= 5).await;
-    let mut mirrored: Vec<(String, String)> =
-        mirror.seen().iter().map(|s| (s.path.clone(), String::from_utf8_lossy(&s.body).into_owned())).collect();
+    let mut mirrored: Vec<(String, String)> = mirror
+        .seen()
+        .iter()
+        .map(|s| {
+            (
+                s.path.clone(),
+                String::from_utf8_lossy(&s.body).into_owned(),
+            )
+        })
+        .collect();
     mirrored.sort();
-    let expected: Vec<(String, String)> = [0, 2, 4, 6, 8].iter().map(|i| (format!("/m/{i}"), format!("body-{i}"))).collect();
+    let expected: Vec<(String, String)> = [0, 2, 4, 6, 8]
+        .iter()
+        .map(|i| (format!("/m/{i}"), format!("body-{i}")))
+        .collect();
     assert_eq!(mirrored, expected);
     assert_eq!(main.seen().len(), 10);
 
     // Over maxBodySize: the main service gets all of it, the mirror nothing.
-    let req = Request::builder().method("POST").uri("/big").body(Body::full("0123456789")).expect("req");
-    assert_eq!(call_with(&built["small@file"], req).await.expect("answer").body, "main");
-    let req = Request::builder().method("POST").uri("/ok").body(Body::full("abc")).expect("req");
-    assert_eq!(call_with(&built["small@file"], req).await.expect("answer").body, "main");
+    let req = Request::builder()
+        .method("POST")
+        .uri("/big")
+        .body(Body::full("0123456789"))
+        .expect("req");
+    assert_eq!(
+        call_with(&built["small@file"], req)
+            .await
+            .expect("answer")
+            .body,
+        "main"
+    );
+    let req = Request::builder()
+        .method("POST")
+        .uri("/ok")
+        .body(Body::full("abc"))
+        .expect("req");
+    assert_eq!(
+        call_with(&built["small@file"], req)
+            .await
+            .expect("answer")
+            .body,
+        "main"
+    );
     wait_until("small body mirrored", || mirror.count("/ok") == 1).await;
     assert_eq!(mirror.count("/big"), 0);
-    let big = main.seen().into_iter().find(|s| s.path == "/big").expect("main saw /big");
+    let big = main
+        .seen()
+        .into_iter()
+        .find(|s| s.path == "/big")
+        .expect("main saw /big");
     assert_eq!(&big.body[..], b"0123456789");
 }
 
@@ -710,7 +923,10 @@ async fn failover_uses_fallback_when_main_is_unhealthy() {
     );
     let main_svc = built["main@file"].clone();
     wait_until("main down", || !main_svc.is_up()).await;
-    assert_eq!(call(&built["fo@file"], "/").await.expect("answer").body, "fallback");
+    assert_eq!(
+        call(&built["fo@file"], "/").await.expect("answer").body,
+        "fallback"
+    );
     assert!(built["fo@file"].is_up());
 }
 
@@ -739,17 +955,32 @@ async fn broken_services_are_reported_and_the_rest_build() {
     let mut names: Vec<&str> = built.keys().map(String::as_str).collect();
     names.sort();
     assert_eq!(names, vec!["ok@file"]);
-    let errs: BTreeMap<&str, &str> = errors.iter().map(|(n, e)| (n.as_str(), e.as_str())).collect();
-    assert!(errs["badurl@file"].contains("unsupported scheme"), "{errs:?}");
+    let errs: BTreeMap<&str, &str> = errors
+        .iter()
+        .map(|(n, e)| (n.as_str(), e.as_str()))
+        .collect();
+    assert!(
+        errs["badurl@file"].contains("unsupported scheme"),
+        "{errs:?}"
+    );
     assert!(errs["nohost@file"].contains("invalid URL"), "{errs:?}");
     assert!(errs["none@file"].contains("no type"), "{errs:?}");
-    assert!(errs["two@file"].contains("more than one type: loadBalancer, failover"), "{errs:?}");
-    assert!(errs["orphan@file"].contains("unknown service \"missing@file\""), "{errs:?}");
+    assert!(
+        errs["two@file"].contains("more than one type: loadBalancer, failover"),
+        "{errs:?}"
+    );
+    assert!(
+        errs["orphan@file"].contains("unknown service \"missing@file\""),
+        "{errs:?}"
+    );
     assert!(errs["loop1@file"].contains("reference cycle"), "{errs:?}");
     assert!(errs["loop2@file"].contains("reference cycle"), "{errs:?}");
     assert!(errs["self@file"].contains("reference cycle"), "{errs:?}");
     assert!(errs["parent@file"].contains("badurl@file"), "{errs:?}");
-    assert!(errs["transport@file"].contains("unknown serversTransport"), "{errs:?}");
+    assert!(
+        errs["transport@file"].contains("unknown serversTransport"),
+        "{errs:?}"
+    );
     assert!(errs["ca@file"].contains("/missing.pem"), "{errs:?}");
     assert_eq!(errors.len(), 11);
 }
