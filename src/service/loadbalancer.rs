@@ -70,21 +70,32 @@ impl LoadBalancerRt {
         }
     }
 
-    /// Power of two choices: two random healthy servers, the one with fewer requests in flight.
+    /// Power of two choices: two distinct random healthy servers, the one with fewer requests
+    /// in flight. Counts instead of collecting, so a pick allocates nothing.
     fn pick_p2c(&self) -> Option<usize> {
-        let up: Vec<usize> = (0..self.servers.len())
+        let n = (0..self.servers.len())
             .filter(|&i| self.server_up(i))
-            .collect();
-        match up.len() {
+            .count();
+        let nth_up = |k: usize| {
+            (0..self.servers.len())
+                .filter(|&i| self.server_up(i))
+                .nth(k)
+        };
+        match n {
             0 => None,
-            1 => Some(up[0]),
+            1 => nth_up(0),
             n => {
                 let a = rand::random_range(0..n);
                 let mut b = rand::random_range(0..n - 1);
                 if b >= a {
                     b += 1;
                 }
-                let (a, b) = (up[a], up[b]);
+                // Health may change between the count and the walk: fall back to what exists.
+                let (a, b) = match (nth_up(a), nth_up(b)) {
+                    (Some(a), Some(b)) => (a, b),
+                    (Some(x), None) | (None, Some(x)) => return Some(x),
+                    (None, None) => return nth_up(0),
+                };
                 let load = |i: usize| self.servers[i].state.inflight.load(Ordering::Relaxed);
                 Some(if load(b) < load(a) { b } else { a })
             }

@@ -358,7 +358,7 @@ fn tls_config(
     let builder = if cfg.insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider.clone())))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         if cfg.root_cas.is_empty() {
@@ -378,30 +378,54 @@ fn tls_config(
         }
         builder.with_root_certificates(roots)
     };
-    let mut config = match cfg.certificates.first() {
-        None => builder.with_no_client_auth(),
-        Some(c) => {
+    let mut config = if cfg.certificates.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let mut keys = Vec::with_capacity(cfg.certificates.len());
+        for c in &cfg.certificates {
             let cert_pem = load(&c.cert_file, files)?;
             let chain = pem_certs("certificates.certFile", &c.cert_file, &cert_pem)?;
             let key_pem = load(&c.key_file, files)?;
+            let bad_key = |reason: String| TransportError::BadPem {
+                what: "certificates.keyFile",
+                file: short(&c.key_file),
+                reason,
+            };
             let key = rustls_pemfile::private_key(&mut &key_pem[..])
-                .map_err(|e| TransportError::BadPem {
-                    what: "certificates.keyFile",
-                    file: short(&c.key_file),
-                    reason: e.to_string(),
-                })?
-                .ok_or_else(|| TransportError::BadPem {
-                    what: "certificates.keyFile",
-                    file: short(&c.key_file),
-                    reason: "no private key found".into(),
-                })?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| TransportError::Tls(e.to_string()))?
+                .map_err(|e| bad_key(e.to_string()))?
+                .ok_or_else(|| bad_key("no private key found".into()))?;
+            let signing = provider
+                .key_provider
+                .load_private_key(key)
+                .map_err(|e| bad_key(e.to_string()))?;
+            keys.push(Arc::new(rustls::sign::CertifiedKey::new(chain, signing)));
         }
+        builder.with_client_cert_resolver(Arc::new(ClientCerts(keys)))
     };
     config.alpn_protocols = alpn;
     Ok(config)
+}
+
+/// `certificates`: like Go's client, present the first certificate whose key can sign with a
+/// scheme the server accepts.
+#[derive(Debug)]
+struct ClientCerts(Vec<Arc<rustls::sign::CertifiedKey>>);
+
+impl rustls::client::ResolvesClientCert for ClientCerts {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0
+            .iter()
+            .find(|k| k.key.choose_scheme(sigschemes).is_some())
+            .cloned()
+    }
+
+    fn has_certs(&self) -> bool {
+        !self.0.is_empty()
+    }
 }
 
 /// `insecureSkipVerify`: accept any server certificate, but still check handshake signatures.
