@@ -10,7 +10,7 @@ use http::{Request, Response};
 
 use super::health::{Monitor, PassiveCfg, ServerState};
 use super::sticky::Sticky;
-use super::transport::{forward, Target, Transport};
+use super::transport::{forward, Target, Upstream};
 use super::wrr::WrrState;
 use super::{ProxyError, RequestCtx};
 use crate::body::Body;
@@ -20,6 +20,8 @@ use crate::body::Body;
 pub(crate) struct ServerRt {
     pub url: Arc<str>,
     pub target: Target,
+    /// Pooled clients bound to this server's address.
+    pub upstream: Arc<Upstream>,
     pub weight: u32,
     pub state: Arc<ServerState>,
     /// Keeps the active health task alive while a snapshot uses this server.
@@ -38,7 +40,6 @@ pub(crate) struct LoadBalancerRt {
     pub weights: Box<[u32]>,
     pub strategy: Strategy,
     pub sticky: Option<Sticky>,
-    pub transport: Arc<Transport>,
     pub pass_host_header: bool,
     pub active_health: bool,
     pub passive: Option<PassiveCfg>,
@@ -122,7 +123,7 @@ impl LoadBalancerRt {
         let server = &self.servers[index];
         server.state.inflight.fetch_add(1, Ordering::Relaxed);
         let guard = InFlight(&server.state);
-        let result = forward(&self.transport, &server.target, self.pass_host_header, req).await;
+        let result = forward(&server.upstream, &server.target, self.pass_host_header, req).await;
         drop(guard);
         match result {
             Ok(mut resp) => {

@@ -26,6 +26,8 @@ use super::*;
 struct Seen {
     method: String,
     path: String,
+    /// HTTP/2's `:authority`, else the Host header.
+    authority: String,
     version: Version,
     headers: HeaderMap,
     body: Bytes,
@@ -122,7 +124,17 @@ async fn serve_conn<I>(
                 .await
                 .map(|c| c.to_bytes())
                 .unwrap_or_default();
+            let authority = match parts.uri.authority() {
+                Some(a) => a.to_string(),
+                None => parts
+                    .headers
+                    .get("host")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string(),
+            };
             let s = Seen {
+                authority,
                 method: parts.method.to_string(),
                 path: parts
                     .uri
@@ -536,6 +548,8 @@ async fn h2c_upstream_uses_http2_prior_knowledge() {
     let seen = a.seen();
     assert_eq!(seen[0].version, Version::HTTP_2);
     assert_eq!(seen[0].path, "/grpc?x=1");
+    // passHostHeader: the client's Host travels as :authority.
+    assert_eq!(seen[0].authority, "front.example");
 }
 
 struct Pki {
@@ -656,6 +670,7 @@ async fn https_upstream_with_root_ca_insecure_and_default_trust() {
     );
     assert_eq!(call(&built["h1@file"], "/").await.expect("h1").body, "tls");
     let versions: Vec<Version> = a.seen().iter().map(|s| s.version).collect();
+    assert!(a.seen().iter().all(|s| s.authority == "front.example"));
     // ALPN picks h2 unless disableHTTP2.
     assert_eq!(
         versions,
