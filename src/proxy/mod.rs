@@ -23,3 +23,6 @@ pub use settings::{
     EntryPointRedirect, EntryPointSettings, RespondingTimeouts, TrustSettings, DEFAULT_MAX_HEADER_BYTES,
 };
 pub use tokio_util::sync::CancellationToken;
+
+#[cfg(test)]
+mod tests;
