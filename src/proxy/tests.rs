@@ -44,7 +44,12 @@ pub(crate) async fn start_with(
         Arc::new(hooks),
         shutdown.clone(),
     ));
-    Running { addr, shutdown, task, store }
+    Running {
+        addr,
+        shutdown,
+        task,
+        store,
+    }
 }
 
 pub(crate) fn settings() -> EntryPointSettings {
@@ -73,7 +78,10 @@ pub(crate) async fn raw(addr: SocketAddr, request: &[u8]) -> String {
 }
 
 fn status_of(resp: &str) -> u16 {
-    resp.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    resp.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn header_of<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
@@ -95,9 +103,16 @@ fn text(body: &'static str) -> Response<Body> {
 #[tokio::test]
 async fn no_route_answers_traefiks_404() {
     let srv = start(settings(), PreRouteHooks::new()).await;
-    let resp = raw(srv.addr, b"GET /nope HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n").await;
+    let resp = raw(
+        srv.addr,
+        b"GET /nope HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(status_of(&resp), 404, "{resp}");
-    assert_eq!(header_of(&resp, "content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        header_of(&resp, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(header_of(&resp, "x-content-type-options"), Some("nosniff"));
     assert_eq!(header_of(&resp, "content-length"), Some("19"));
     assert_eq!(body_of(&resp), "404 page not found\n");
@@ -119,7 +134,10 @@ async fn h2c_prior_knowledge_is_served() {
             .uri(format!("http://{}/x", srv.addr))
             .body(http_body_util::Empty::<Bytes>::new())
             .unwrap();
-        let resp = tokio::time::timeout(DEADLINE, send.send_request(req)).await.unwrap().unwrap();
+        let resp = tokio::time::timeout(DEADLINE, send.send_request(req))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(resp.version(), http::Version::HTTP_2);
         assert_eq!(resp.status(), StatusCode::NOT_FOUND);
         let body = resp.into_body().collect().await.unwrap().to_bytes();
@@ -129,26 +147,49 @@ async fn h2c_prior_knowledge_is_served() {
 
 fn redirect_settings(port: Option<u16>, permanent: bool) -> EntryPointSettings {
     let mut s = settings();
-    s.redirect = Some(EntryPointRedirect { scheme: "https".into(), port, permanent });
+    s.redirect = Some(EntryPointRedirect {
+        scheme: "https".into(),
+        port,
+        permanent,
+    });
     s
 }
 
 #[tokio::test]
 async fn entry_point_redirect_statuses_and_location() {
     let srv = start(redirect_settings(Some(443), true), PreRouteHooks::new()).await;
-    let resp = raw(srv.addr, b"GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: App.example.com:8080\r\nConnection: close\r\n\r\n").await;
+    let resp = raw(
+        srv.addr,
+        b"GET /a/b?x=1&y=2 HTTP/1.1\r\nHost: App.example.com:8080\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(status_of(&resp), 301, "{resp}");
-    assert_eq!(header_of(&resp, "location"), Some("https://App.example.com/a/b?x=1&y=2"));
+    assert_eq!(
+        header_of(&resp, "location"),
+        Some("https://App.example.com/a/b?x=1&y=2")
+    );
     assert_eq!(body_of(&resp), "Moved Permanently");
-    let resp = raw(srv.addr, b"POST /p HTTP/1.1\r\nHost: a.com\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+    let resp = raw(
+        srv.addr,
+        b"POST /p HTTP/1.1\r\nHost: a.com\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(status_of(&resp), 308, "{resp}");
     assert_eq!(header_of(&resp, "location"), Some("https://a.com/p"));
 
     let srv = start(redirect_settings(Some(8443), false), PreRouteHooks::new()).await;
-    let resp = raw(srv.addr, b"GET / HTTP/1.1\r\nHost: [::1]:80\r\nConnection: close\r\n\r\n").await;
+    let resp = raw(
+        srv.addr,
+        b"GET / HTTP/1.1\r\nHost: [::1]:80\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(status_of(&resp), 302, "{resp}");
     assert_eq!(header_of(&resp, "location"), Some("https://[::1]:8443/"));
-    let resp = raw(srv.addr, b"PUT /u HTTP/1.1\r\nHost: a.com\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+    let resp = raw(
+        srv.addr,
+        b"PUT /u HTTP/1.1\r\nHost: a.com\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(status_of(&resp), 307, "{resp}");
     assert_eq!(header_of(&resp, "location"), Some("https://a.com:8443/u"));
 }
@@ -156,9 +197,13 @@ async fn entry_point_redirect_statuses_and_location() {
 #[tokio::test]
 async fn pre_routing_hook_beats_the_redirect() {
     let mut hooks = PreRouteHooks::new();
-    hooks.add("/.well-known/acme-challenge/", |req: &Request<Body>, _: &HookCtx<'_>| {
-        (req.uri().path() == "/.well-known/acme-challenge/token123").then(|| text("token123.thumbprint"))
-    });
+    hooks.add(
+        "/.well-known/acme-challenge/",
+        |req: &Request<Body>, _: &HookCtx<'_>| {
+            (req.uri().path() == "/.well-known/acme-challenge/token123")
+                .then(|| text("token123.thumbprint"))
+        },
+    );
     let srv = start(redirect_settings(Some(443), true), hooks).await;
     let resp = raw(
         srv.addr,
@@ -187,7 +232,8 @@ async fn oversized_headers_get_431() {
     assert_eq!(status_of(&resp), 431, "{resp}");
     // Just under the limit still reaches routing.
     let fits = "a".repeat(8 * 1024);
-    let req = format!("GET / HTTP/1.1\r\nHost: a.com\r\nX-Big: {fits}\r\nConnection: close\r\n\r\n");
+    let req =
+        format!("GET / HTTP/1.1\r\nHost: a.com\r\nX-Big: {fits}\r\nConnection: close\r\n\r\n");
     assert_eq!(status_of(&raw(srv.addr, req.as_bytes()).await), 404);
 }
 
@@ -201,7 +247,11 @@ async fn bad_request_lines_get_400() {
         b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
     ] {
         let resp = raw(srv.addr, bad).await;
-        assert!(status_of(&resp) == 400 || status_of(&resp) == 505, "{:?} -> {resp}", String::from_utf8_lossy(bad));
+        assert!(
+            status_of(&resp) == 400 || status_of(&resp) == 505,
+            "{:?} -> {resp}",
+            String::from_utf8_lossy(bad)
+        );
     }
 }
 
@@ -218,9 +268,17 @@ async fn ambiguous_framing_gets_400() {
         assert_eq!(header_of(&resp, "connection"), Some("close"));
     }
     // Two different Content-Lengths (hyper's own check).
-    let resp = raw(srv.addr, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab").await;
+    let resp = raw(
+        srv.addr,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+    )
+    .await;
     assert_eq!(status_of(&resp), 400, "{resp}");
-    let resp = raw(srv.addr, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 2\r\n\r\nab").await;
+    let resp = raw(
+        srv.addr,
+        b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 2\r\n\r\nab",
+    )
+    .await;
     assert_eq!(status_of(&resp), 400, "{resp}");
     // Equal duplicates and plain chunked stay legal.
     let resp = raw(
@@ -260,7 +318,10 @@ fn echo_client_hook() -> PreRouteHooks {
 
 fn pp_settings(trusted: &str) -> EntryPointSettings {
     let mut s = settings();
-    s.proxy_protocol = Some(TrustSettings { trusted_ips: vec![trusted.parse().unwrap()], insecure: false });
+    s.proxy_protocol = Some(TrustSettings {
+        trusted_ips: vec![trusted.parse().unwrap()],
+        insecure: false,
+    });
     s
 }
 
@@ -269,9 +330,17 @@ const WHOAMI: &[u8] = b"GET /whoami HTTP/1.1\r\nHost: a\r\nConnection: close\r\n
 #[tokio::test]
 async fn proxy_protocol_v1_from_trusted_peer_sets_the_client() {
     let srv = start(pp_settings("127.0.0.0/8"), echo_client_hook()).await;
-    let req = [&b"PROXY TCP4 203.0.113.7 192.0.2.1 40000 80\r\n"[..], WHOAMI].concat();
+    let req = [
+        &b"PROXY TCP4 203.0.113.7 192.0.2.1 40000 80\r\n"[..],
+        WHOAMI,
+    ]
+    .concat();
     assert_eq!(body_of(&raw(srv.addr, &req).await), "203.0.113.7:40000");
-    let req = [&b"PROXY TCP6 2001:db8::7 2001:db8::1 40001 80\r\n"[..], WHOAMI].concat();
+    let req = [
+        &b"PROXY TCP6 2001:db8::7 2001:db8::1 40001 80\r\n"[..],
+        WHOAMI,
+    ]
+    .concat();
     assert_eq!(body_of(&raw(srv.addr, &req).await), "[2001:db8::7]:40001");
     // No header from a trusted peer: allowed (Traefik's USE policy), the peer is the client.
     assert!(body_of(&raw(srv.addr, WHOAMI).await).starts_with("127.0.0.1:"));
@@ -291,12 +360,20 @@ async fn proxy_protocol_v2_from_trusted_peer_sets_the_client() {
 #[tokio::test]
 async fn proxy_protocol_from_untrusted_peer_is_ignored_and_bad_headers_close() {
     let srv = start(pp_settings("10.0.0.0/8"), echo_client_hook()).await;
-    let req = [&b"PROXY TCP4 203.0.113.7 192.0.2.1 40000 80\r\n"[..], WHOAMI].concat();
+    let req = [
+        &b"PROXY TCP4 203.0.113.7 192.0.2.1 40000 80\r\n"[..],
+        WHOAMI,
+    ]
+    .concat();
     assert!(body_of(&raw(srv.addr, &req).await).starts_with("127.0.0.1:"));
 
     let srv = start(pp_settings("127.0.0.1/32"), echo_client_hook()).await;
     let req = [&b"PROXY TCP4 not-an-ip 192.0.2.1 40000 80\r\n"[..], WHOAMI].concat();
-    assert_eq!(raw(srv.addr, &req).await, "", "a malformed header closes without an answer");
+    assert_eq!(
+        raw(srv.addr, &req).await,
+        "",
+        "a malformed header closes without an answer"
+    );
 }
 
 #[tokio::test]
@@ -306,7 +383,11 @@ async fn forwarded_client_ip_is_the_proxy_protocol_source_for_trust() {
     let mut s = pp_settings("127.0.0.1/32");
     s.forwarded_headers.trusted_ips = vec!["203.0.113.0/24".parse().unwrap()];
     let srv = start(s, echo_client_hook()).await;
-    let req = [&b"PROXY TCP4 203.0.113.7 192.0.2.1 40000 80\r\n"[..], WHOAMI].concat();
+    let req = [
+        &b"PROXY TCP4 203.0.113.7 192.0.2.1 40000 80\r\n"[..],
+        WHOAMI,
+    ]
+    .concat();
     assert_eq!(body_of(&raw(srv.addr, &req).await), "203.0.113.7:40000");
 }
 
@@ -318,9 +399,16 @@ fn streaming_hook() -> (PreRouteHooks, mpsc::UnboundedReceiver<mpsc::Sender<Byte
         let (chunk_tx, chunk_rx) = mpsc::channel::<Bytes>(4);
         tx.send(chunk_tx).ok()?;
         let stream = futures_util::stream::unfold(chunk_rx, |mut rx| async move {
-            rx.recv().await.map(|b| (Ok::<_, crate::body::BoxError>(http_body::Frame::data(b)), rx))
+            rx.recv().await.map(|b| {
+                (
+                    Ok::<_, crate::body::BoxError>(http_body::Frame::data(b)),
+                    rx,
+                )
+            })
         });
-        Some(Response::new(Body::boxed(http_body_util::combinators::BoxBody::new(StreamBody::new(stream)))))
+        Some(Response::new(Body::boxed(
+            http_body_util::combinators::BoxBody::new(StreamBody::new(stream)),
+        )))
     });
     (hooks, rx)
 }
@@ -331,7 +419,11 @@ async fn read_until(c: &mut TcpStream, acc: &mut Vec<u8>, needle: &str) {
     tokio::time::timeout(DEADLINE, async {
         while !String::from_utf8_lossy(acc).contains(needle) {
             let n = c.read(&mut buf).await.unwrap();
-            assert!(n > 0, "closed before {needle:?}: {}", String::from_utf8_lossy(acc));
+            assert!(
+                n > 0,
+                "closed before {needle:?}: {}",
+                String::from_utf8_lossy(acc)
+            );
             acc.extend_from_slice(&buf[..n]);
         }
     })
@@ -344,8 +436,13 @@ async fn graceful_shutdown_finishes_in_flight_then_stops() {
     let (hooks, mut streams) = streaming_hook();
     let srv = start(settings(), hooks).await;
     let mut c = TcpStream::connect(srv.addr).await.unwrap();
-    c.write_all(b"GET /stream HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
-    let chunks = tokio::time::timeout(DEADLINE, streams.recv()).await.unwrap().unwrap();
+    c.write_all(b"GET /stream HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let chunks = tokio::time::timeout(DEADLINE, streams.recv())
+        .await
+        .unwrap()
+        .unwrap();
     chunks.send(Bytes::from_static(b"first-")).await.unwrap();
     let mut acc = Vec::new();
     read_until(&mut c, &mut acc, "first-").await;
@@ -370,7 +467,10 @@ async fn graceful_shutdown_finishes_in_flight_then_stops() {
     })
     .await;
     assert!(refused.is_ok());
-    assert!(!srv.task.is_finished(), "serve must wait for the in-flight response");
+    assert!(
+        !srv.task.is_finished(),
+        "serve must wait for the in-flight response"
+    );
 
     // The in-flight response still completes.
     chunks.send(Bytes::from_static(b"second")).await.unwrap();
@@ -378,8 +478,14 @@ async fn graceful_shutdown_finishes_in_flight_then_stops() {
     read_until(&mut c, &mut acc, "second\r\n0\r\n\r\n").await;
     // Then the connection closes and serve returns.
     let mut rest = Vec::new();
-    tokio::time::timeout(DEADLINE, c.read_to_end(&mut rest)).await.unwrap().ok();
-    tokio::time::timeout(DEADLINE, srv.task).await.unwrap().unwrap();
+    tokio::time::timeout(DEADLINE, c.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .ok();
+    tokio::time::timeout(DEADLINE, srv.task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 #[tokio::test]
@@ -389,13 +495,21 @@ async fn grace_timeout_cuts_what_does_not_finish() {
     s.grace_timeout = Duration::from_millis(100);
     let srv = start(s, hooks).await;
     let mut c = TcpStream::connect(srv.addr).await.unwrap();
-    c.write_all(b"GET /stream HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
-    let chunks = tokio::time::timeout(DEADLINE, streams.recv()).await.unwrap().unwrap();
+    c.write_all(b"GET /stream HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let chunks = tokio::time::timeout(DEADLINE, streams.recv())
+        .await
+        .unwrap()
+        .unwrap();
     chunks.send(Bytes::from_static(b"only")).await.unwrap();
     let mut acc = Vec::new();
     read_until(&mut c, &mut acc, "only").await;
     srv.shutdown.cancel();
-    tokio::time::timeout(DEADLINE, srv.task).await.expect("serve returned after graceTimeOut").unwrap();
+    tokio::time::timeout(DEADLINE, srv.task)
+        .await
+        .expect("serve returned after graceTimeOut")
+        .unwrap();
     let mut rest = Vec::new();
     let r = tokio::time::timeout(DEADLINE, c.read_to_end(&mut rest)).await;
     assert!(r.is_ok(), "the connection was closed");
@@ -406,11 +520,18 @@ async fn grace_timeout_cuts_what_does_not_finish() {
 async fn idle_keep_alive_connection_closes_on_shutdown() {
     let srv = start(settings(), PreRouteHooks::new()).await;
     let mut c = TcpStream::connect(srv.addr).await.unwrap();
-    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n").await.unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
     let mut acc = Vec::new();
     read_until(&mut c, &mut acc, "404 page not found\n").await;
     srv.shutdown.cancel();
-    tokio::time::timeout(DEADLINE, srv.task).await.unwrap().unwrap();
+    tokio::time::timeout(DEADLINE, srv.task)
+        .await
+        .unwrap()
+        .unwrap();
     let mut rest = Vec::new();
-    assert!(tokio::time::timeout(DEADLINE, c.read_to_end(&mut rest)).await.is_ok());
+    assert!(tokio::time::timeout(DEADLINE, c.read_to_end(&mut rest))
+        .await
+        .is_ok());
 }
