@@ -609,6 +609,7 @@ fn error_columns() {
             "did you mean HostRegexp?",
         ),
         ("Frobnicate(`a`)", 1, "unknown matcher `Frobnicate`"),
+        ("foo(`a`)", 1, "known matchers: ClientIP, Method"),
         ("Host()", 1, "needs an argument"),
         ("Host(``)", 6, "empty argument"),
         ("Header(`X-A`)", 1, "takes 2 arguments"),
@@ -698,10 +699,23 @@ fn v2_forms_under_v3_explain_the_v3_form() {
         (
             "Headers(`X-A`, `1`)",
             1,
-            "Headers is a v2-syntax matcher; write Header(`name`, `value`)",
+            "Headers is a v2-syntax matcher; write Header(`X-A`, `1`)",
         ),
-        ("HeadersRegexp(`X-A`, `1`)", 1, "write HeaderRegexp"),
-        ("HostHeader(`a.com`)", 1, "write Host(`example.com`)"),
+        (
+            "HeadersRegexp(`X-A`, `^1`)",
+            1,
+            "write HeaderRegexp(`X-A`, `^1`)",
+        ),
+        (
+            "HostHeader(`a.com`, `b.com`)",
+            1,
+            "write Host(`a.com`) || Host(`b.com`)",
+        ),
+        (
+            "Headers(`X-A`, `1`, `X-B`, `2`)",
+            1,
+            "write Header(`X-A`, `1`) && Header(`X-B`, `2`)",
+        ),
         ("Query(`mobile=true`)", 7, "write Query(`mobile`, `true`)"),
         (
             "Query(`a=1`, `b=`)",
