@@ -326,7 +326,13 @@ struct Parser<'s> {
     tok: Tok,
     tok_pos: usize,
     syntax: RuleSyntax,
+    /// Nesting of `(` and `!`, bounded so hostile input cannot overflow the stack (here, in
+    /// `Display`, in evaluation or in drop).
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses and `!` a rule may have.
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Parses a whole rule into an expression tree.
 pub(crate) fn parse_expr(src: &str, syntax: RuleSyntax) -> Result<Expr, RuleError> {
@@ -340,6 +346,7 @@ pub(crate) fn parse_expr(src: &str, syntax: RuleSyntax) -> Result<Expr, RuleErro
         tok,
         tok_pos,
         syntax,
+        depth: 0,
     };
     let expr = p.or()?;
     match p.tok {
@@ -395,10 +402,22 @@ impl Parser<'_> {
         Ok(Expr::And(items))
     }
 
+    fn enter(&mut self) -> Result<(), RuleError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(format!(
+                "rule nested too deeply (more than {MAX_DEPTH} levels of `(` and `!`)"
+            )));
+        }
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Expr, RuleError> {
         if self.tok == Tok::Not {
+            self.enter()?;
             self.bump()?;
             let inner = self.unary()?;
+            self.depth -= 1;
             return Ok(Expr::Not(Box::new(inner)));
         }
         self.primary()
@@ -408,8 +427,10 @@ impl Parser<'_> {
         match std::mem::replace(&mut self.tok, Tok::Eof) {
             Tok::LParen => {
                 let open = self.tok_pos;
+                self.enter()?;
                 self.bump()?;
                 let inner = self.or()?;
+                self.depth -= 1;
                 match self.tok {
                     Tok::RParen => {
                         self.bump()?;

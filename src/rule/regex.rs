@@ -44,8 +44,7 @@ impl Re {
 fn compile(pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern)
         // Bound what one user rule can cost in memory.
-        .size_limit(1 << 20)
-        .dfa_size_limit(1 << 20)
+        .size_limit(8 << 20)
         .build()
         .map_err(|e| match e {
             regex::Error::Syntax(s) => s

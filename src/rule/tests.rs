@@ -593,6 +593,25 @@ fn fail(rule: &str, syntax: RuleSyntax) -> (usize, String) {
 }
 
 #[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let deep = format!("{}Path(`/`){}", "(".repeat(100_000), ")".repeat(100_000));
+    let (col, msg) = fail(&deep, RuleSyntax::V3);
+    assert_eq!(col, parser::MAX_DEPTH + 1);
+    assert!(msg.contains("nested too deeply"), "{msg}");
+    let nots = format!("{}Path(`/`)", "!".repeat(100_000));
+    assert!(fail(&nots, RuleSyntax::V3).1.contains("nested too deeply"));
+    let ok = format!(
+        "{}Path(`/`){}",
+        "(".repeat(parser::MAX_DEPTH),
+        ")".repeat(parser::MAX_DEPTH)
+    );
+    assert!(v3(&ok).matches(&req("http://a/").info()));
+    // Long flat rules are fine: `&&`/`||` chains are lists, not nesting.
+    let long = vec!["Path(`/x`)"; 10_000].join(" || ") + " || Path(`/`)";
+    assert!(v3(&long).matches(&req("http://a/").info()));
+}
+
+#[test]
 fn error_columns() {
     let cases: &[(&str, usize, &str)] = &[
         ("", 1, "empty rule"),
