@@ -1098,6 +1098,27 @@ fn go_regex_translation() {
     assert_eq!(go_to_rust(r"\p{Greek}"), r"\p{Greek}");
     assert_eq!(go_to_rust(r"[]a]"), r"[\]a]");
     assert_eq!(go_to_rust(r"[[:alpha:]]{2}"), r"[[:alpha:]]{2}");
+    assert_eq!(go_to_rust(r"\Qa.b*\E+"), r"a\.b\*+");
+    assert_eq!(go_to_rust(r"a{,3}"), r"a\{,3\}");
+    // Patterns Go accepts compile here too.
+    for p in [
+        r"^\/api\/v1",
+        r"\-\:\@\!\#\%\&\~\`\=\<\>",
+        r"[^\/]+",
+        r"\Qa.b\E",
+        r"\101",
+        r"\x41\x{41}",
+        r"(?U)a+",
+        r"[[:^alpha:]]",
+        r"\z",
+        r"\C",
+        r"(?P<name>a)(?:b)",
+    ] {
+        assert!(super::regex::Re::go(p).is_ok(), "{p}");
+    }
+    assert!(v3(r"PathRegexp(`^/\<a\>$`)").matches(&req("http://x/<a>").info()));
+    assert!(v3(r"PathRegexp(`^/\101$`)").matches(&req("http://x/A").info()));
+    assert!(v3(r"PathRegexp(`^/a{,3}$`)").matches(&req("http://x/a{,3}").info()));
     // Go's `\d` is ASCII only.
     assert!(!v3(r"PathRegexp(`^/\d$`)").matches(&req("http://a/٣").info()));
     assert!(v3(r"PathRegexp(`^/\d$`)").matches(&req("http://a/3").info()));
