@@ -141,9 +141,10 @@ impl Rule {
         self.syntax
     }
 
-    /// Every host named by a `Host` matcher that is not under a `!`, normalized, in order of
-    /// appearance, without duplicates: the domains an ACME resolver requests for the router
-    /// (Traefik's `ParseDomains`, which also skips nothing but negations make no sense there).
+    /// Every host named by a `Host` matcher, normalized, in order of appearance, without
+    /// duplicates: the domains an ACME resolver requests for the router. Unlike Traefik's
+    /// `ParseDomains`, hosts under a `!` are left out (a certificate for a host the router
+    /// refuses is wasted CA rate limit).
     pub fn domains(&self) -> Vec<String> {
         let mut out = Vec::new();
         self.expr.domains(false, &mut out);

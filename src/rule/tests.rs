@@ -334,6 +334,13 @@ fn traefik_v3_documentation_examples() {
 
 /// The priority example of the docs: default priority is the rule's length.
 #[test]
+fn rule_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Rule>();
+    assert_send_sync::<RuleError>();
+}
+
+#[test]
 fn default_priority_is_rule_length() {
     assert_eq!(v3(r"HostRegexp(`[a-z]+\.traefik\.com`)").source_len(), 34);
     assert_eq!(v3("Host(`foobar.traefik.com`)").source_len(), 26);
