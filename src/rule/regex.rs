@@ -227,7 +227,12 @@ pub(crate) fn find_placeholder(s: &str) -> Option<usize> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' {
-            i += 2;
+            // `\p{Greek}`, `\x{41}`: braces of an escape, not a placeholder.
+            if matches!(b.get(i + 1), Some(b'p' | b'P' | b'x')) && b.get(i + 2) == Some(&b'{') {
+                i += s[i..].find('}').map_or(b.len(), |end| end + 1);
+            } else {
+                i += 2;
+            }
             continue;
         }
         if b[i] == b'{' {

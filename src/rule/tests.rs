@@ -1125,6 +1125,9 @@ fn go_regex_translation() {
     }
     assert!(v3(r"PathRegexp(`^/\<a\>$`)").matches(&req("http://x/<a>").info()));
     assert!(v3(r"PathRegexp(`^/\101$`)").matches(&req("http://x/A").info()));
+    // Braces of `\p{..}` and `\x{..}` are not v2 placeholders.
+    assert!(v3(r"HostRegexp(`^\p{L}+\.com$`)").matches(&req("http://abc.com").info()));
+    assert!(v3(r"HostRegexp(`^\x{61}\.com$`)").matches(&req("http://a.com").info()));
     assert!(v3(r"PathRegexp(`^/a{,3}$`)").matches(&req("http://x/a{,3}").info()));
     // Go's `\d` is ASCII only.
     assert!(!v3(r"PathRegexp(`^/\d$`)").matches(&req("http://a/٣").info()));
