@@ -34,3 +34,25 @@ pub struct DigestAuthSpec {
     )]
     pub header_field: String,
 }
+
+/// Checks every option (users parsed, file loaded) without building a filter yet.
+pub fn validate(
+    spec: &DigestAuthSpec,
+    ctx: &crate::CompileCtx<'_>,
+) -> Result<(), crate::SpecError> {
+    let lines =
+        crate::basic_auth::load_users("digestAuth.users", &spec.users, &spec.users_file, ctx)?;
+    for line in lines {
+        let parts: Vec<&str> = line.split(':').collect();
+        let ok = parts.len() == 3
+            && parts[2].len() == 32
+            && parts[2].bytes().all(|b| b.is_ascii_hexdigit());
+        if !ok {
+            return Err(crate::SpecError::invalid(
+                "digestAuth.users",
+                "each user must be written name:realm:md5hex as htdigest writes it",
+            ));
+        }
+    }
+    Ok(())
+}
