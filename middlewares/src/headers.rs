@@ -420,7 +420,6 @@ impl Headers {
         conn: &ConnInfo,
         flow: &mut FlowState,
     ) -> Action {
-        let mut ssl = false;
         if let Some(sec) = &self.secure {
             if !sec.allowed_hosts.is_empty() && !sec.is_development {
                 let host = sec
@@ -440,7 +439,7 @@ impl Headers {
                     ));
                 }
             }
-            ssl = conn.tls
+            let ssl = conn.tls
                 || parts.uri.scheme_str() == Some("https")
                 || sec.ssl_proxy_headers.iter().any(|(n, v)| {
                     parts.headers.get(n).and_then(|h| h.to_str().ok()) == Some(v.as_str())
@@ -455,6 +454,8 @@ impl Headers {
                 && parts.headers.contains_key("access-control-request-method")
                 && parts.headers.contains_key(ORIGIN);
             if preflight {
+                // As Traefik: the preflight answer carries the CORS headers only (its security
+                // headers are applied through a response writer the preflight never uses).
                 let mut resp = Response::new(Bytes::new());
                 *resp.status_mut() = StatusCode::OK;
                 let hm = resp.headers_mut();
@@ -474,11 +475,6 @@ impl Headers {
                     hm.insert("access-control-allow-origin", v);
                 }
                 hm.insert("access-control-max-age", cors.max_age.clone());
-                if let Some(sec) = &self.secure {
-                    let (mut rp, body) = resp.into_parts();
-                    sec.apply(&mut rp, ssl);
-                    resp = Response::from_parts(rp, body);
-                }
                 return Action::Respond(resp);
             }
         }
@@ -690,9 +686,9 @@ mod tests {
         assert_eq!(hm["access-control-allow-methods"], "GET,OPTIONS,PUT");
         assert_eq!(hm["access-control-allow-headers"], "*");
         assert_eq!(hm["access-control-max-age"], "100");
-        assert_eq!(
-            hm["x-frame-options"], "DENY",
-            "security headers apply to the preflight too"
+        assert!(
+            !hm.contains_key("x-frame-options"),
+            "as Traefik: no security headers on preflight"
         );
         assert!(!hm.contains_key("vary"));
     }

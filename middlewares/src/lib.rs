@@ -306,4 +306,6 @@ mod runtime;
 pub use runtime::*;
 
 #[cfg(test)]
+mod runtime_tests;
+#[cfg(test)]
 mod spec_tests;
