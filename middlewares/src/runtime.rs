@@ -16,6 +16,7 @@ use crate::{MiddlewareKind, MiddlewareSpec, SpecError};
 pub use crate::add_prefix::AddPrefix;
 pub use crate::basic_auth::BasicAuth;
 pub use crate::content_type::ContentType;
+pub use crate::digest_auth::DigestAuth;
 pub use crate::encoded_characters::EncodedCharacters;
 pub use crate::headers::Headers;
 pub use crate::in_flight_req::{InFlightGuard, InFlightReq};
@@ -75,6 +76,7 @@ pub enum Filter {
     AddPrefix(AddPrefix),
     BasicAuth(Box<BasicAuth>),
     ContentType(ContentType),
+    DigestAuth(Box<DigestAuth>),
     EncodedCharacters(EncodedCharacters),
     Headers(Box<Headers>),
     IpAllowList(IpAllowList),
@@ -101,6 +103,7 @@ impl Filter {
             Filter::AddPrefix(f) => f.on_request(parts),
             Filter::BasicAuth(f) => f.on_request(parts, flow),
             Filter::ContentType(_) => Action::Continue,
+            Filter::DigestAuth(f) => f.on_request(parts, flow),
             Filter::EncodedCharacters(f) => f.on_request(parts),
             Filter::Headers(f) => f.on_request(index, parts, conn, flow),
             Filter::IpAllowList(f) => f.on_request(parts, conn),
@@ -128,6 +131,7 @@ impl Filter {
             Filter::AddPrefix(_)
             | Filter::BasicAuth(_)
             | Filter::ContentType(_)
+            | Filter::DigestAuth(_)
             | Filter::EncodedCharacters(_)
             | Filter::IpAllowList(_)
             | Filter::InFlightReq(_)
@@ -339,10 +343,8 @@ pub fn compile(
             crate::compress::validate(opt(&spec.compress)?)?;
             nsy(kind)
         }
-        K::DigestAuth => {
-            crate::digest_auth::validate(opt(&spec.digest_auth)?, ctx)?;
-            nsy(kind)
-        }
+        K::DigestAuth => DigestAuth::compile(name, opt(&spec.digest_auth)?, ctx)
+            .map(|f| Filter::DigestAuth(Box::new(f))),
         K::Errors => {
             crate::errors::validate(opt(&spec.errors)?)?;
             nsy(kind)

@@ -23,6 +23,7 @@ fn compile_dispatches_every_implemented_kind() {
         "addPrefix: {prefix: /a}",
         "basicAuth: {users: ['u:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=']}",
         "contentType: {}",
+        "digestAuth: {users: ['test:traefik:a2688e031edb4be6a3797f3882655c05']}",
         "encodedCharacters: {allowEncodedSlash: true}",
         "headers: {customRequestHeaders: {X-A: b}}",
         "ipAllowList: {sourceRange: [127.0.0.1]}",
@@ -49,10 +50,6 @@ fn unimplemented_kinds_say_so_after_validation() {
         (
             "circuitBreaker: {expression: 'NetworkErrorRatio() > 0.5'}",
             "circuitBreaker",
-        ),
-        (
-            "digestAuth: {users: ['test:traefik:a2688e031edb4be6a3797f3882655c05']}",
-            "digestAuth",
         ),
         (
             "errors: {status: ['500-599'], service: s, query: '/{status}.html'}",
