@@ -293,7 +293,7 @@ fn to_value(text: &str, format: Format) -> Result<Value, KeyProblem> {
         Format::Toml => toml::from_str::<Value>(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+                .map(|s| text.get(..s.start).unwrap_or(text).matches('\n').count() + 1);
             KeyProblem {
                 path: String::new(),
                 line,
