@@ -465,7 +465,11 @@ impl Builder<'_> {
         }
         if let Some(f) = &svc.failover {
             let main = self.child(name, &f.service)?;
-            let fallback = self.child(name, &f.fallback)?;
+            let fallback = if f.fallback.is_empty() {
+                None
+            } else {
+                Some(self.child(name, &f.fallback)?)
+            };
             return Ok(Kind::Failover(FailoverRt { main, fallback }));
         }
         Err("service has no type".into())

@@ -1055,3 +1055,53 @@ async fn p2c_spreads_load_over_healthy_servers() {
     assert!(ok >= 59, "{ok}");
     assert!(!a.seen().is_empty() && !b.seen().is_empty());
 }
+
+#[tokio::test]
+async fn health_check_expected_status_and_redirects() {
+    let handler: Handler = Arc::new(|s: Seen| {
+        Box::pin(async move {
+            let mut r = match s.path.as_str() {
+                "/redirect" | "/redirect-kept" => {
+                    let mut r = text(StatusCode::FOUND, "");
+                    r.headers_mut()
+                        .insert("location", "/bad".parse().expect("hv"));
+                    r
+                }
+                "/bad" => text(StatusCode::INTERNAL_SERVER_ERROR, "bad"),
+                _ => text(StatusCode::OK, "ok"),
+            };
+            r.headers_mut()
+                .insert("x-path", s.path.parse().expect("hv"));
+            r
+        })
+    });
+    let a = spawn_backend(handler, None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({
+            "follow@file": {"loadBalancer": {"healthCheck": {"path": "/redirect", "interval": "50ms"},
+                                             "servers": [{"url": a.url()}]}},
+            "kept@file": {"loadBalancer": {"healthCheck": {"path": "/redirect-kept", "interval": "50ms",
+                                                           "followRedirects": false},
+                                           "servers": [{"url": a.url()}]}},
+            "status@file": {"loadBalancer": {"healthCheck": {"path": "/health", "interval": "50ms", "status": 204},
+                                             "servers": [{"url": a.url()}]}}
+        }),
+    );
+    let (follow, kept, status) = (
+        built["follow@file"].clone(),
+        built["kept@file"].clone(),
+        built["status@file"].clone(),
+    );
+    wait_until("redirect followed to a 500", || !follow.is_up()).await;
+    wait_until("status 200 is not the expected 204", || !status.is_up()).await;
+    wait_until("two probes without following", || {
+        a.count("/redirect-kept") >= 2
+    })
+    .await;
+    assert!(kept.is_up());
+    assert!(a.count("/bad") >= 1);
+    let err = call(&follow, "/").await.err().expect("no server");
+    assert!(matches!(err, ProxyError::NoServer));
+}
