@@ -231,16 +231,20 @@ impl Drop for Monitor {
     }
 }
 
-/// Starts the active health check of one server. `None` outside a Tokio runtime (the server
-/// then stays in rotation, as if the check had passed).
+/// Starts the active health check of one server on `handle`, else on the current runtime.
+/// `None` without either (the server then stays in rotation, as if the check had passed).
 pub(crate) fn spawn_monitor(
+    handle: Option<&tokio::runtime::Handle>,
     service: Arc<str>,
     target: Target,
     cfg: HealthCfg,
     state: Arc<ServerState>,
     transport: Arc<Transport>,
 ) -> Option<Monitor> {
-    let handle = tokio::runtime::Handle::try_current().ok()?;
+    let handle = match tokio::runtime::Handle::try_current() {
+        Ok(h) => h,
+        Err(_) => handle?.clone(),
+    };
     let probe_target = cfg.probe_uri(&target);
     let task = handle.spawn(async move {
         // The probed address is fixed: keep its pooled clients for the task's life.

@@ -116,16 +116,9 @@ enum Kind {
 
 impl std::fmt::Debug for ServiceRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match &self.kind {
-            Kind::LoadBalancer(_) => "loadBalancer",
-            Kind::Weighted(_) => "weighted",
-            Kind::Mirroring(_) => "mirroring",
-            Kind::Failover(_) => "failover",
-            Kind::Unavailable => "unavailable",
-        };
         f.debug_struct("ServiceRuntime")
             .field("name", &self.name)
-            .field("kind", &kind)
+            .field("kind", &self.kind_name())
             .finish()
     }
 }
@@ -143,6 +136,17 @@ impl ServiceRuntime {
         ServiceRuntime {
             name: name.into(),
             kind: Kind::Unavailable,
+        }
+    }
+
+    /// The configuration key of the service's kind (`loadBalancer`, `weighted`, ...), for the API.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.kind {
+            Kind::LoadBalancer(_) => "loadBalancer",
+            Kind::Weighted(_) => "weighted",
+            Kind::Mirroring(_) => "mirroring",
+            Kind::Failover(_) => "failover",
+            Kind::Unavailable => "unavailable",
         }
     }
 
@@ -200,9 +204,20 @@ impl ServiceRuntime {
 
 /// State that survives configuration swaps (health, pools, balancer positions). Entries are
 /// weak: whatever no snapshot uses any more is dropped (health tasks stop) and pruned.
-#[derive(Default)]
 pub struct ServiceRegistry {
     inner: Mutex<RegistryInner>,
+    /// Where health checks run when `build_services` is called off the runtime (captured at
+    /// creation when there is one).
+    runtime: Option<tokio::runtime::Handle>,
+}
+
+impl Default for ServiceRegistry {
+    fn default() -> Self {
+        ServiceRegistry {
+            inner: Mutex::default(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -232,6 +247,15 @@ impl std::fmt::Debug for ServiceRegistry {
 impl ServiceRegistry {
     pub fn new() -> ServiceRegistry {
         ServiceRegistry::default()
+    }
+
+    /// A registry whose health checks run on `runtime` (for callers that compile on a thread
+    /// outside the Tokio runtime).
+    pub fn with_runtime(runtime: tokio::runtime::Handle) -> ServiceRegistry {
+        ServiceRegistry {
+            inner: Mutex::default(),
+            runtime: Some(runtime),
+        }
     }
 
     /// Number of active health checks running (for the API and tests).
@@ -601,6 +625,7 @@ impl Builder<'_> {
                         Some(m) => Some(m),
                         None => {
                             let m = health::spawn_monitor(
+                                self.registry.runtime.as_ref(),
                                 Arc::from(name),
                                 target.clone(),
                                 cfg.clone(),
@@ -608,8 +633,15 @@ impl Builder<'_> {
                                 transport.clone(),
                             )
                             .map(Arc::new);
-                            if let Some(m) = &m {
-                                inner.monitors.insert(key, Arc::downgrade(m));
+                            match &m {
+                                Some(m) => {
+                                    inner.monitors.insert(key, Arc::downgrade(m));
+                                }
+                                None => tracing::warn!(
+                                    service = name,
+                                    server = %url,
+                                    "no Tokio runtime: health check not started"
+                                ),
                             }
                             m
                         }

@@ -1105,3 +1105,30 @@ async fn health_check_expected_status_and_redirects() {
     let err = call(&follow, "/").await.err().expect("no server");
     assert!(matches!(err, ProxyError::NoServer));
 }
+
+#[test]
+fn health_checks_run_when_built_off_the_runtime() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let health = Arc::new(AtomicU16::new(500));
+    let a = rt.block_on(spawn_backend(health_handler("a", health), None));
+    let reg = Arc::new(ServiceRegistry::with_runtime(rt.handle().clone()));
+    // A plain thread, as a compile running outside the runtime would be.
+    let built = std::thread::scope(|s| {
+        s.spawn(|| {
+            build_ok(
+                &reg,
+                json!({"off@file": {"loadBalancer": {"healthCheck": {"path": "/health", "interval": "50ms"},
+                                                     "servers": [{"url": a.url()}]}}}),
+            )
+        })
+        .join()
+        .expect("build thread")
+    });
+    assert_eq!(reg.health_check_count(), 1);
+    let svc = built["off@file"].clone();
+    assert_eq!(svc.kind_name(), "loadBalancer");
+    rt.block_on(wait_until("server down", || !svc.is_up()));
+    drop(built);
+    drop(svc);
+    rt.block_on(async { drop(a) });
+}
