@@ -759,44 +759,75 @@ async fn spawn_front(svc: Arc<ServiceRuntime>) -> (SocketAddr, tokio::task::Join
     (addr, task)
 }
 
-#[tokio::test]
-async fn websocket_upgrade_is_spliced() {
+/// An echo WebSocket server, plain or behind TLS.
+async fn spawn_ws_echo(
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    async fn echo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(stream: S) {
+        let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+            return;
+        };
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_text() && ws.send(msg).await.is_err() {
+                return;
+            }
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let ws_addr = listener.local_addr().expect("addr");
-    let ws_task = tokio::spawn(async move {
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
-                    return;
-                };
-                while let Some(Ok(msg)) = ws.next().await {
-                    if msg.is_text() && ws.send(msg).await.is_err() {
-                        return;
+                match tls {
+                    None => echo(stream).await,
+                    Some(cfg) => {
+                        if let Ok(s) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await {
+                            echo(s).await
+                        }
                     }
                 }
             });
         }
     });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn websocket_upgrade_is_spliced_over_http_and_https() {
+    let pki = pki();
+    let (plain, plain_task) = spawn_ws_echo(None).await;
+    let (secure, secure_task) = spawn_ws_echo(Some(pki.server.clone())).await;
     let reg = Arc::new(ServiceRegistry::new());
-    let built = build_ok(
+    let (built, errors) = build(
         &reg,
-        json!({"ws@file": {"loadBalancer": {"servers": [{"url": format!("http://{ws_addr}")}]}}}),
+        json!({
+            "ws@file": {"loadBalancer": {"servers": [{"url": format!("http://{plain}")}]}},
+            "wss@file": {"loadBalancer": {"serversTransport": "insecure",
+                                          "servers": [{"url": format!("https://{secure}")}]}}
+        }),
+        json!({"insecure@file": {"insecureSkipVerify": true}}),
+        &Files::new(),
     );
-    let (front, front_task) = spawn_front(built["ws@file"].clone()).await;
-    let stream = TcpStream::connect(front).await.expect("connect");
-    let (mut ws, resp) = tokio_tungstenite::client_async(format!("ws://{front}/chat"), stream)
-        .await
-        .expect("handshake");
-    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
-    for word in ["hello", "wharf"] {
-        ws.send(tokio_tungstenite::tungstenite::Message::text(word))
+    assert!(errors.is_empty(), "{errors:?}");
+    for name in ["ws@file", "wss@file"] {
+        let (front, front_task) = spawn_front(built[name].clone()).await;
+        let stream = TcpStream::connect(front).await.expect("connect");
+        let (mut ws, resp) = tokio_tungstenite::client_async(format!("ws://{front}/chat"), stream)
             .await
-            .expect("send");
-        let echo = ws.next().await.expect("frame").expect("message");
-        assert_eq!(echo.into_text().expect("text").as_str(), word);
+            .expect("handshake");
+        assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+        for word in ["hello", "wharf"] {
+            ws.send(tokio_tungstenite::tungstenite::Message::text(word))
+                .await
+                .expect("send");
+            let echo = ws.next().await.expect("frame").expect("message");
+            assert_eq!(echo.into_text().expect("text").as_str(), word, "{name}");
+        }
+        front_task.abort();
     }
-    front_task.abort();
-    ws_task.abort();
+    plain_task.abort();
+    secure_task.abort();
 }
 
 #[tokio::test]
