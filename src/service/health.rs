@@ -61,7 +61,20 @@ impl ServerState {
 
     pub fn passive_up(&self) -> bool {
         let until = self.passive_down_until.load(Ordering::Relaxed);
-        until == 0 || now_ms() >= until
+        if until == 0 {
+            return true;
+        }
+        if now_ms() < until {
+            return false;
+        }
+        // The window passed: back in rotation, and later picks skip the clock read.
+        let _ = self.passive_down_until.compare_exchange(
+            until,
+            0,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+        true
     }
 
     /// Records a forwarding failure; `max` failures within `window` take the server out for

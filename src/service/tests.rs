@@ -1163,3 +1163,23 @@ fn health_checks_run_when_built_off_the_runtime() {
     drop(svc);
     rt.block_on(async { drop(a) });
 }
+
+#[tokio::test]
+async fn passive_health_brings_server_back_after_the_window() {
+    let dead = dead_addr().await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({"pw@file": {"loadBalancer": {
+            "passiveHealthCheck": {"failureWindow": "2s", "maxFailedAttempts": 2},
+            "servers": [{"url": format!("http://{dead}")}]
+        }}}),
+    );
+    let svc = built["pw@file"].clone();
+    assert!(matches!(call(&svc, "/").await, Err(ProxyError::Upstream(_))));
+    assert!(svc.is_up(), "one failure of two allowed");
+    assert!(matches!(call(&svc, "/").await, Err(ProxyError::Upstream(_))));
+    assert!(!svc.is_up());
+    assert!(matches!(call(&svc, "/").await, Err(ProxyError::NoServer)));
+    wait_until("the failure window to pass", || svc.is_up()).await;
+}
