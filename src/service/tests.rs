@@ -1176,9 +1176,15 @@ async fn passive_health_brings_server_back_after_the_window() {
         }}}),
     );
     let svc = built["pw@file"].clone();
-    assert!(matches!(call(&svc, "/").await, Err(ProxyError::Upstream(_))));
+    assert!(matches!(
+        call(&svc, "/").await,
+        Err(ProxyError::Upstream(_))
+    ));
     assert!(svc.is_up(), "one failure of two allowed");
-    assert!(matches!(call(&svc, "/").await, Err(ProxyError::Upstream(_))));
+    assert!(matches!(
+        call(&svc, "/").await,
+        Err(ProxyError::Upstream(_))
+    ));
     assert!(!svc.is_up());
     assert!(matches!(call(&svc, "/").await, Err(ProxyError::NoServer)));
     wait_until("the failure window to pass", || svc.is_up()).await;
