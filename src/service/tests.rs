@@ -1189,3 +1189,57 @@ async fn passive_health_brings_server_back_after_the_window() {
     assert!(matches!(call(&svc, "/").await, Err(ProxyError::NoServer)));
     wait_until("the failure window to pass", || svc.is_up()).await;
 }
+
+#[tokio::test]
+async fn max_idle_conns_per_host_negative_keeps_no_idle_connection() {
+    let a = spawn_backend(named("a"), None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let (built, errors) = build(
+        &reg,
+        json!({"nopool@file": {"loadBalancer": {"serversTransport": "nopool", "servers": [{"url": a.url()}]}}}),
+        json!({"nopool@file": {"maxIdleConnsPerHost": -1}}),
+        &Files::new(),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    for _ in 0..3 {
+        call(&built["nopool@file"], "/").await.expect("answer");
+    }
+    let peers: std::collections::HashSet<SocketAddr> = a.seen().iter().map(|s| s.peer).collect();
+    assert_eq!(peers.len(), 3);
+}
+
+#[tokio::test]
+async fn mirroring_without_body_sends_headers_only() {
+    let main = spawn_backend(named("main"), None).await;
+    let mirror = spawn_backend(named("mirror"), None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({
+            "main@file": {"loadBalancer": {"servers": [{"url": main.url()}]}},
+            "mirror@file": {"loadBalancer": {"servers": [{"url": mirror.url()}]}},
+            "nobody@file": {"mirroring": {"service": "main@file", "mirrorBody": false,
+                                          "mirrors": [{"name": "mirror@file", "percent": 100}]}}
+        }),
+    );
+    let req = Request::builder()
+        .method("PUT")
+        .uri("/doc")
+        .header("content-length", "7")
+        .header("x-trace", "t1")
+        .body(Body::full("payload"))
+        .expect("req");
+    assert_eq!(
+        call_with(&built["nobody@file"], req)
+            .await
+            .expect("answer")
+            .body,
+        "main"
+    );
+    wait_until("mirror got the request", || mirror.count("/doc") == 1).await;
+    let m = &mirror.seen()[0];
+    assert_eq!(m.method, "PUT");
+    assert_eq!(m.headers["x-trace"], "t1");
+    assert!(m.body.is_empty());
+    assert_eq!(&main.seen()[0].body[..], b"payload");
+}
