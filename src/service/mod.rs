@@ -586,9 +586,11 @@ impl Builder<'_> {
         {
             None | Some("") | Some("wrr") => None,
             Some("p2c") => Some(Strategy::P2c),
+            Some("hrw") => Some(Strategy::Hrw),
+            Some("leasttime") => Some(Strategy::LeastTime(Arc::default())),
             Some(other) => {
                 return Err(format!(
-                    "loadBalancer.strategy {other:?} must be wrr or p2c"
+                    "loadBalancer.strategy {other:?} must be wrr, p2c, hrw or leasttime"
                 ))
             }
         };
@@ -664,11 +666,15 @@ impl Builder<'_> {
             Some(c) => Some(sticky::Sticky::new(c, name, &urls)?),
             None => None,
         };
+        // Round-robin state (also leasttime's tie-break) survives rebuilds of the same servers.
         let strategy = match strategy {
-            Some(s) => s,
             None => {
                 Strategy::Wrr(self.wrr_state(name, servers.iter().map(|s| (&*s.url, s.weight))))
             }
+            Some(Strategy::LeastTime(_)) => Strategy::LeastTime(
+                self.wrr_state(name, servers.iter().map(|s| (&*s.url, s.weight))),
+            ),
+            Some(s) => s,
         };
         let weights: Box<[u32]> = servers.iter().map(|s| s.weight).collect();
         Ok(LoadBalancerRt {

@@ -1243,3 +1243,68 @@ async fn mirroring_without_body_sends_headers_only() {
     assert!(m.body.is_empty());
     assert_eq!(&main.seen()[0].body[..], b"payload");
 }
+
+fn ctx_from(ip: &str) -> RequestCtx {
+    RequestCtx {
+        client_addr: SocketAddr::new(ip.parse().expect("ip"), 40000),
+        ..ctx()
+    }
+}
+
+#[tokio::test]
+async fn hrw_keeps_a_client_ip_on_one_server() {
+    let a = spawn_backend(named("a"), None).await;
+    let b = spawn_backend(named("b"), None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({"hrw@file": {"loadBalancer": {"strategy": "hrw",
+                                             "servers": [{"url": a.url()}, {"url": b.url()}]}}}),
+    );
+    let svc = &built["hrw@file"];
+    let mut seen_servers = std::collections::HashSet::new();
+    for n in 1..=20 {
+        let ip = format!("10.0.0.{n}");
+        let first = svc.serve(get("/"), &ctx_from(&ip)).await.expect("answer");
+        let first = first.into_body().collect().await.expect("body").to_bytes();
+        for _ in 0..3 {
+            let again = svc.serve(get("/"), &ctx_from(&ip)).await.expect("answer");
+            assert_eq!(
+                again.into_body().collect().await.expect("body").to_bytes(),
+                first,
+                "{ip}"
+            );
+        }
+        seen_servers.insert(first);
+    }
+    assert_eq!(
+        seen_servers.len(),
+        2,
+        "20 client IPs spread over both servers"
+    );
+}
+
+#[tokio::test]
+async fn leasttime_prefers_the_faster_server() {
+    let slow: Handler = Arc::new(|_s| {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            text(StatusCode::OK, "slow")
+        })
+    });
+    let a = spawn_backend(slow, None).await;
+    let b = spawn_backend(named("fast"), None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({"lt@file": {"loadBalancer": {"strategy": "leasttime",
+                                            "servers": [{"url": a.url()}, {"url": b.url()}]}}}),
+    );
+    let svc = &built["lt@file"];
+    // Cold start: no samples, both tie and round robin decides.
+    assert_eq!(call(svc, "/").await.expect("answer").body, "slow");
+    assert_eq!(call(svc, "/").await.expect("answer").body, "fast");
+    for _ in 0..6 {
+        assert_eq!(call(svc, "/").await.expect("answer").body, "fast");
+    }
+}
