@@ -12,6 +12,14 @@
 //! - `build_services(services, transports, files, registry)`: compiles every service; a broken
 //!   one is reported and left out, the rest build.
 //!
+//! Where wharf deliberately differs from Traefik v3 (documented, tested):
+//! - weighted services skip children without a healthy server, and failover switches when the
+//!   main service has none, whether or not the parent sets `healthCheck: {}`;
+//! - the first active health check runs at once rather than after one interval;
+//! - mirroring keeps at most `maxBodySize` bytes (4 MiB when unset or -1, where Traefik buffers
+//!   without limit) and streams the main request instead of reading it first;
+//! - passive health counts failures to connect or to get a response head (no status codes).
+//!
 //! Files: `loadbalancer.rs` (server pick and forwarding), `wrr.rs`, `sticky.rs`, `health.rs`
 //! (active and passive), `weighted.rs`, `mirroring.rs`, `failover.rs`, `transport.rs` (pooled
 //! clients, TLS, URI rewrite), `upgrade.rs` (101 splice).
