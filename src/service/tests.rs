@@ -1001,9 +1001,10 @@ async fn broken_services_are_reported_and_the_rest_build() {
             "self@file": {"weighted": {"services": [{"name": "self@file"}]}},
             "parent@file": {"weighted": {"services": [{"name": "badurl@file"}]}},
             "transport@file": {"loadBalancer": {"serversTransport": "nope", "servers": []}},
-            "ca@file": {"loadBalancer": {"serversTransport": "ca", "servers": []}}
+            "ca@file": {"loadBalancer": {"serversTransport": "ca", "servers": []}},
+            "pin@file": {"loadBalancer": {"serversTransport": "pin", "servers": []}}
         }),
-        json!({"ca@file": {"rootCAs": ["/missing.pem"]}}),
+        json!({"ca@file": {"rootCAs": ["/missing.pem"]}, "pin@file": {"peerCertURI": "spiffe://x"}}),
         &Files::new(),
     );
     let mut names: Vec<&str> = built.keys().map(String::as_str).collect();
@@ -1036,7 +1037,8 @@ async fn broken_services_are_reported_and_the_rest_build() {
         "{errs:?}"
     );
     assert!(errs["ca@file"].contains("/missing.pem"), "{errs:?}");
-    assert_eq!(errors.len(), 11);
+    assert!(errs["pin@file"].contains("peerCertURI"), "{errs:?}");
+    assert_eq!(errors.len(), 12);
 }
 
 #[tokio::test]

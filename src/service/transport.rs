@@ -49,6 +49,9 @@ pub enum TransportError {
     BadServerName(String),
     #[error("tls: {0}")]
     Tls(String),
+    /// Refused rather than ignored: a transport that should pin a peer must not silently not.
+    #[error("peerCertURI is not supported yet")]
+    PeerCertUri,
 }
 
 /// Which client a server URL needs.
@@ -259,6 +262,9 @@ impl Transport {
         cfg: &ServersTransport,
         files: &dyn Fn(&str) -> Option<Arc<[u8]>>,
     ) -> Result<Transport, TransportError> {
+        if !cfg.peer_cert_uri.is_empty() {
+            return Err(TransportError::PeerCertUri);
+        }
         let timeouts = cfg.forwarding_timeouts.clone().unwrap_or_default();
         let dial_timeout = timeouts
             .dial_timeout
