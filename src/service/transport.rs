@@ -768,6 +768,15 @@ pub(crate) async fn forward(
     // The client picks h1 or h2 per connection; an h1 version is accepted by both.
     *req.version_mut() = Version::HTTP_11;
 
+    // An HTTP/1.1 → h2c upgrade offer is between the client and wharf, which answers in
+    // HTTP/1.1: it is not passed on (its HTTP2-Settings header is hop-by-hop and gone anyway).
+    if req
+        .headers()
+        .get(UPGRADE)
+        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"h2c"))
+    {
+        req.headers_mut().remove(UPGRADE);
+    }
     let upgrade = target.scheme != UpstreamScheme::H2c && req.headers().contains_key(UPGRADE);
     let client_upgrade = if upgrade {
         req.headers_mut()
