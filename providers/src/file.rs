@@ -1147,7 +1147,10 @@ mod tests {
         assert_eq!(err.line, Some(2));
         assert!(err.message.contains("not supported"), "{}", err.message);
         assert!(render_templates("a: {{ env \"X\"\n", &env).is_err());
-        assert_eq!(render_templates("{{/* note */}}a: 1", &env).unwrap(), "a: 1");
+        assert_eq!(
+            render_templates("{{/* note */}}a: 1", &env).unwrap(),
+            "a: 1"
+        );
         // No template: unchanged.
         assert_eq!(
             render_templates("q: /{status}.html", &env).unwrap(),
