@@ -13,46 +13,34 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use wharf_providers::DynamicConfig;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use wharf_providers::provider::ProviderHandle;
+
 use crate::aggregate::{self, Views};
+use crate::body::Body;
 use crate::compile::{self, CompileInput, CompileSettings, FileContents, Registries, Report};
+use crate::config::{self, Loaded, StaticConfig};
+use crate::proxy::{
+    self, CancellationToken, EntryPointRedirect, EntryPointSettings, HookCtx, PreRouteHook, PreRouteHooks,
+    RespondingTimeouts, TrustSettings,
+};
+use crate::rule::RuleSyntax;
+
+mod locate;
 use crate::snapshot::SnapshotStore;
 
 /// Why the runtime could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("entry point `{name}`: invalid address `{address}`: {reason}")]
-    Address { name: String, address: String, reason: String },
+    #[error("entry point `{name}`: {reason}")]
+    EntryPoint { name: String, reason: String },
     #[error("entry point `{name}`: cannot listen on {address}: {source} (is another process using the port?)")]
     Bind { name: String, address: SocketAddr, source: std::io::Error },
     #[error("logging: {0}")]
     Logging(String),
-}
-
-/// Parses a Traefik entry point address: `:80`, `0.0.0.0:80`, `[::1]:8080`, `host:80`, with an
-/// optional `/tcp` suffix (`/udp` is refused: wharf has no UDP routers). An empty host means
-/// every interface (IPv6 and IPv4).
-pub fn parse_address(name: &str, address: &str) -> Result<SocketAddr, RunError> {
-    let err = |reason: &str| RunError::Address { name: name.into(), address: address.into(), reason: reason.into() };
-    let (addr, proto) = match address.rsplit_once('/') {
-        Some((a, p)) => (a, p.to_ascii_lowercase()),
-        None => (address, "tcp".to_string()),
-    };
-    if proto != "tcp" {
-        return Err(err("only TCP entry points are supported"));
-    }
-    let Some((host, port)) = addr.rsplit_once(':') else {
-        return Err(err("expected `[host]:port`"));
-    };
-    let port: u16 = port.parse().map_err(|_| err("the port is not a number from 0 to 65535"))?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let ip: IpAddr = if host.is_empty() {
-        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-    } else if host.eq_ignore_ascii_case("localhost") {
-        IpAddr::from([127, 0, 0, 1])
-    } else {
-        host.parse().map_err(|_| err("the host must be an IP address or empty"))?
-    };
-    Ok(SocketAddr::new(ip, port))
+    #[error("{0}")]
+    Provider(String),
 }
 
 /// Binds one listener. `[::]` is bound dual-stack; where IPv6 is unavailable it falls back to
@@ -92,20 +80,6 @@ pub fn bind_all(entry_points: &[(String, SocketAddr)]) -> Result<Vec<(String, Tc
         out.push((name.clone(), l));
     }
     Ok(out)
-}
-
-/// Routers without `entryPoints` join these: the `asDefault` entry points if any is flagged,
-/// else all of them except `traefik` (the API's own), as Traefik does. Sorted.
-pub fn default_entry_points<'a>(eps: impl IntoIterator<Item = (&'a str, bool)>) -> Vec<String> {
-    let eps: Vec<(&str, bool)> = eps.into_iter().collect();
-    let flagged = eps.iter().any(|(_, d)| *d);
-    let mut out: Vec<String> = eps
-        .iter()
-        .filter(|(name, d)| if flagged { *d } else { *name != "traefik" })
-        .map(|(n, _)| n.to_string())
-        .collect();
-    out.sort();
-    out
 }
 
 /// Reads every file the configuration refers to (serversTransport CAs and client certificates,
@@ -206,6 +180,238 @@ fn log_report_changes(prev: &Report, next: &Report) {
     }
 }
 
+/// What compile needs from the static configuration.
+pub fn compile_settings(cfg: &StaticConfig) -> CompileSettings {
+    CompileSettings {
+        entry_points: cfg.entry_points.keys().cloned().collect(),
+        default_rule_syntax: if cfg.core.default_rule_syntax.eq_ignore_ascii_case("v2") {
+            RuleSyntax::V2
+        } else {
+            RuleSyntax::V3
+        },
+        internal_services: Default::default(),
+    }
+}
+
+fn trust(name: &str, key: &str, ips: &[String], insecure: bool) -> Result<TrustSettings, RunError> {
+    let mut trusted_ips = Vec::with_capacity(ips.len());
+    for ip in ips {
+        let net = match ip.parse::<ipnet::IpNet>() {
+            Ok(n) => n,
+            Err(_) => ip.parse::<IpAddr>().map(ipnet::IpNet::from).map_err(|_| RunError::EntryPoint {
+                name: name.into(),
+                reason: format!("{key}: `{ip}` is neither an IP address nor a CIDR"),
+            })?,
+        };
+        trusted_ips.push(net);
+    }
+    Ok(TrustSettings { trusted_ips, insecure })
+}
+
+/// The proxy's view of entry point `name` (bound at `addr`).
+pub fn entry_point_settings(cfg: &StaticConfig, name: &str, addr: SocketAddr) -> Result<EntryPointSettings, RunError> {
+    let Some(ep) = cfg.entry_points.get(name) else {
+        return Err(RunError::EntryPoint { name: name.into(), reason: "not configured".into() });
+    };
+    let mut s = EntryPointSettings::new(name, addr);
+    s.forwarded_headers =
+        trust(name, "forwardedHeaders.trustedIPs", &ep.forwarded_headers.trusted_ips, ep.forwarded_headers.insecure)?;
+    if let Some(pp) = &ep.proxy_protocol {
+        s.proxy_protocol = Some(trust(name, "proxyProtocol.trustedIPs", &pp.trusted_ips, pp.insecure)?);
+    }
+    let nonzero = |d: wharf_providers::Duration| Some(d.get()).filter(|d| !d.is_zero());
+    let rt = &ep.transport.responding_timeouts;
+    s.responding_timeouts = RespondingTimeouts {
+        read_timeout: nonzero(rt.read_timeout),
+        write_timeout: nonzero(rt.write_timeout),
+        idle_timeout: nonzero(rt.idle_timeout),
+    };
+    s.grace_timeout = ep.transport.life_cycle.grace_time_out.get();
+    if ep.http.max_header_bytes > 0 {
+        s.max_header_bytes = usize::try_from(ep.http.max_header_bytes).unwrap_or(usize::MAX);
+    }
+    if let Some(r) = ep.http.redirections.as_ref().and_then(|r| r.entry_point.as_ref()) {
+        // `to` names an entry point (its port) or is an address such as `:443`.
+        let target = cfg.entry_points.get(&r.to).map(|t| t.address.as_str()).unwrap_or(r.to.as_str());
+        let port = config::parse_address(target).ok().map(|a| a.addr.port());
+        let scheme = if r.scheme.is_empty() { "https".to_string() } else { r.scheme.clone() };
+        s.redirect = Some(EntryPointRedirect { scheme, port, permanent: r.permanent });
+    }
+    Ok(s)
+}
+
+/// The ping endpoint as a pre-routing hook: `OK` while serving, `terminatingStatusCode` once
+/// shutdown has begun (so load balancers stop sending traffic during the grace period).
+pub fn ping_hook(terminating: Arc<AtomicBool>, terminating_status: u16) -> impl PreRouteHook {
+    move |req: &http::Request<Body>, _ctx: &HookCtx<'_>| {
+        if req.uri().path() != "/ping" {
+            return None;
+        }
+        let (status, body) = if terminating.load(Ordering::Relaxed) {
+            (http::StatusCode::from_u16(terminating_status).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE), "")
+        } else {
+            (http::StatusCode::OK, "OK")
+        };
+        let mut resp = http::Response::new(Body::full(body));
+        *resp.status_mut() = status;
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+        Some(resp)
+    }
+}
+
+/// Serves until SIGTERM/SIGINT: binds every entry point first (a taken port fails the start),
+/// starts the throttled aggregate and the compile loop over `providers`, then the proxy on each
+/// listener. On a signal: ping turns to its terminating status, listeners stop accepting, and
+/// in-flight requests get each entry point's `graceTimeOut`.
+pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), RunError> {
+    let cfg = &loaded.config;
+    let listeners: Vec<(String, SocketAddr)> =
+        cfg.listeners().into_iter().map(|(name, a)| (name, a.addr)).collect();
+    let bound = bind_all(&listeners)?;
+
+    let store = SnapshotStore::new();
+    let compile_loop = Arc::new(CompileLoop {
+        settings: compile_settings(cfg),
+        default_entry_points: cfg.default_router_entry_points(),
+        registries: Arc::new(Registries::default()),
+        store: store.clone(),
+    });
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let views = aggregate::spawn(providers, cfg.providers.providers_throttle_duration.get());
+    let compiler = tokio::spawn(compile_loop.clone().run(views, stop_rx));
+
+    let terminating = Arc::new(AtomicBool::new(false));
+    let shutdown = CancellationToken::new();
+    let mut servers = tokio::task::JoinSet::new();
+    for (name, listener) in bound {
+        let addr = listener.local_addr().map_err(|source| RunError::Bind { name: name.clone(), address: SocketAddr::from(([0, 0, 0, 0], 0)), source })?;
+        let settings = Arc::new(entry_point_settings(cfg, &name, addr)?);
+        let mut hooks = PreRouteHooks::new();
+        if let Some(ping) = cfg.ping.as_ref().filter(|p| !p.manual_routing && p.entry_point == name) {
+            hooks.add("/ping", ping_hook(terminating.clone(), ping.terminating_status_code));
+        }
+        servers.spawn(proxy::serve(listener, settings, store.cell(), Arc::new(hooks), shutdown.clone()));
+    }
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "wharf started");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new connections; in-flight requests get graceTimeOut");
+    terminating.store(true, Ordering::Relaxed);
+    shutdown.cancel();
+    while servers.join_next().await.is_some() {}
+    let _ = stop_tx.send(true);
+    let _ = compiler.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Starts the providers the static configuration enables, in a fixed order (`file`, then
+/// `docker` ...). The order decides which definition wins when two providers define the same
+/// explicitly qualified name.
+///
+/// Hook for new providers: start it here and push its handle (the docker provider joins with
+/// `providers.docker`; kubernetes and ACME likewise).
+pub fn start_providers(cfg: &StaticConfig) -> Result<Vec<ProviderHandle>, RunError> {
+    let mut handles = Vec::new();
+    if let Some(file) = &cfg.providers.file {
+        handles.push(start_file_provider(file)?);
+    }
+    if cfg.providers.docker.is_some() {
+        tracing::warn!("providers.docker is configured but the docker provider is not part of this build yet");
+    }
+    Ok(handles)
+}
+
+/// One `wharf check` result: printable lines and the number of errors among them.
+#[derive(Debug, Default)]
+pub struct CheckOutcome {
+    pub lines: Vec<String>,
+    pub errors: usize,
+}
+
+/// `wharf check` beyond the static config: every file-provider problem (file, key path, line)
+/// and every compile-report error, located in the file that defines the item where possible.
+/// Call inside a tokio runtime (service building may start health checks).
+pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
+    let mut out = CheckOutcome::default();
+    let Some(file) = &cfg.providers.file else {
+        return out;
+    };
+    let view = match load_file_provider_once(file) {
+        Ok((v, problems)) => {
+            // Problems of whole files and of items the provider could not decode, each already
+            // `file:line: message`.
+            for p in problems {
+                out.errors += 1;
+                out.lines.push(format!("error: {p}"));
+            }
+            v
+        }
+        Err(e) => {
+            out.lines.push(format!("error: providers.file: {e}"));
+            out.errors += 1;
+            return out;
+        }
+    };
+    let sources = locate::read_sources(&file.filename, &file.directory);
+    // Provider problems carry their own location; they also show in the report, so print each
+    // once here and skip the report entries that repeat them.
+    let mut seen = BTreeSet::new();
+    for p in &view.problems {
+        let sev = match p.severity {
+            wharf_providers::Severity::Error => {
+                out.errors += 1;
+                "error"
+            }
+            wharf_providers::Severity::Warning => "warning",
+        };
+        seen.insert(p.to_string());
+        out.lines.push(format!("{sev}: {p}"));
+    }
+    let merged = aggregate::merge(&[("file".to_string(), Arc::new(view))], &cfg.default_router_entry_points());
+    let settings = compile_settings(cfg);
+    let registries = Registries::default();
+    let files = load_files(&merged);
+    let snap = compile::compile(CompileInput {
+        config: Arc::new(merged),
+        settings: &settings,
+        files: &files,
+        now: SystemTime::now(),
+        registries: &registries,
+    });
+    let report = &snap.report;
+    for (section, kind, items) in [
+        ("routers", "router", &report.routers),
+        ("services", "service", &report.services),
+        ("middlewares", "middleware", &report.middlewares),
+    ] {
+        for (name, item) in items {
+            let local = name.rsplit_once('@').map_or(name.as_str(), |(n, _)| n);
+            for e in &item.errors {
+                if seen.contains(e) {
+                    continue;
+                }
+                let sev = if item.is_disabled() {
+                    out.errors += 1;
+                    "error"
+                } else {
+                    "warning"
+                };
+                let field = locate::field_of(kind, e);
+                let key = match field {
+                    Some(f) => format!("http.{section}.{local}.{f}"),
+                    None => format!("http.{section}.{local}"),
+                };
+                let loc = locate::find(&sources, section, local, field)
+                    .map(|(path, line)| format!("{}:{line}: ", path.display()))
+                    .unwrap_or_default();
+                out.lines.push(format!("{sev}: {loc}{key}: {kind} `{name}`: {e}"));
+            }
+        }
+    }
+    out
+}
+
 /// Resolves when SIGTERM or SIGINT arrives.
 pub async fn shutdown_signal() {
     #[cfg(unix)]
@@ -293,23 +499,6 @@ pub fn local_target(addr: SocketAddr) -> SocketAddr {
 mod tests {
     use super::*;
 
-    #[test]
-    fn addresses() {
-        let p = |a: &str| parse_address("web", a).map_err(|e| e.to_string());
-        assert_eq!(p(":80"), Ok("[::]:80".parse().unwrap_or_else(|_| unreachable!())));
-        assert_eq!(p("127.0.0.1:8080/tcp"), Ok(SocketAddr::from(([127, 0, 0, 1], 8080))));
-        assert_eq!(p("[::1]:443"), Ok("[::1]:443".parse().unwrap_or_else(|_| unreachable!())));
-        assert!(p(":80/udp").is_err());
-        assert!(p("80").is_err());
-        assert!(p(":http").is_err());
-    }
-
-    #[test]
-    fn default_eps() {
-        assert_eq!(default_entry_points([("web", false), ("traefik", false), ("a", false)]), vec!["a", "web"]);
-        assert_eq!(default_entry_points([("web", false), ("websecure", true)]), vec!["websecure"]);
-    }
-
     #[tokio::test]
     async fn bind_reports_taken_port() {
         let l = bind("a", SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -320,4 +509,11 @@ mod tests {
             Ok(_) => panic!("second bind should fail"),
         }
     }
+}
+
+fn start_file_provider(_file: &config::FileProvider) -> Result<ProviderHandle, RunError> {
+    Err(RunError::Provider("file provider pending".into()))
+}
+fn load_file_provider_once(_file: &config::FileProvider) -> Result<(DynamicConfig, Vec<String>), String> {
+    Err("file provider pending".into())
 }

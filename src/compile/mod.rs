@@ -62,7 +62,7 @@ pub struct CompileSettings {
 /// State that outlives snapshots, keyed by stable identities (health, pools, buckets).
 #[derive(Debug, Default)]
 pub struct Registries {
-    pub services: ServiceRegistry,
+    pub services: Arc<ServiceRegistry>,
 }
 
 /// Everything compile reads. No I/O happens inside compile.

@@ -9,7 +9,7 @@ use wharf_providers::{DynamicConfig, ItemKind, Problem, Service, Severity};
 
 use super::{CompileInput, ItemReport};
 use crate::aggregate::provider_of;
-use crate::service::ServiceRuntime;
+use crate::service::{build_services, ServiceRuntime};
 
 /// Checks and builds all services; fills `reports` (one entry per defined service).
 pub(super) fn build(
@@ -36,12 +36,19 @@ pub(super) fn build(
     for name in cfg.http.services.keys() {
         visit(cfg, input, name, &mut state, reports);
     }
-    let mut built = HashMap::new();
-    for (name, it) in reports.iter() {
-        if !it.is_disabled() && cfg.http.services.contains_key(name) {
-            built.insert(name.clone(), Arc::new(ServiceRuntime { name: Arc::from(name.as_str()) }));
+    // The runtimes (balancers, health checks, pools) come from the service module, which keeps
+    // their state in the registry across compiles.
+    let files = |path: &str| input.files.get(path).and_then(|r| r.as_ref().ok().cloned());
+    let (mut built, failed) =
+        build_services(&cfg.http.services, &cfg.http.servers_transports, &files, &input.registries.services);
+    for (name, err) in failed {
+        if let Some(it) = reports.get_mut(&name) {
+            if !it.is_disabled() {
+                it.disable(err);
+            }
         }
     }
+    built.retain(|name, _| reports.get(name).is_some_and(|it| !it.is_disabled()));
     built
 }
 

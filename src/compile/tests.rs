@@ -278,3 +278,33 @@ fn many_hosts_index() {
     assert_eq!(find(&snap, "web", "h17.example.com", "/"), Some("r17@file"));
     assert_eq!(find(&snap, "web", "nope.example.com", "/"), None);
 }
+
+#[test]
+fn wildcard_suffixes_merge_in_priority_order() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    wild:
+      rule: "HostRegexp(`^[a-z0-9-]+\\.example\\.com$`)"
+      service: s
+    deep:
+      rule: "HostRegexp(`^[a-z]+\\.api\\.example\\.com$`)"
+      service: s
+    exact:
+      rule: "Host(`a.example.com`) && Path(`/only`)"
+      service: s
+    any:
+      rule: "PathPrefix(`/`)"
+      service: s
+"#,
+    ));
+    let t = &snap.entry_points["web"];
+    assert!(!t.suffixes.is_empty(), "HostRegexp with a literal suffix is indexed");
+    // An exact host also sees the wildcard routes that cover it, in priority order.
+    let names: Vec<&str> = t.candidates("a.example.com").iter().map(|r| &*r.name).collect();
+    assert_eq!(names, vec!["wild@file", "exact@file", "any@file"]);
+    assert_eq!(find(&snap, "web", "a.example.com", "/x"), Some("wild@file"));
+    assert_eq!(find(&snap, "web", "b.example.com", "/x"), Some("wild@file"));
+    // The deeper suffix's list holds the shorter one too (here `wild` cannot match two labels).
+    assert_eq!(find(&snap, "web", "www.api.example.com", "/x"), Some("deep@file"));
+    assert_eq!(find(&snap, "web", "other.org", "/x"), Some("any@file"));
+}
