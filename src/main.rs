@@ -76,7 +76,14 @@ fn check(loaded: Option<&Loaded>, static_problems: &[config::ConfigProblem]) -> 
         for w in &loaded.warnings {
             println!("warning: {w}");
         }
-        let outcome = wharf::run::check_dynamic(&loaded.config);
+        // Service building may start health-check tasks: give it a runtime.
+        let outcome = match runtime() {
+            Ok(rt) => rt.block_on(async { wharf::run::check_dynamic(&loaded.config) }),
+            Err(e) => {
+                println!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
         for line in &outcome.lines {
             println!("{line}");
         }

@@ -449,7 +449,9 @@ pub fn init_logging(level: &str, format: &str) -> Result<(), RunError> {
         other => return Err(RunError::Logging(format!("unknown log.level `{other}` (trace, debug, info, warn, error)"))),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(lvl));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout);
+    // Colours only on a terminal: piped logs (containers, tests) stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stdout);
     let r = match format.to_ascii_lowercase().as_str() {
         "" | "common" => b.try_init(),
         "json" => b.json().try_init(),
