@@ -78,10 +78,17 @@ pub fn merge(views: &[(String, Arc<DynamicConfig>)], default_entry_points: &[Str
                 out.problems.push(clash(ItemKind::Middleware, &q, p));
                 continue;
             }
-            // References inside middleware specs (chain members, errors' service) are qualified
-            // by compile relative to the middleware's provider: the spec types belong to the
-            // middlewares crate and stay opaque here.
-            out.http.middlewares.insert(q, mw.clone());
+            // References inside middleware specs resolve to the middleware's own provider too.
+            let mut mw = mw.clone();
+            if let Some(chain) = mw.chain.as_mut() {
+                for m in &mut chain.middlewares {
+                    *m = qualify(m, p);
+                }
+            }
+            if let Some(errors) = mw.errors.as_mut() {
+                errors.service = qualify(&errors.service, p);
+            }
+            out.http.middlewares.insert(q, mw);
         }
         for (name, st) in &http.servers_transports {
             let q = qualify(name, p);

@@ -12,6 +12,7 @@
 //! bytes; ties are broken by the qualified router name, ascending (Traefik leaves them to map
 //! iteration order).
 
+mod middlewares;
 mod report;
 mod services;
 mod table;
@@ -121,12 +122,24 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
         }
     }
 
-    // Middlewares.
-    for name in cfg.http.middlewares.keys() {
+    // Middlewares: one type each; chains and errors pages refer to existing items, no cycles.
+    for (name, spec) in &cfg.http.middlewares {
         let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
         attach(&mut it, problems.get(&(ItemKind::Middleware, name.as_str())));
+        if let Err(e) = spec.kind() {
+            it.disable(e.to_string());
+        }
+        if let Some(errors) = &spec.errors {
+            if !errors.service.is_empty()
+                && !cfg.http.services.contains_key(&errors.service)
+                && !input.settings.internal_services.contains_key(&errors.service)
+            {
+                it.disable(format!("service `{}` does not exist", errors.service));
+            }
+        }
         report.middlewares.insert(name.clone(), it);
     }
+    middlewares::check_chains(cfg, &mut report.middlewares);
 
     // Services.
     let built = services::build(cfg, &input, &problems, &mut report.services);

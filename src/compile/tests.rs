@@ -308,3 +308,48 @@ fn wildcard_suffixes_merge_in_priority_order() {
     assert_eq!(find(&snap, "web", "www.api.example.com", "/x"), Some("deep@file"));
     assert_eq!(find(&snap, "web", "other.org", "/x"), Some("any@file"));
 }
+
+#[test]
+fn middlewares_are_checked() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    ok:
+      rule: "Path(`/ok`)"
+      service: s
+      middlewares: [strip, good-chain]
+    bad:
+      rule: "Path(`/bad`)"
+      service: s
+      middlewares: [broken-chain]
+  middlewares:
+    strip:
+      stripPrefix:
+        prefixes: ["/api"]
+    notype: {}
+    good-chain:
+      chain:
+        middlewares: [strip]
+    broken-chain:
+      chain:
+        middlewares: [strip, notype]
+    loop-a:
+      chain:
+        middlewares: [loop-b]
+    loop-b:
+      chain:
+        middlewares: [loop-a]
+"#,
+    ));
+    let m = &snap.report.middlewares;
+    assert_eq!(m["strip@file"].status, Status::Enabled);
+    assert_eq!(m["strip@file"].used_by, vec!["ok@file".to_string()]);
+    assert_eq!(m["notype@file"].status, Status::Disabled);
+    assert_eq!(m["good-chain@file"].status, Status::Enabled);
+    assert_eq!(m["broken-chain@file"].errors, vec!["middleware `notype@file` is disabled".to_string()]);
+    assert_eq!(m["loop-a@file"].status, Status::Disabled);
+    assert_eq!(m["loop-b@file"].status, Status::Disabled);
+    assert_eq!(snap.report.routers["ok@file"].status, Status::Enabled);
+    assert_eq!(snap.report.routers["bad@file"].errors, vec!["middleware `broken-chain@file` is disabled".to_string()]);
+    assert_eq!(find(&snap, "web", "x", "/ok"), Some("ok@file"));
+    assert_eq!(find(&snap, "web", "x", "/bad"), None);
+}
