@@ -98,7 +98,9 @@ fn is_managed_x_header(name: &str) -> bool {
     }
     MANAGED_X_HEADERS.iter().any(|m| {
         m.len() == b.len()
-            && m.bytes().zip(b).all(|(m, &c)| m == c || (m == b'-' && c == b'_'))
+            && m.bytes()
+                .zip(b)
+                .all(|(m, &c)| m == c || (m == b'-' && c == b'_'))
     })
 }
 
@@ -210,8 +212,11 @@ fn remove_managed_x_headers(headers: &mut HeaderMap) {
     if !headers.keys().any(|k| is_managed_x_header(k.as_str())) {
         return;
     }
-    let doomed: Vec<HeaderName> =
-        headers.keys().filter(|k| is_managed_x_header(k.as_str())).cloned().collect();
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| is_managed_x_header(k.as_str()))
+        .cloned()
+        .collect();
     for name in doomed {
         headers.remove(&name);
     }
@@ -260,7 +265,9 @@ fn remove_connection_listed(headers: &mut HeaderMap, keep_managed: bool) {
     for v in headers.get_all(header::CONNECTION) {
         let Ok(s) = v.to_str() else { continue };
         for token in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            let Ok(name) = HeaderName::from_bytes(token.as_bytes()) else { continue };
+            let Ok(name) = HeaderName::from_bytes(token.as_bytes()) else {
+                continue;
+            };
             if keep_managed && is_managed_x_header(name.as_str()) {
                 continue;
             }
@@ -289,12 +296,18 @@ mod tests {
     }
 
     fn all(m: &HeaderMap, k: &str) -> Vec<String> {
-        m.get_all(k).iter().map(|v| v.to_str().unwrap().to_string()).collect()
+        m.get_all(k)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_string())
+            .collect()
     }
 
     #[test]
     fn normalize_host_cases() {
-        assert!(matches!(normalize_host("example.com"), Cow::Borrowed("example.com")));
+        assert!(matches!(
+            normalize_host("example.com"),
+            Cow::Borrowed("example.com")
+        ));
         assert_eq!(normalize_host("Example.COM:8080"), "example.com");
         assert_eq!(normalize_host("example.com."), "example.com");
         assert_eq!(normalize_host("example.com.:443"), "example.com");
@@ -322,7 +335,13 @@ mod tests {
         tls: bool,
         server: &'a HeaderValue,
     ) -> ForwardedInput<'a> {
-        ForwardedInput { trusted, client_ip: ip, host, tls, server_name: server }
+        ForwardedInput {
+            trusted,
+            client_ip: ip,
+            host,
+            tls,
+            server_name: server,
+        }
     }
 
     #[test]
@@ -366,7 +385,10 @@ mod tests {
             ("x-forwarded-server", "other"),
         ]);
         set_forwarded_headers(&mut h, &input(true, &ip, Some(&host), false, &server));
-        assert_eq!(all(&h, "x-forwarded-for"), ["1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.2"]);
+        assert_eq!(
+            all(&h, "x-forwarded-for"),
+            ["1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.2"]
+        );
         assert_eq!(all(&h, "x-forwarded-proto"), ["https"]);
         // No port in Host, proto https: 443.
         assert_eq!(all(&h, "x-forwarded-port"), ["443"]);
@@ -379,7 +401,10 @@ mod tests {
     fn websocket_and_tls_protos() {
         let ip = hv("1.2.3.4");
         let server = hv("s");
-        let mut h = map(&[("connection", "keep-alive, Upgrade"), ("upgrade", "WebSocket")]);
+        let mut h = map(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "WebSocket"),
+        ]);
         set_forwarded_headers(&mut h, &input(false, &ip, None, false, &server));
         assert_eq!(all(&h, "x-forwarded-proto"), ["ws"]);
         assert_eq!(all(&h, "x-forwarded-port"), ["80"]);

@@ -43,7 +43,9 @@ pub struct PreRouteHooks {
 
 impl std::fmt::Debug for PreRouteHooks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.entries.iter().map(|(p, _)| p)).finish()
+        f.debug_list()
+            .entries(self.entries.iter().map(|(p, _)| p))
+            .finish()
     }
 }
 
@@ -81,19 +83,33 @@ mod tests {
     fn first_matching_hook_that_answers_wins() {
         let mut hooks = PreRouteHooks::new();
         hooks
-            .add("/.well-known/acme-challenge/", |req: &Request<Body>, _: &HookCtx<'_>| {
-                (req.uri().path() == "/.well-known/acme-challenge/tok")
-                    .then(|| Response::new(Body::full("key-auth")))
-            })
-            .add("/", |_: &Request<Body>, _: &HookCtx<'_>| Some(Response::new(Body::full("fallback"))));
-        let ctx = HookCtx { entry_point: "web", client_addr: "127.0.0.1:1".parse().unwrap() };
+            .add(
+                "/.well-known/acme-challenge/",
+                |req: &Request<Body>, _: &HookCtx<'_>| {
+                    (req.uri().path() == "/.well-known/acme-challenge/tok")
+                        .then(|| Response::new(Body::full("key-auth")))
+                },
+            )
+            .add("/", |_: &Request<Body>, _: &HookCtx<'_>| {
+                Some(Response::new(Body::full("fallback")))
+            });
+        let ctx = HookCtx {
+            entry_point: "web",
+            client_addr: "127.0.0.1:1".parse().unwrap(),
+        };
         let req = |p: &str| Request::builder().uri(p).body(Body::empty()).unwrap();
         let body = |r: Option<Response<Body>>| match r.map(|r| r.into_body()) {
             Some(Body::Full { inner }) => inner,
             _ => None,
         };
-        assert_eq!(body(hooks.answer(&req("/.well-known/acme-challenge/tok"), &ctx)).unwrap(), "key-auth");
-        assert_eq!(body(hooks.answer(&req("/.well-known/acme-challenge/other"), &ctx)).unwrap(), "fallback");
+        assert_eq!(
+            body(hooks.answer(&req("/.well-known/acme-challenge/tok"), &ctx)).unwrap(),
+            "key-auth"
+        );
+        assert_eq!(
+            body(hooks.answer(&req("/.well-known/acme-challenge/other"), &ctx)).unwrap(),
+            "fallback"
+        );
         assert!(PreRouteHooks::new().answer(&req("/"), &ctx).is_none());
     }
 }

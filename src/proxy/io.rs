@@ -27,12 +27,20 @@ impl<T> ClientIo<T> {
     /// `ambiguous` is raised when a head with both framing headers has been read; `None`
     /// turns the scan off.
     pub fn new(inner: T, prefix: Bytes, ambiguous: Option<Arc<AtomicBool>>) -> Self {
-        Self { inner, prefix, scanner: ambiguous.map(HeadScanner::new) }
+        Self {
+            inner,
+            prefix,
+            scanner: ambiguous.map(HeadScanner::new),
+        }
     }
 }
 
 impl<T: AsyncRead> AsyncRead for ClientIo<T> {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.project();
         let start = buf.filled().len();
         if !this.prefix.is_empty() {
@@ -56,7 +64,11 @@ impl<T: AsyncRead> AsyncRead for ClientIo<T> {
 }
 
 impl<T: AsyncWrite> AsyncWrite for ClientIo<T> {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.project().inner.poll_write(cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -199,7 +211,8 @@ mod tests {
     #[test]
     fn flags_heads_with_both_framing_headers() {
         let both = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n";
-        let te_first = b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\nCONTENT-LENGTH: 5\r\n\r\n";
+        let te_first =
+            b"POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\nCONTENT-LENGTH: 5\r\n\r\n";
         let only_te = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
         let only_cl = b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
         let bare_lf = b"POST / HTTP/1.1\nContent-Length: 5\nTransfer-Encoding: chunked\n\n";

@@ -20,6 +20,12 @@ pub use headers::{
 pub use hooks::{HookCtx, PreRouteHook, PreRouteHooks};
 pub use server::{error_response, not_found, serve};
 pub use settings::{
-    EntryPointRedirect, EntryPointSettings, RespondingTimeouts, TrustSettings, DEFAULT_MAX_HEADER_BYTES,
+    EntryPointRedirect, EntryPointSettings, RespondingTimeouts, TrustSettings,
+    DEFAULT_MAX_HEADER_BYTES,
 };
 pub use tokio_util::sync::CancellationToken;
+
+#[cfg(test)]
+mod e2e_tests;
+#[cfg(test)]
+mod tests;

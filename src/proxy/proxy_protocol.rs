@@ -42,22 +42,36 @@ pub struct ProxyHeader {
 }
 
 /// Reads a PROXY header if the connection starts with one. The caller bounds it with a timeout.
-pub async fn read_header<R: AsyncRead + Unpin>(io: &mut R) -> Result<ProxyHeader, ProxyProtocolError> {
+pub async fn read_header<R: AsyncRead + Unpin>(
+    io: &mut R,
+) -> Result<ProxyHeader, ProxyProtocolError> {
     let mut buf = BytesMut::with_capacity(256);
     loop {
         match classify(&buf)? {
             Step::NoHeader => {
-                return Ok(ProxyHeader { source: None, present: false, rest: buf.freeze() });
+                return Ok(ProxyHeader {
+                    source: None,
+                    present: false,
+                    rest: buf.freeze(),
+                });
             }
             Step::Header { len, source } => {
                 buf.advance(len);
-                return Ok(ProxyHeader { source, present: true, rest: buf.freeze() });
+                return Ok(ProxyHeader {
+                    source,
+                    present: true,
+                    rest: buf.freeze(),
+                });
             }
             Step::NeedMore => {
                 if io.read_buf(&mut buf).await? == 0 {
                     if buf.is_empty() {
                         // Closed before sending anything: nothing to serve, not an error of ours.
-                        return Ok(ProxyHeader { source: None, present: false, rest: Bytes::new() });
+                        return Ok(ProxyHeader {
+                            source: None,
+                            present: false,
+                            rest: Bytes::new(),
+                        });
                     }
                     return Err(ProxyProtocolError::Eof);
                 }
@@ -70,7 +84,10 @@ pub async fn read_header<R: AsyncRead + Unpin>(io: &mut R) -> Result<ProxyHeader
 enum Step {
     NeedMore,
     NoHeader,
-    Header { len: usize, source: Option<SocketAddr> },
+    Header {
+        len: usize,
+        source: Option<SocketAddr>,
+    },
 }
 
 fn classify(buf: &[u8]) -> Result<Step, ProxyProtocolError> {
@@ -79,11 +96,19 @@ fn classify(buf: &[u8]) -> Result<Step, ProxyProtocolError> {
     }
     let n = buf.len().min(V1_PREFIX.len());
     if buf[..n] == V1_PREFIX[..n] {
-        return if n < V1_PREFIX.len() { Ok(Step::NeedMore) } else { parse_v1(buf) };
+        return if n < V1_PREFIX.len() {
+            Ok(Step::NeedMore)
+        } else {
+            parse_v1(buf)
+        };
     }
     let n = buf.len().min(V2_SIG.len());
     if buf[..n] == V2_SIG[..n] {
-        return if n < V2_SIG.len() { Ok(Step::NeedMore) } else { parse_v2(buf) };
+        return if n < V2_SIG.len() {
+            Ok(Step::NeedMore)
+        } else {
+            parse_v2(buf)
+        };
     }
     Ok(Step::NoHeader)
 }
@@ -106,15 +131,27 @@ fn parse_v1(buf: &[u8]) -> Result<Step, ProxyProtocolError> {
     let source = match parts.next() {
         Some("UNKNOWN") => None,
         Some(fam @ ("TCP4" | "TCP6")) => {
-            let src = parts.next().ok_or(ProxyProtocolError::V1("missing source address"))?;
-            let dst = parts.next().ok_or(ProxyProtocolError::V1("missing destination address"))?;
-            let sport = parts.next().ok_or(ProxyProtocolError::V1("missing source port"))?;
-            let dport = parts.next().ok_or(ProxyProtocolError::V1("missing destination port"))?;
+            let src = parts
+                .next()
+                .ok_or(ProxyProtocolError::V1("missing source address"))?;
+            let dst = parts
+                .next()
+                .ok_or(ProxyProtocolError::V1("missing destination address"))?;
+            let sport = parts
+                .next()
+                .ok_or(ProxyProtocolError::V1("missing source port"))?;
+            let dport = parts
+                .next()
+                .ok_or(ProxyProtocolError::V1("missing destination port"))?;
             if parts.next().is_some() {
                 return Err(ProxyProtocolError::V1("trailing fields"));
             }
-            let src: IpAddr = src.parse().map_err(|_| ProxyProtocolError::V1("bad source address"))?;
-            let dst: IpAddr = dst.parse().map_err(|_| ProxyProtocolError::V1("bad destination address"))?;
+            let src: IpAddr = src
+                .parse()
+                .map_err(|_| ProxyProtocolError::V1("bad source address"))?;
+            let dst: IpAddr = dst
+                .parse()
+                .map_err(|_| ProxyProtocolError::V1("bad destination address"))?;
             let v4 = fam == "TCP4";
             if src.is_ipv4() != v4 || dst.is_ipv4() != v4 {
                 return Err(ProxyProtocolError::V1("address does not match the family"));
@@ -125,12 +162,16 @@ fn parse_v1(buf: &[u8]) -> Result<Step, ProxyProtocolError> {
         }
         _ => return Err(ProxyProtocolError::V1("unknown protocol family")),
     };
-    Ok(Step::Header { len: lf + 1, source })
+    Ok(Step::Header {
+        len: lf + 1,
+        source,
+    })
 }
 
 fn parse_port(s: &str) -> Result<u16, ProxyProtocolError> {
     // The spec forbids leading zeroes and signs; `u16::from_str` would accept "+1".
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return Err(ProxyProtocolError::V1("bad port"));
     }
     s.parse().map_err(|_| ProxyProtocolError::V1("bad port"))
@@ -162,7 +203,10 @@ fn parse_v2(buf: &[u8]) -> Result<Step, ProxyProtocolError> {
                 return Err(ProxyProtocolError::V2("IPv4 address block too short"));
             }
             let ip = Ipv4Addr::new(body[0], body[1], body[2], body[3]);
-            Some(SocketAddr::new(ip.into(), u16::from_be_bytes([body[8], body[9]])))
+            Some(SocketAddr::new(
+                ip.into(),
+                u16::from_be_bytes([body[8], body[9]]),
+            ))
         }
         // AF_INET6: src(16) dst(16) sport(2) dport(2)
         2 => {
@@ -171,13 +215,19 @@ fn parse_v2(buf: &[u8]) -> Result<Step, ProxyProtocolError> {
             }
             let mut a = [0u8; 16];
             a.copy_from_slice(&body[..16]);
-            Some(SocketAddr::new(Ipv6Addr::from(a).into(), u16::from_be_bytes([body[32], body[33]])))
+            Some(SocketAddr::new(
+                Ipv6Addr::from(a).into(),
+                u16::from_be_bytes([body[32], body[33]]),
+            ))
         }
         // AF_UNSPEC, AF_UNIX: no usable client address.
         0 | 3 => None,
         _ => return Err(ProxyProtocolError::V2("unknown address family")),
     };
-    Ok(Step::Header { len: 16 + len, source: if local { None } else { source } })
+    Ok(Step::Header {
+        len: 16 + len,
+        source: if local { None } else { source },
+    })
 }
 
 #[cfg(test)]
@@ -201,11 +251,15 @@ mod tests {
 
     #[tokio::test]
     async fn v1_tcp4_and_tcp6() {
-        let h = read(b"PROXY TCP4 192.0.2.1 198.51.100.1 56324 443\r\nGET / HTTP/1.1\r\n").await.unwrap();
+        let h = read(b"PROXY TCP4 192.0.2.1 198.51.100.1 56324 443\r\nGET / HTTP/1.1\r\n")
+            .await
+            .unwrap();
         assert!(h.present);
         assert_eq!(h.source, Some("192.0.2.1:56324".parse().unwrap()));
         assert_eq!(&h.rest[..], b"GET / HTTP/1.1\r\n");
-        let h = read(b"PROXY TCP6 2001:db8::1 2001:db8::2 1000 80\r\n").await.unwrap();
+        let h = read(b"PROXY TCP6 2001:db8::1 2001:db8::2 1000 80\r\n")
+            .await
+            .unwrap();
         assert_eq!(h.source, Some("[2001:db8::1]:1000".parse().unwrap()));
         assert!(h.rest.is_empty());
         let h = read(b"PROXY UNKNOWN whatever\r\nX").await.unwrap();
@@ -225,7 +279,11 @@ mod tests {
             b"PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n",
             b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2",
         ] {
-            assert!(read(bad).await.is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                read(bad).await.is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let long = [b"PROXY ".as_slice(), &[b'A'; 200]].concat();
         assert!(matches!(read(&long).await, Err(ProxyProtocolError::V1(_))));
@@ -277,6 +335,9 @@ mod tests {
         assert!(read(&bad_version).await.is_err());
         // Truncated: the peer hangs up inside the header.
         let full = v2_header(1, 0x11, &[0; 12], &[]);
-        assert!(matches!(read(&full[..20]).await, Err(ProxyProtocolError::Eof)));
+        assert!(matches!(
+            read(&full[..20]).await,
+            Err(ProxyProtocolError::Eof)
+        ));
     }
 }

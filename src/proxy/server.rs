@@ -69,7 +69,11 @@ pub async fn serve(
 ) {
     let ep = Arc::new(EntryPoint {
         builder: builder(&settings),
-        redirect_port: settings.redirect.as_ref().map(|r| r.port_suffix()).unwrap_or_default(),
+        redirect_port: settings
+            .redirect
+            .as_ref()
+            .map(|r| r.port_suffix())
+            .unwrap_or_default(),
         settings,
         store,
         hooks,
@@ -125,7 +129,12 @@ fn builder(settings: &EntryPointSettings) -> auto::Builder<TokioExecutor> {
     b
 }
 
-async fn connection(mut stream: TcpStream, peer: SocketAddr, ep: Arc<EntryPoint>, shutdown: CancellationToken) {
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    ep: Arc<EntryPoint>,
+    shutdown: CancellationToken,
+) {
     if let Err(e) = stream.set_nodelay(true) {
         tracing::debug!(%peer, error = %e, "TCP_NODELAY");
     }
@@ -161,7 +170,10 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, ep: Arc<EntryPoint>
     let client_ip = HeaderValue::from_maybe_shared(Bytes::from(ip.to_string()))
         .unwrap_or(HeaderValue::from_static("0.0.0.0"));
     let ambiguous = Arc::new(AtomicBool::new(false));
-    let scan = ep.settings.reject_ambiguous_framing.then(|| ambiguous.clone());
+    let scan = ep
+        .settings
+        .reject_ambiguous_framing
+        .then(|| ambiguous.clone());
     let conn = Arc::new(Conn {
         trusted: ep.settings.forwarded_headers.trusts(ip),
         client_addr: SocketAddr::new(ip, client_addr.port()),
@@ -199,12 +211,16 @@ impl Conn {
         {
             tracing::debug!(client = %self.client_addr, "Content-Length with Transfer-Encoding");
             let mut resp = text_response(StatusCode::BAD_REQUEST, "400 Bad Request", false);
-            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
             return resp;
         }
 
         if !self.ep.hooks.is_empty() {
-            let ctx = HookCtx { entry_point: &settings.name, client_addr: self.client_addr };
+            let ctx = HookCtx {
+                entry_point: &settings.name,
+                client_addr: self.client_addr,
+            };
             if let Some(resp) = self.ep.hooks.answer(&req, &ctx) {
                 return resp;
             }
@@ -273,7 +289,12 @@ impl Conn {
     /// The entry-point redirection, as Traefik's generated router with a redirectScheme
     /// middleware: same host (without its port), the target scheme and port, same path and
     /// query; 301/308 when permanent, 302/307 otherwise (308/307 for methods other than GET).
-    fn redirect(&self, r: &super::settings::EntryPointRedirect, req: &Request<Body>, host: &str) -> Response<Body> {
+    fn redirect(
+        &self,
+        r: &super::settings::EntryPointRedirect,
+        req: &Request<Body>,
+        host: &str,
+    ) -> Response<Body> {
         let bare = match headers::host_port(host) {
             Some(port) => &host[..host.len() - port.len() - 1],
             None => host,
@@ -328,7 +349,9 @@ pub fn error_response(e: &ProxyError, ctx: &RequestCtx) -> Response<Body> {
         ProxyError::Internal(_) => {
             tracing::error!(router = %ctx.router, client = %ctx.client_addr, error = %e, "{status}")
         }
-        _ => tracing::debug!(router = %ctx.router, client = %ctx.client_addr, error = %e, "{status}"),
+        _ => {
+            tracing::debug!(router = %ctx.router, client = %ctx.client_addr, error = %e, "{status}")
+        }
     }
     match e {
         ProxyError::NoServer => text_response(status, "no available server\n", true),

@@ -159,7 +159,10 @@ mod tests {
         assert!(t.trusts("::ffff:10.1.2.3".parse().unwrap()));
         assert!(t.trusts("::1".parse().unwrap()));
         assert!(!t.trusts("192.168.0.1".parse().unwrap()));
-        let insecure = TrustSettings { trusted_ips: vec![], insecure: true };
+        let insecure = TrustSettings {
+            trusted_ips: vec![],
+            insecure: true,
+        };
         assert!(insecure.trusts("192.168.0.1".parse().unwrap()));
     }
 
@@ -173,13 +176,21 @@ mod tests {
             idle_timeout: Some(Duration::from_secs(5)),
         };
         assert_eq!(t.head_timeout(), Some(Duration::from_secs(5)));
-        let t = RespondingTimeouts { read_timeout: None, write_timeout: None, idle_timeout: None };
+        let t = RespondingTimeouts {
+            read_timeout: None,
+            write_timeout: None,
+            idle_timeout: None,
+        };
         assert_eq!(t.head_timeout(), None);
     }
 
     #[test]
     fn redirect_port_suffix_omits_default_ports() {
-        let r = |scheme: &str, port| EntryPointRedirect { scheme: scheme.into(), port, permanent: true };
+        let r = |scheme: &str, port| EntryPointRedirect {
+            scheme: scheme.into(),
+            port,
+            permanent: true,
+        };
         assert_eq!(r("https", Some(443)).port_suffix(), "");
         assert_eq!(r("http", Some(80)).port_suffix(), "");
         assert_eq!(r("https", Some(8443)).port_suffix(), ":8443");

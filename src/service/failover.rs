@@ -19,7 +19,11 @@ impl FailoverRt {
         self.main.is_up() || self.fallback.is_up()
     }
 
-    pub async fn serve(&self, req: Request<Body>, ctx: &RequestCtx) -> Result<Response<Body>, ProxyError> {
+    pub async fn serve(
+        &self,
+        req: Request<Body>,
+        ctx: &RequestCtx,
+    ) -> Result<Response<Body>, ProxyError> {
         if self.main.is_up() {
             self.main.serve_dyn(req, ctx).await
         } else {

@@ -69,14 +69,17 @@ impl ServerState {
     pub fn record_failure(&self, cfg: &PassiveCfg) {
         let now = now_ms();
         let window = u64::try_from(cfg.window.as_millis()).unwrap_or(u64::MAX / 2);
-        let Ok(mut f) = self.failures.lock() else { return };
+        let Ok(mut f) = self.failures.lock() else {
+            return;
+        };
         if f.0 == 0 || now.saturating_sub(f.0) > window {
             *f = (now, 0);
         }
         f.1 += 1;
         if f.1 >= cfg.max_failed {
             *f = (0, 0);
-            self.passive_down_until.store(now + window, Ordering::Relaxed);
+            self.passive_down_until
+                .store(now + window, Ordering::Relaxed);
             tracing::warn!(window = ?cfg.window, "server taken out of rotation after failed attempts");
         }
     }
@@ -92,7 +95,11 @@ pub(crate) struct PassiveCfg {
 impl PassiveCfg {
     pub fn new(p: &PassiveHealthCheck) -> PassiveCfg {
         PassiveCfg {
-            window: p.failure_window.map(|d| d.get()).filter(|d| !d.is_zero()).unwrap_or(DEFAULT_FAILURE_WINDOW),
+            window: p
+                .failure_window
+                .map(|d| d.get())
+                .filter(|d| !d.is_zero())
+                .unwrap_or(DEFAULT_FAILURE_WINDOW),
             max_failed: p.max_failed_attempts.filter(|n| *n > 0).unwrap_or(1),
         }
     }
@@ -118,12 +125,19 @@ impl HealthCfg {
     pub fn new(hc: &ServerHealthCheck) -> Result<HealthCfg, String> {
         let mode = hc.mode.to_ascii_lowercase();
         if !(mode.is_empty() || mode == "http") {
-            return Err(format!("healthCheck.mode {:?} is not supported (only http)", hc.mode));
+            return Err(format!(
+                "healthCheck.mode {:?} is not supported (only http)",
+                hc.mode
+            ));
         }
         let scheme = match hc.scheme.to_ascii_lowercase().as_str() {
             "" => None,
             s @ ("http" | "https") => Some(s.to_string()),
-            other => return Err(format!("healthCheck.scheme {other:?} must be http or https")),
+            other => {
+                return Err(format!(
+                    "healthCheck.scheme {other:?} must be http or https"
+                ))
+            }
         };
         let method = if hc.method.is_empty() {
             Method::GET
@@ -138,17 +152,27 @@ impl HealthCfg {
         } else {
             format!("/{}", hc.path)
         };
-        http::uri::PathAndQuery::try_from(path.as_str()).map_err(|e| format!("healthCheck.path {:?}: {e}", hc.path))?;
-        let interval = hc.interval.map(|d| d.get()).filter(|d| !d.is_zero()).unwrap_or(DEFAULT_INTERVAL);
+        http::uri::PathAndQuery::try_from(path.as_str())
+            .map_err(|e| format!("healthCheck.path {:?}: {e}", hc.path))?;
+        let interval = hc
+            .interval
+            .map(|d| d.get())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_INTERVAL);
         let hostname = if hc.hostname.is_empty() {
             None
         } else {
-            Some(HeaderValue::from_str(&hc.hostname).map_err(|_| format!("healthCheck.hostname {:?} is invalid", hc.hostname))?)
+            Some(
+                HeaderValue::from_str(&hc.hostname)
+                    .map_err(|_| format!("healthCheck.hostname {:?} is invalid", hc.hostname))?,
+            )
         };
         let mut headers = Vec::with_capacity(hc.headers.len());
         for (k, v) in &hc.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| format!("healthCheck.headers: bad name {k:?}"))?;
-            let value = HeaderValue::from_str(v).map_err(|_| format!("healthCheck.headers.{k}: bad value"))?;
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| format!("healthCheck.headers: bad name {k:?}"))?;
+            let value = HeaderValue::from_str(v)
+                .map_err(|_| format!("healthCheck.headers.{k}: bad value"))?;
             headers.push((name, value));
         }
         Ok(HealthCfg {
@@ -157,8 +181,16 @@ impl HealthCfg {
             port: hc.port.filter(|p| *p != 0),
             method,
             interval,
-            unhealthy_interval: hc.unhealthy_interval.map(|d| d.get()).filter(|d| !d.is_zero()).unwrap_or(interval),
-            timeout: hc.timeout.map(|d| d.get()).filter(|d| !d.is_zero()).unwrap_or(DEFAULT_TIMEOUT),
+            unhealthy_interval: hc
+                .unhealthy_interval
+                .map(|d| d.get())
+                .filter(|d| !d.is_zero())
+                .unwrap_or(interval),
+            timeout: hc
+                .timeout
+                .map(|d| d.get())
+                .filter(|d| !d.is_zero())
+                .unwrap_or(DEFAULT_TIMEOUT),
             status: hc.status.filter(|s| *s != 0),
             hostname,
             headers,
@@ -180,7 +212,9 @@ impl HealthCfg {
             Some(p) => format!("{host}:{p}"),
             None => host.to_string(),
         };
-        let uri = format!("{scheme}://{authority}{}", self.path).parse::<Uri>().map_err(|e| e.to_string())?;
+        let uri = format!("{scheme}://{authority}{}", self.path)
+            .parse::<Uri>()
+            .map_err(|e| e.to_string())?;
         Ok((up, uri))
     }
 }
@@ -220,7 +254,9 @@ pub(crate) fn spawn_monitor(
             tokio::time::sleep(if up { cfg.interval } else { cfg.unhealthy_interval }).await;
         }
     });
-    Some(Monitor { task: task.abort_handle() })
+    Some(Monitor {
+        task: task.abort_handle(),
+    })
 }
 
 /// One probe (following redirects when asked), bounded by the check's timeout.
@@ -231,9 +267,16 @@ async fn check_once(cfg: &HealthCfg, target: &Target, transport: &Transport) -> 
         .map_err(|_| format!("timeout after {:?}", cfg.timeout))?
 }
 
-async fn probe(cfg: &HealthCfg, mut scheme: UpstreamScheme, mut uri: Uri, transport: &Transport) -> Result<(), String> {
+async fn probe(
+    cfg: &HealthCfg,
+    mut scheme: UpstreamScheme,
+    mut uri: Uri,
+    transport: &Transport,
+) -> Result<(), String> {
     for _ in 0..=MAX_REDIRECTS {
-        let mut req = Request::builder().method(cfg.method.clone()).uri(uri.clone());
+        let mut req = Request::builder()
+            .method(cfg.method.clone())
+            .uri(uri.clone());
         if let Some(h) = req.headers_mut() {
             for (k, v) in &cfg.headers {
                 h.insert(k.clone(), v.clone());
@@ -243,11 +286,23 @@ async fn probe(cfg: &HealthCfg, mut scheme: UpstreamScheme, mut uri: Uri, transp
             }
         }
         let req = req.body(Body::empty()).map_err(|e| e.to_string())?;
-        let resp = transport.send(scheme, false, req).await.map_err(|e| e.to_string())?;
+        let resp = transport
+            .send(scheme, false, req)
+            .await
+            .map_err(|e| e.to_string())?;
         let status = resp.status();
         if cfg.follow_redirects && status.is_redirection() {
-            if let Some(next) = resp.headers().get(LOCATION).and_then(|l| l.to_str().ok()).and_then(|l| resolve(&uri, l)) {
-                scheme = if next.scheme() == Some(&http::uri::Scheme::HTTPS) { UpstreamScheme::Https } else { UpstreamScheme::Http };
+            if let Some(next) = resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| resolve(&uri, l))
+            {
+                scheme = if next.scheme() == Some(&http::uri::Scheme::HTTPS) {
+                    UpstreamScheme::Https
+                } else {
+                    UpstreamScheme::Http
+                };
                 uri = next;
                 continue;
             }

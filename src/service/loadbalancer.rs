@@ -72,7 +72,9 @@ impl LoadBalancerRt {
 
     /// Power of two choices: two random healthy servers, the one with fewer requests in flight.
     fn pick_p2c(&self) -> Option<usize> {
-        let up: Vec<usize> = (0..self.servers.len()).filter(|&i| self.server_up(i)).collect();
+        let up: Vec<usize> = (0..self.servers.len())
+            .filter(|&i| self.server_up(i))
+            .collect();
         match up.len() {
             0 => None,
             1 => Some(up[0]),
@@ -89,7 +91,11 @@ impl LoadBalancerRt {
         }
     }
 
-    pub async fn serve(&self, req: Request<Body>, _ctx: &RequestCtx) -> Result<Response<Body>, ProxyError> {
+    pub async fn serve(
+        &self,
+        req: Request<Body>,
+        _ctx: &RequestCtx,
+    ) -> Result<Response<Body>, ProxyError> {
         let sticky_hit = self
             .sticky
             .as_ref()
@@ -97,7 +103,10 @@ impl LoadBalancerRt {
             .filter(|(i, _)| self.server_up(*i));
         let (index, write_cookie) = match sticky_hit {
             Some((i, rewrite)) => (i, rewrite),
-            None => (self.pick().ok_or(ProxyError::NoServer)?, self.sticky.is_some()),
+            None => (
+                self.pick().ok_or(ProxyError::NoServer)?,
+                self.sticky.is_some(),
+            ),
         };
         let server = &self.servers[index];
         server.state.inflight.fetch_add(1, Ordering::Relaxed);
@@ -114,7 +123,9 @@ impl LoadBalancerRt {
                 Ok(resp)
             }
             Err(e) => {
-                if let (Some(p), ProxyError::Upstream(_) | ProxyError::Timeout) = (&self.passive, &e) {
+                if let (Some(p), ProxyError::Upstream(_) | ProxyError::Timeout) =
+                    (&self.passive, &e)
+                {
                     server.state.record_failure(p);
                 }
                 Err(e)

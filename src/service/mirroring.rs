@@ -58,7 +58,11 @@ impl MirroringRt {
         out
     }
 
-    pub async fn serve(&self, req: Request<Body>, ctx: &RequestCtx) -> Result<Response<Body>, ProxyError> {
+    pub async fn serve(
+        &self,
+        req: Request<Body>,
+        ctx: &RequestCtx,
+    ) -> Result<Response<Body>, ProxyError> {
         let mirrors = self.chosen();
         if mirrors.is_empty() {
             return self.main.serve_dyn(req, ctx).await;
@@ -67,23 +71,38 @@ impl MirroringRt {
         let template = clone_parts(&parts);
         if !self.mirror_body || body.is_end_stream() {
             spawn_mirrors(mirrors, template, Bytes::new(), ctx.clone());
-            return self.main.serve_dyn(Request::from_parts(parts, body), ctx).await;
+            return self
+                .main
+                .serve_dyn(Request::from_parts(parts, body), ctx)
+                .await;
         }
         if body.size_hint().lower() > self.max_body as u64 {
             tracing::debug!("request body larger than the mirroring limit: not mirrored");
-            return self.main.serve_dyn(Request::from_parts(parts, body), ctx).await;
+            return self
+                .main
+                .serve_dyn(Request::from_parts(parts, body), ctx)
+                .await;
         }
         let (tx, rx) = oneshot::channel();
-        let tee = TeeBody { inner: body, buf: BytesMut::new(), cap: self.max_body, tx: Some(tx) };
+        let tee = TeeBody {
+            inner: body,
+            buf: BytesMut::new(),
+            cap: self.max_body,
+            tx: Some(tx),
+        };
         let ctx2 = ctx.clone();
         tokio::spawn(async move {
             match rx.await {
                 Ok(bytes) => spawn_mirrors(mirrors, template, bytes, ctx2),
-                Err(_) => tracing::debug!("request body not complete or larger than the mirroring limit: not mirrored"),
+                Err(_) => tracing::debug!(
+                    "request body not complete or larger than the mirroring limit: not mirrored"
+                ),
             }
         });
         let body = Body::boxed(BoxBody::new(tee));
-        self.main.serve_dyn(Request::from_parts(parts, body), ctx).await
+        self.main
+            .serve_dyn(Request::from_parts(parts, body), ctx)
+            .await
     }
 }
 
@@ -97,7 +116,12 @@ fn clone_parts(parts: &Parts) -> Request<()> {
     r
 }
 
-fn spawn_mirrors(mirrors: Vec<Arc<ServiceRuntime>>, template: Request<()>, body: Bytes, ctx: RequestCtx) {
+fn spawn_mirrors(
+    mirrors: Vec<Arc<ServiceRuntime>>,
+    template: Request<()>,
+    body: Bytes,
+    ctx: RequestCtx,
+) {
     for service in mirrors {
         let mut req = Request::new(Body::full(body.clone()));
         *req.method_mut() = template.method().clone();
@@ -107,7 +131,10 @@ fn spawn_mirrors(mirrors: Vec<Arc<ServiceRuntime>>, template: Request<()>, body:
         // The copy is complete in memory: its length is known.
         req.headers_mut().remove(http::header::TRANSFER_ENCODING);
         if !body.is_empty() || req.headers().contains_key(http::header::CONTENT_LENGTH) {
-            req.headers_mut().insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(body.len()));
+            req.headers_mut().insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from(body.len()),
+            );
         }
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -116,7 +143,9 @@ fn spawn_mirrors(mirrors: Vec<Arc<ServiceRuntime>>, template: Request<()>, body:
                 Ok(resp) => {
                     let _ = resp.into_body().collect().await;
                 }
-                Err(e) => tracing::debug!(service = %service.name, error = %e, "mirror request failed"),
+                Err(e) => {
+                    tracing::debug!(service = %service.name, error = %e, "mirror request failed")
+                }
             }
         });
     }
@@ -143,7 +172,10 @@ impl http_body::Body for TeeBody {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
         let res = ready!(Pin::new(&mut this.inner).poll_frame(cx));
         match &res {

@@ -36,12 +36,14 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, Weak};
 
 use http::{Request, Response, StatusCode};
-use wharf_providers::{LoadBalancer, Service, ServersTransport};
+use wharf_providers::{LoadBalancer, ServersTransport, Service};
 
 use crate::body::Body;
 
 pub use mirroring::DEFAULT_MIRROR_BODY_CAP;
-pub use sticky::{cookie_value as sticky_cookie_value, default_cookie_name as sticky_default_cookie_name};
+pub use sticky::{
+    cookie_value as sticky_cookie_value, default_cookie_name as sticky_default_cookie_name,
+};
 pub use transport::{Transport, TransportError};
 
 use failover::FailoverRt;
@@ -121,7 +123,10 @@ impl std::fmt::Debug for ServiceRuntime {
             Kind::Failover(_) => "failover",
             Kind::Unavailable => "unavailable",
         };
-        f.debug_struct("ServiceRuntime").field("name", &self.name).field("kind", &kind).finish()
+        f.debug_struct("ServiceRuntime")
+            .field("name", &self.name)
+            .field("kind", &kind)
+            .finish()
     }
 }
 
@@ -135,10 +140,17 @@ pub struct ServerStatus {
 impl ServiceRuntime {
     /// A service that always answers 503 `no available server`.
     pub fn unavailable(name: impl Into<Arc<str>>) -> ServiceRuntime {
-        ServiceRuntime { name: name.into(), kind: Kind::Unavailable }
+        ServiceRuntime {
+            name: name.into(),
+            kind: Kind::Unavailable,
+        }
     }
 
-    pub async fn serve(&self, req: Request<Body>, ctx: &RequestCtx) -> Result<Response<Body>, ProxyError> {
+    pub async fn serve(
+        &self,
+        req: Request<Body>,
+        ctx: &RequestCtx,
+    ) -> Result<Response<Body>, ProxyError> {
         match &self.kind {
             Kind::LoadBalancer(lb) => lb.serve(req, ctx).await,
             Kind::Weighted(w) => w.serve(req, ctx).await,
@@ -175,7 +187,10 @@ impl ServiceRuntime {
                 lb.servers
                     .iter()
                     .enumerate()
-                    .map(|(i, s)| ServerStatus { url: s.url.clone(), up: lb.server_up(i) })
+                    .map(|(i, s)| ServerStatus {
+                        url: s.url.clone(),
+                        up: lb.server_up(i),
+                    })
                     .collect(),
             ),
             _ => None,
@@ -221,12 +236,20 @@ impl ServiceRegistry {
 
     /// Number of active health checks running (for the API and tests).
     pub fn health_check_count(&self) -> usize {
-        self.lock().monitors.values().filter(|w| w.strong_count() > 0).count()
+        self.lock()
+            .monitors
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
     }
 
     /// Number of pooled transports alive.
     pub fn transport_count(&self) -> usize {
-        self.lock().transports.values().filter(|w| w.strong_count() > 0).count()
+        self.lock()
+            .transports
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, RegistryInner> {
@@ -246,7 +269,11 @@ impl RegistryInner {
     }
 }
 
-fn reuse<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, Weak<V>>, key: K, make: impl FnOnce() -> V) -> Arc<V> {
+fn reuse<K: std::hash::Hash + Eq, V>(
+    map: &mut HashMap<K, Weak<V>>,
+    key: K,
+    make: impl FnOnce() -> V,
+) -> Arc<V> {
     if let Some(v) = map.get(&key).and_then(Weak::upgrade) {
         return v;
     }
@@ -254,6 +281,9 @@ fn reuse<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, Weak<V>>, key: K, make
     map.insert(key, Arc::downgrade(&v));
     v
 }
+
+/// Compiled services by qualified name.
+pub type BuiltServices = HashMap<String, Arc<ServiceRuntime>>;
 
 /// Compiles every service. Names (and references inside weighted/mirroring/failover) are
 /// qualified by the caller. A service with a bad server URL, none or several kinds, an unknown
@@ -265,7 +295,7 @@ pub fn build_services(
     transports: &BTreeMap<String, ServersTransport>,
     files: &dyn Fn(&str) -> Option<Arc<[u8]>>,
     registry: &Arc<ServiceRegistry>,
-) -> (HashMap<String, Arc<ServiceRuntime>>, Vec<(String, String)>) {
+) -> (BuiltServices, Vec<(String, String)>) {
     let mut b = Builder {
         services,
         transports,
@@ -309,7 +339,12 @@ impl Builder<'_> {
         if !self.visiting.insert(name.to_string()) {
             return Err(format!("reference cycle through service {name:?}"));
         }
-        let result = self.build_kind(name, svc).map(|kind| Arc::new(ServiceRuntime { name: Arc::from(name), kind }));
+        let result = self.build_kind(name, svc).map(|kind| {
+            Arc::new(ServiceRuntime {
+                name: Arc::from(name),
+                kind,
+            })
+        });
         self.visiting.remove(name);
         match &result {
             Ok(rt) => {
@@ -328,7 +363,9 @@ impl Builder<'_> {
             return Err("a child service name is empty".into());
         }
         if child == parent {
-            return Err(format!("reference cycle: service {child:?} refers to itself"));
+            return Err(format!(
+                "reference cycle: service {child:?} refers to itself"
+            ));
         }
         if !self.services.contains_key(child) {
             return Err(format!("unknown service {child:?}"));
@@ -351,9 +388,19 @@ impl Builder<'_> {
         ];
         let set: Vec<&str> = kinds.iter().flatten().copied().collect();
         match set.len() {
-            0 => return Err("service has no type: set one of loadBalancer, weighted, mirroring, failover".into()),
+            0 => {
+                return Err(
+                    "service has no type: set one of loadBalancer, weighted, mirroring, failover"
+                        .into(),
+                )
+            }
             1 => {}
-            _ => return Err(format!("service has more than one type: {}", set.join(", "))),
+            _ => {
+                return Err(format!(
+                    "service has more than one type: {}",
+                    set.join(", ")
+                ))
+            }
         }
         if let Some(lb) = &svc.load_balancer {
             return self.build_lb(name, lb).map(Kind::LoadBalancer);
@@ -370,7 +417,12 @@ impl Builder<'_> {
                 Some(c) => Some(sticky::Sticky::new(c, name, &names)?),
                 None => None,
             };
-            let wrr = self.wrr_state(name, w.services.iter().map(|s| (s.name.as_str(), s.weight.unwrap_or(1))));
+            let wrr = self.wrr_state(
+                name,
+                w.services
+                    .iter()
+                    .map(|s| (s.name.as_str(), s.weight.unwrap_or(1))),
+            );
             return Ok(Kind::Weighted(WeightedRt {
                 children: children.into(),
                 weights: weights.into(),
@@ -383,7 +435,10 @@ impl Builder<'_> {
             let mut mirrors = Vec::with_capacity(m.mirrors.len());
             for ms in &m.mirrors {
                 if ms.percent > 100 {
-                    return Err(format!("mirror {:?}: percent {} is above 100", ms.name, ms.percent));
+                    return Err(format!(
+                        "mirror {:?}: percent {} is above 100",
+                        ms.name, ms.percent
+                    ));
                 }
                 mirrors.push(Mirror {
                     service: self.child(name, &ms.name)?,
@@ -393,7 +448,11 @@ impl Builder<'_> {
             }
             let max_body = match m.max_body_size {
                 None | Some(-1) => DEFAULT_MIRROR_BODY_CAP,
-                Some(n) if n < 0 => return Err(format!("mirroring.maxBodySize {n} is invalid (use -1 or a size)")),
+                Some(n) if n < 0 => {
+                    return Err(format!(
+                        "mirroring.maxBodySize {n} is invalid (use -1 or a size)"
+                    ))
+                }
                 Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
             };
             return Ok(Kind::Mirroring(MirroringRt {
@@ -412,7 +471,11 @@ impl Builder<'_> {
         Err("service has no type".into())
     }
 
-    fn wrr_state<'s>(&self, service: &str, handlers: impl Iterator<Item = (&'s str, u32)>) -> Arc<WrrState> {
+    fn wrr_state<'s>(
+        &self,
+        service: &str,
+        handlers: impl Iterator<Item = (&'s str, u32)>,
+    ) -> Arc<WrrState> {
         let mut key = String::from(service);
         let mut len = 0;
         for (h, w) in handlers {
@@ -429,14 +492,17 @@ impl Builder<'_> {
     /// provider; empty or `default` means the default transport.
     fn transport(&mut self, service: &str, reference: &str) -> Result<Arc<Transport>, String> {
         let provider = service.rsplit_once('@').map(|(_, p)| p);
-        let resolved: Option<(&str, Option<&ServersTransport>)> = if let Some(t) = self.transports.get(reference) {
+        let resolved: Option<(&str, Option<&ServersTransport>)> = if let Some(t) =
+            self.transports.get(reference)
+        {
             Some((reference, Some(t)))
         } else if let Some(t) = provider
             .filter(|_| !reference.contains('@'))
             .and_then(|p| self.transports.get_key_value(&format!("{reference}@{p}")))
         {
             Some((t.0.as_str(), Some(t.1)))
-        } else if reference.is_empty() || reference == "default" || reference == "default@internal" {
+        } else if reference.is_empty() || reference == "default" || reference == "default@internal"
+        {
             Some(("", None))
         } else {
             None
@@ -450,34 +516,62 @@ impl Builder<'_> {
         let default_cfg = ServersTransport::default();
         let cfg = cfg.unwrap_or(&default_cfg);
         let key = transport::transport_key(cfg, self.files);
-        let existing = self.registry.lock().transports.get(&key).and_then(Weak::upgrade);
+        let existing = self
+            .registry
+            .lock()
+            .transports
+            .get(&key)
+            .and_then(Weak::upgrade);
         let result = match existing {
             Some(t) => Ok(t),
             None => match Transport::new(cfg, self.files) {
                 Ok(t) => {
                     let t = Arc::new(t);
-                    self.registry.lock().transports.insert(key, Arc::downgrade(&t));
+                    self.registry
+                        .lock()
+                        .transports
+                        .insert(key, Arc::downgrade(&t));
                     Ok(t)
                 }
-                Err(e) => Err(format!("serversTransport {:?}: {e}", if key_name.is_empty() { "default" } else { key_name })),
+                Err(e) => Err(format!(
+                    "serversTransport {:?}: {e}",
+                    if key_name.is_empty() {
+                        "default"
+                    } else {
+                        key_name
+                    }
+                )),
             },
         };
-        self.transport_cache.insert(key_name.to_string(), result.clone());
+        self.transport_cache
+            .insert(key_name.to_string(), result.clone());
         result
     }
 
     fn build_lb(&mut self, name: &str, lb: &LoadBalancer) -> Result<LoadBalancerRt, String> {
         let transport = self.transport(name, &lb.servers_transport)?;
-        let strategy = match lb.strategy.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let strategy = match lb
+            .strategy
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("") | Some("wrr") => None,
             Some("p2c") => Some(Strategy::P2c),
-            Some(other) => return Err(format!("loadBalancer.strategy {other:?} must be wrr or p2c")),
+            Some(other) => {
+                return Err(format!(
+                    "loadBalancer.strategy {other:?} must be wrr or p2c"
+                ))
+            }
         };
         let health = match &lb.health_check {
             Some(hc) => Some(HealthCfg::new(hc)?),
             None => None,
         };
-        let health_key = lb.health_check.as_ref().map(|hc| serde_json::to_string(hc).unwrap_or_default());
+        let health_key = lb
+            .health_check
+            .as_ref()
+            .map(|hc| serde_json::to_string(hc).unwrap_or_default());
         let passive = lb.passive_health_check.as_ref().map(PassiveCfg::new);
 
         let mut servers = Vec::with_capacity(lb.servers.len());
@@ -485,7 +579,11 @@ impl Builder<'_> {
             let target = Target::parse(&s.url, s.preserve_path.unwrap_or(false))
                 .map_err(|e| format!("servers[{i}]: {e}"))?;
             let url = s.url.trim().to_string();
-            let state = reuse(&mut self.registry.lock().servers, (name.to_string(), url.clone()), ServerState::default);
+            let state = reuse(
+                &mut self.registry.lock().servers,
+                (name.to_string(), url.clone()),
+                ServerState::default,
+            );
             let monitor = match (&health, &health_key) {
                 (Some(cfg), Some(hkey)) => {
                     let key = (name.to_string(), url.clone(), hkey.clone());
@@ -525,7 +623,9 @@ impl Builder<'_> {
         };
         let strategy = match strategy {
             Some(s) => s,
-            None => Strategy::Wrr(self.wrr_state(name, servers.iter().map(|s| (&*s.url, s.weight)))),
+            None => {
+                Strategy::Wrr(self.wrr_state(name, servers.iter().map(|s| (&*s.url, s.weight))))
+            }
         };
         let weights: Box<[u32]> = servers.iter().map(|s| s.weight).collect();
         Ok(LoadBalancerRt {

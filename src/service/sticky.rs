@@ -66,8 +66,16 @@ fn fnv1_64(input: &str) -> String {
 impl Sticky {
     /// `handlers` are the server URLs or child service names, in balancer order.
     pub fn new(cfg: &StickyCookie, service: &str, handlers: &[&str]) -> Result<Sticky, String> {
-        let name = if cfg.name.is_empty() { default_cookie_name(service) } else { sanitize_name(&cfg.name) };
-        let path = if cfg.path.is_empty() { "/" } else { cfg.path.as_str() };
+        let name = if cfg.name.is_empty() {
+            default_cookie_name(service)
+        } else {
+            sanitize_name(&cfg.name)
+        };
+        let path = if cfg.path.is_empty() {
+            "/"
+        } else {
+            cfg.path.as_str()
+        };
         let mut attrs = format!("; Path={path}");
         if !cfg.domain.is_empty() {
             attrs.push_str("; Domain=");
@@ -89,7 +97,11 @@ impl Sticky {
             "lax" => attrs.push_str("; SameSite=Lax"),
             "strict" => attrs.push_str("; SameSite=Strict"),
             "" => {}
-            other => return Err(format!("sticky.cookie.sameSite {other:?} must be none, lax or strict")),
+            other => {
+                return Err(format!(
+                    "sticky.cookie.sameSite {other:?} must be none, lax or strict"
+                ))
+            }
         }
         let mut lookup = HashMap::new();
         let mut set_cookie = Vec::with_capacity(handlers.len());
@@ -105,7 +117,11 @@ impl Sticky {
             }
             lookup.insert(value, (i, false));
         }
-        Ok(Sticky { name, lookup, set_cookie })
+        Ok(Sticky {
+            name,
+            lookup,
+            set_cookie,
+        })
     }
 
     /// The handler the request's cookie names, and whether the cookie must be rewritten.
@@ -113,7 +129,9 @@ impl Sticky {
         for v in headers.get_all(COOKIE) {
             let Ok(s) = v.to_str() else { continue };
             for pair in s.split(';') {
-                let Some((k, val)) = pair.trim().split_once('=') else { continue };
+                let Some((k, val)) = pair.trim().split_once('=') else {
+                    continue;
+                };
                 if k.trim() == self.name {
                     let val = val.trim().trim_matches('"');
                     return self.lookup.get(val).copied();
@@ -159,15 +177,26 @@ mod tests {
             domain: "example.com".into(),
         };
         let s = Sticky::new(&cfg, "svc@file", &["http://a", "http://b"]).expect("sticky");
-        let h = s.set_cookie(1).expect("cookie").to_str().expect("ascii").to_string();
+        let h = s
+            .set_cookie(1)
+            .expect("cookie")
+            .to_str()
+            .expect("ascii")
+            .to_string();
         assert_eq!(
             h,
             format!("lb_cookie={}; Path=/; Domain=example.com; Max-Age=60; HttpOnly; Secure; SameSite=Lax", cookie_value("http://b"))
         );
         let mut headers = HeaderMap::new();
-        headers.insert(COOKIE, HeaderValue::from_static("other=1; lb_cookie=http://a"));
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_static("other=1; lb_cookie=http://a"),
+        );
         assert_eq!(s.find(&headers), Some((0, true)));
-        headers.insert(COOKIE, HeaderValue::from_str(&format!("lb_cookie={}", cookie_value("http://b"))).expect("hv"));
+        headers.insert(
+            COOKIE,
+            HeaderValue::from_str(&format!("lb_cookie={}", cookie_value("http://b"))).expect("hv"),
+        );
         assert_eq!(s.find(&headers), Some((1, false)));
     }
 }

@@ -39,7 +39,11 @@ pub enum TransportError {
     #[error("file {0:?} is not loaded")]
     MissingFile(String),
     #[error("{what} {file:?}: {reason}")]
-    BadPem { what: &'static str, file: String, reason: String },
+    BadPem {
+        what: &'static str,
+        file: String,
+        reason: String,
+    },
     #[error("serverName {0:?} is not a valid DNS name or IP address")]
     BadServerName(String),
     #[error("tls: {0}")]
@@ -71,13 +75,22 @@ pub(crate) struct Target {
 impl Target {
     /// Parses a server URL (`http://`, `https://` or `h2c://`, with an authority).
     pub fn parse(url: &str, preserve_path: bool) -> Result<Target, String> {
-        let uri: Uri = url.trim().parse().map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+        let uri: Uri = url
+            .trim()
+            .parse()
+            .map_err(|e| format!("invalid URL {url:?}: {e}"))?;
         let scheme = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
             Some("http") => UpstreamScheme::Http,
             Some("https") => UpstreamScheme::Https,
             Some("h2c") => UpstreamScheme::H2c,
-            Some(other) => return Err(format!("invalid URL {url:?}: unsupported scheme {other:?}")),
-            None => return Err(format!("invalid URL {url:?}: missing scheme (http, https or h2c)")),
+            Some(other) => {
+                return Err(format!("invalid URL {url:?}: unsupported scheme {other:?}"))
+            }
+            None => {
+                return Err(format!(
+                    "invalid URL {url:?}: missing scheme (http, https or h2c)"
+                ))
+            }
         };
         let authority = uri
             .authority()
@@ -91,17 +104,29 @@ impl Target {
             _ => Scheme::HTTP,
         };
         let base_path = uri.path().trim_end_matches('/').to_string();
-        Ok(Target { scheme, uri_scheme, authority, host_header, base_path, preserve_path })
+        Ok(Target {
+            scheme,
+            uri_scheme,
+            authority,
+            host_header,
+            base_path,
+            preserve_path,
+        })
     }
 
     /// The request's path and query rewritten for this server (Traefik drops the server URL's
     /// path unless `preservePath`, which joins both with a single slash).
     fn path_and_query(&self, req_uri: &Uri) -> Result<PathAndQuery, ProxyError> {
         if !self.preserve_path || self.base_path.is_empty() {
-            return Ok(req_uri.path_and_query().cloned().unwrap_or_else(|| PathAndQuery::from_static("/")));
+            return Ok(req_uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")));
         }
         let path = req_uri.path();
-        let mut s = String::with_capacity(self.base_path.len() + path.len() + 1 + req_uri.query().map_or(0, |q| q.len() + 1));
+        let mut s = String::with_capacity(
+            self.base_path.len() + path.len() + 1 + req_uri.query().map_or(0, |q| q.len() + 1),
+        );
         s.push_str(&self.base_path);
         if !path.starts_with('/') {
             s.push('/');
@@ -111,7 +136,8 @@ impl Target {
             s.push('?');
             s.push_str(q);
         }
-        PathAndQuery::try_from(s).map_err(|e| ProxyError::Downstream(format!("cannot rewrite path: {e}")))
+        PathAndQuery::try_from(s)
+            .map_err(|e| ProxyError::Downstream(format!("cannot rewrite path: {e}")))
     }
 }
 
@@ -128,23 +154,40 @@ pub struct Transport {
 
 impl std::fmt::Debug for Transport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transport").field("response_header_timeout", &self.response_header_timeout).finish()
+        f.debug_struct("Transport")
+            .field("response_header_timeout", &self.response_header_timeout)
+            .finish()
     }
 }
 
 /// Reads a referenced file's contents; a value that is itself PEM is used inline.
-fn load<'a>(name: &'a str, files: &dyn Fn(&str) -> Option<Arc<[u8]>>) -> Result<Arc<[u8]>, TransportError> {
+fn load<'a>(
+    name: &'a str,
+    files: &dyn Fn(&str) -> Option<Arc<[u8]>>,
+) -> Result<Arc<[u8]>, TransportError> {
     if name.trim_start().starts_with("-----BEGIN") {
         return Ok(Arc::from(name.as_bytes()));
     }
     files(name).ok_or_else(|| TransportError::MissingFile(name.to_string()))
 }
 
-fn pem_certs(what: &'static str, name: &str, pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, TransportError> {
+fn pem_certs(
+    what: &'static str,
+    name: &str,
+    pem: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, TransportError> {
     let certs: Result<Vec<_>, _> = rustls_pemfile::certs(&mut &pem[..]).collect();
-    let certs = certs.map_err(|e| TransportError::BadPem { what, file: short(name), reason: e.to_string() })?;
+    let certs = certs.map_err(|e| TransportError::BadPem {
+        what,
+        file: short(name),
+        reason: e.to_string(),
+    })?;
     if certs.is_empty() {
-        return Err(TransportError::BadPem { what, file: short(name), reason: "no certificate found".into() });
+        return Err(TransportError::BadPem {
+            what,
+            file: short(name),
+            reason: "no certificate found".into(),
+        });
     }
     Ok(certs)
 }
@@ -160,11 +203,18 @@ fn short(name: &str) -> String {
 
 /// A stable identity for a transport configuration, including the contents of its files, so
 /// the registry reuses the pool exactly when nothing that shapes a connection changed.
-pub(crate) fn transport_key(cfg: &ServersTransport, files: &dyn Fn(&str) -> Option<Arc<[u8]>>) -> String {
+pub(crate) fn transport_key(
+    cfg: &ServersTransport,
+    files: &dyn Fn(&str) -> Option<Arc<[u8]>>,
+) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(serde_json::to_vec(cfg).unwrap_or_default());
-    let names = cfg.root_cas.iter().chain(cfg.certificates.iter().flat_map(|c| [&c.cert_file, &c.key_file]));
+    let names = cfg.root_cas.iter().chain(
+        cfg.certificates
+            .iter()
+            .flat_map(|c| [&c.cert_file, &c.key_file]),
+    );
     for name in names {
         h.update([0u8]);
         if let Ok(bytes) = load(name, files) {
@@ -177,11 +227,24 @@ pub(crate) fn transport_key(cfg: &ServersTransport, files: &dyn Fn(&str) -> Opti
 
 impl Transport {
     /// Builds the clients of a serversTransport. Needs no runtime: connections open lazily.
-    pub fn new(cfg: &ServersTransport, files: &dyn Fn(&str) -> Option<Arc<[u8]>>) -> Result<Transport, TransportError> {
+    pub fn new(
+        cfg: &ServersTransport,
+        files: &dyn Fn(&str) -> Option<Arc<[u8]>>,
+    ) -> Result<Transport, TransportError> {
         let timeouts = cfg.forwarding_timeouts.clone().unwrap_or_default();
-        let dial_timeout = timeouts.dial_timeout.map(|d| d.get()).filter(|d| !d.is_zero()).unwrap_or(DEFAULT_DIAL_TIMEOUT);
-        let idle = timeouts.idle_conn_timeout.map(|d| d.get()).unwrap_or(DEFAULT_IDLE_CONN_TIMEOUT);
-        let response_header_timeout = timeouts.response_header_timeout.map(|d| d.get()).filter(|d| !d.is_zero());
+        let dial_timeout = timeouts
+            .dial_timeout
+            .map(|d| d.get())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_DIAL_TIMEOUT);
+        let idle = timeouts
+            .idle_conn_timeout
+            .map(|d| d.get())
+            .unwrap_or(DEFAULT_IDLE_CONN_TIMEOUT);
+        let response_header_timeout = timeouts
+            .response_header_timeout
+            .map(|d| d.get())
+            .filter(|d| !d.is_zero());
         // Go semantics: unset → Traefik's 200; 0 → Go's default of 2; negative → keep none.
         let max_idle = match cfg.max_idle_conns_per_host {
             None => DEFAULT_MAX_IDLE_PER_HOST,
@@ -198,27 +261,50 @@ impl Transport {
             )
         };
 
-        let alpn_main: Vec<Vec<u8>> =
-            if cfg.disable_http2 { vec![b"http/1.1".to_vec()] } else { vec![b"h2".to_vec(), b"http/1.1".to_vec()] };
+        let alpn_main: Vec<Vec<u8>> = if cfg.disable_http2 {
+            vec![b"http/1.1".to_vec()]
+        } else {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        };
         let tls_main = Arc::new(tls_config(cfg, files, alpn_main)?);
         let tls_h1 = Arc::new(tls_config(cfg, files, vec![b"http/1.1".to_vec()])?);
 
-        let connector = |tls| Connector(Arc::new(ConnectorInner { dial_timeout, tls, server_name: server_name.clone() }));
+        let connector = |tls| {
+            Connector(Arc::new(ConnectorInner {
+                dial_timeout,
+                tls,
+                server_name: server_name.clone(),
+            }))
+        };
         let mut builder = Client::builder(TokioExecutor::new());
         builder
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(idle)
             .pool_max_idle_per_host(max_idle);
-        if let Some(d) = timeouts.read_idle_timeout.map(|d| d.get()).filter(|d| !d.is_zero()) {
+        if let Some(d) = timeouts
+            .read_idle_timeout
+            .map(|d| d.get())
+            .filter(|d| !d.is_zero())
+        {
             builder.http2_keep_alive_interval(d);
-            builder.http2_keep_alive_timeout(timeouts.ping_timeout.map(|d| d.get()).unwrap_or(Duration::from_secs(15)));
+            builder.http2_keep_alive_timeout(
+                timeouts
+                    .ping_timeout
+                    .map(|d| d.get())
+                    .unwrap_or(Duration::from_secs(15)),
+            );
         }
         let main = builder.build(connector(tls_main.clone()));
         let h1 = builder.build(connector(tls_h1));
         builder.http2_only(true);
         let h2c = builder.build(connector(tls_main));
-        Ok(Transport { main, h1, h2c, response_header_timeout })
+        Ok(Transport {
+            main,
+            h1,
+            h2c,
+            response_header_timeout,
+        })
     }
 
     /// Sends a request whose URI already names the server. The response header timeout covers
@@ -236,7 +322,9 @@ impl Transport {
         };
         let fut = client.request(req);
         let res = match self.response_header_timeout {
-            Some(t) => tokio::time::timeout(t, fut).await.map_err(|_| ProxyError::Timeout)?,
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .map_err(|_| ProxyError::Timeout)?,
             None => fut.await,
         };
         res.map_err(|e| ProxyError::Upstream(error_chain(&e)))
@@ -268,7 +356,9 @@ fn tls_config(
         .with_safe_default_protocol_versions()
         .map_err(|e| TransportError::Tls(e.to_string()))?;
     let builder = if cfg.insecure_skip_verify {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         if cfg.root_cas.is_empty() {
@@ -305,7 +395,9 @@ fn tls_config(
                     file: short(&c.key_file),
                     reason: "no private key found".into(),
                 })?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| TransportError::Tls(e.to_string()))?
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| TransportError::Tls(e.to_string()))?
         }
     };
     config.alpn_protocols = alpn;
@@ -333,7 +425,12 @@ impl ServerCertVerifier for NoVerify {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn verify_tls13_signature(
         &self,
@@ -341,7 +438,12 @@ impl ServerCertVerifier for NoVerify {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
@@ -386,7 +488,9 @@ impl tower_service::Service<Uri> for Connector {
         let inner = self.0.clone();
         Box::pin(async move {
             let timeout = inner.dial_timeout;
-            tokio::time::timeout(timeout, inner.connect(uri)).await.map_err(|_| ConnectError::Timeout(timeout))?
+            tokio::time::timeout(timeout, inner.connect(uri))
+                .await
+                .map_err(|_| ConnectError::Timeout(timeout))?
         })
     }
 }
@@ -394,7 +498,10 @@ impl tower_service::Service<Uri> for Connector {
 impl ConnectorInner {
     async fn connect(&self, uri: Uri) -> Result<TokioIo<Stream>, ConnectError> {
         let host = uri.host().ok_or(ConnectError::NoHost)?;
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let https = uri.scheme() == Some(&Scheme::HTTPS);
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let tcp = TcpStream::connect((host.as_str(), port))
@@ -406,7 +513,9 @@ impl ConnectorInner {
         }
         let name = match &self.server_name {
             Some(n) => n.clone(),
-            None => ServerName::try_from(host.clone()).map_err(|_| ConnectError::Name(host.clone()))?,
+            None => {
+                ServerName::try_from(host.clone()).map_err(|_| ConnectError::Name(host.clone()))?
+            }
         };
         let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
             .connect(name, tcp)
@@ -426,14 +535,20 @@ impl Connection for Stream {
     fn connected(&self) -> Connected {
         match self {
             Stream::Plain(_) => Connected::new(),
-            Stream::Tls(s) if s.get_ref().1.alpn_protocol() == Some(b"h2") => Connected::new().negotiated_h2(),
+            Stream::Tls(s) if s.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                Connected::new().negotiated_h2()
+            }
             Stream::Tls(_) => Connected::new(),
         }
     }
 }
 
 impl AsyncRead for Stream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -442,7 +557,11 @@ impl AsyncRead for Stream {
 }
 
 impl AsyncWrite for Stream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -479,12 +598,24 @@ impl AsyncWrite for Stream {
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 8] =
-    ["connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding"];
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
 
 /// Removes hop-by-hop headers (and those `Connection` names) from a server's response.
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
-    if let Some(conn) = headers.get(CONNECTION).and_then(|v| v.to_str().ok()).map(str::to_owned) {
+    if let Some(conn) = headers
+        .get(CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    {
         for name in conn.split(',') {
             if let Ok(n) = HeaderName::from_bytes(name.trim().as_bytes()) {
                 headers.remove(n);
@@ -508,7 +639,11 @@ pub(crate) async fn forward(
     if pass_host_header {
         // HTTP/2 clients send :authority, not Host: keep the name they asked for.
         if !req.headers().contains_key(HOST) {
-            if let Some(v) = req.uri().authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            if let Some(v) = req
+                .uri()
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
                 req.headers_mut().insert(HOST, v);
             }
         }
@@ -520,13 +655,15 @@ pub(crate) async fn forward(
     parts.scheme = Some(target.uri_scheme.clone());
     parts.authority = Some(target.authority.clone());
     parts.path_and_query = Some(pq);
-    *req.uri_mut() = Uri::from_parts(parts).map_err(|e| ProxyError::Downstream(format!("cannot rewrite URI: {e}")))?;
+    *req.uri_mut() = Uri::from_parts(parts)
+        .map_err(|e| ProxyError::Downstream(format!("cannot rewrite URI: {e}")))?;
     // The client picks h1 or h2 per connection; an h1 version is accepted by both.
     *req.version_mut() = Version::HTTP_11;
 
     let upgrade = target.scheme != UpstreamScheme::H2c && req.headers().contains_key(UPGRADE);
     let client_upgrade = if upgrade {
-        req.headers_mut().insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        req.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("upgrade"));
         Some(hyper::upgrade::on(&mut req))
     } else {
         None
@@ -535,7 +672,9 @@ pub(crate) async fn forward(
     let mut resp = transport.send(target.scheme, upgrade, req).await?;
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {
-            return Err(ProxyError::Upstream("server switched protocols without an upgrade request".into()));
+            return Err(ProxyError::Upstream(
+                "server switched protocols without an upgrade request".into(),
+            ));
         };
         let server_upgrade = hyper::upgrade::on(&mut resp);
         tokio::spawn(super::upgrade::splice(client_upgrade, server_upgrade));

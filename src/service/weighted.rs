@@ -28,12 +28,23 @@ impl WeightedRt {
         (0..self.children.len()).any(|i| self.child_up(i))
     }
 
-    pub async fn serve(&self, req: Request<Body>, ctx: &RequestCtx) -> Result<Response<Body>, ProxyError> {
-        let sticky_hit = self.sticky.as_ref().and_then(|s| s.find(req.headers())).filter(|(i, _)| self.child_up(*i));
+    pub async fn serve(
+        &self,
+        req: Request<Body>,
+        ctx: &RequestCtx,
+    ) -> Result<Response<Body>, ProxyError> {
+        let sticky_hit = self
+            .sticky
+            .as_ref()
+            .and_then(|s| s.find(req.headers()))
+            .filter(|(i, _)| self.child_up(*i));
         let (index, write_cookie) = match sticky_hit {
             Some((i, rewrite)) => (i, rewrite),
             None => {
-                let i = self.wrr.pick(&self.weights, |i| self.child_up(i)).ok_or(ProxyError::NoServer)?;
+                let i = self
+                    .wrr
+                    .pick(&self.weights, |i| self.child_up(i))
+                    .ok_or(ProxyError::NoServer)?;
                 (i, self.sticky.is_some())
             }
         };

@@ -13,7 +13,9 @@ pub(crate) struct WrrState {
 
 impl WrrState {
     pub fn new(len: usize) -> WrrState {
-        WrrState { current: Mutex::new(vec![0; len]) }
+        WrrState {
+            current: Mutex::new(vec![0; len]),
+        }
     }
 
     /// Picks among handlers with `eligible(i)`; `None` when none is.
@@ -53,7 +55,9 @@ mod tests {
     #[test]
     fn smooth_sequence() {
         let s = WrrState::new(3);
-        let picks: Vec<usize> = (0..7).filter_map(|_| s.pick(&[5, 1, 1], |_| true)).collect();
+        let picks: Vec<usize> = (0..7)
+            .filter_map(|_| s.pick(&[5, 1, 1], |_| true))
+            .collect();
         assert_eq!(picks, vec![0, 0, 1, 0, 2, 0, 0]);
     }
 
