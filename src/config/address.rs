@@ -46,7 +46,10 @@ pub fn parse_address(input: &str) -> Result<ListenAddress, AddressError> {
     if s.is_empty() {
         return Err(AddressError::Empty);
     }
-    let invalid = |reason: &str| AddressError::Invalid { input: input.to_string(), reason: reason.to_string() };
+    let invalid = |reason: &str| AddressError::Invalid {
+        input: input.to_string(),
+        reason: reason.to_string(),
+    };
     let (hostport, proto) = match s.rsplit_once('/') {
         Some((hp, p)) => (hp, Some(p)),
         None => (s, None),
@@ -54,24 +57,40 @@ pub fn parse_address(input: &str) -> Result<ListenAddress, AddressError> {
     match proto.map(str::to_ascii_lowercase).as_deref() {
         None | Some("tcp") => {}
         Some("udp") => return Err(AddressError::UdpUnsupported(input.to_string())),
-        Some(p) => return Err(AddressError::BadProtocol { input: input.to_string(), protocol: p.to_string() }),
+        Some(p) => {
+            return Err(AddressError::BadProtocol {
+                input: input.to_string(),
+                protocol: p.to_string(),
+            })
+        }
     }
     let (host, port) = if let Some(rest) = hostport.strip_prefix('[') {
-        let (h, p) = rest.split_once("]:").ok_or_else(|| invalid("expected [ipv6]:port"))?;
+        let (h, p) = rest
+            .split_once("]:")
+            .ok_or_else(|| invalid("expected [ipv6]:port"))?;
         (h, p)
     } else {
-        hostport.rsplit_once(':').ok_or_else(|| invalid("missing \":port\""))?
+        hostport
+            .rsplit_once(':')
+            .ok_or_else(|| invalid("missing \":port\""))?
     };
-    let port: u16 = port.parse().map_err(|_| invalid("the port must be a number from 0 to 65535"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| invalid("the port must be a number from 0 to 65535"))?;
     let (ip, any_host) = if host.is_empty() {
         (IpAddr::V6(Ipv6Addr::UNSPECIFIED), true)
     } else if host.eq_ignore_ascii_case("localhost") {
         (IpAddr::V4(Ipv4Addr::LOCALHOST), false)
     } else {
-        let ip = host.parse::<IpAddr>().map_err(|_| invalid("the host must be an IP address (or empty for all interfaces)"))?;
+        let ip = host
+            .parse::<IpAddr>()
+            .map_err(|_| invalid("the host must be an IP address (or empty for all interfaces)"))?;
         (ip, false)
     };
-    Ok(ListenAddress { addr: SocketAddr::new(ip, port), any_host })
+    Ok(ListenAddress {
+        addr: SocketAddr::new(ip, port),
+        any_host,
+    })
 }
 
 #[cfg(test)]
@@ -84,21 +103,54 @@ mod tests {
         assert_eq!(a.addr, "[::]:80".parse().unwrap());
         assert!(a.any_host);
         assert_eq!(a.local_target(), "127.0.0.1:80".parse().unwrap());
-        assert_eq!(parse_address("0.0.0.0:8080").unwrap().addr, "0.0.0.0:8080".parse().unwrap());
-        assert_eq!(parse_address("[::]:443").unwrap().addr, "[::]:443".parse().unwrap());
-        assert_eq!(parse_address("[::1]:443").unwrap().local_target(), "[::1]:443".parse().unwrap());
-        assert_eq!(parse_address(":80/tcp").unwrap().addr, "[::]:80".parse().unwrap());
-        assert_eq!(parse_address("127.0.0.1:0").unwrap().addr, "127.0.0.1:0".parse().unwrap());
-        assert_eq!(parse_address("localhost:9000").unwrap().addr, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(
+            parse_address("0.0.0.0:8080").unwrap().addr,
+            "0.0.0.0:8080".parse().unwrap()
+        );
+        assert_eq!(
+            parse_address("[::]:443").unwrap().addr,
+            "[::]:443".parse().unwrap()
+        );
+        assert_eq!(
+            parse_address("[::1]:443").unwrap().local_target(),
+            "[::1]:443".parse().unwrap()
+        );
+        assert_eq!(
+            parse_address(":80/tcp").unwrap().addr,
+            "[::]:80".parse().unwrap()
+        );
+        assert_eq!(
+            parse_address("127.0.0.1:0").unwrap().addr,
+            "127.0.0.1:0".parse().unwrap()
+        );
+        assert_eq!(
+            parse_address("localhost:9000").unwrap().addr,
+            "127.0.0.1:9000".parse().unwrap()
+        );
     }
 
     #[test]
     fn errors() {
-        assert_eq!(parse_address(":53/udp"), Err(AddressError::UdpUnsupported(":53/udp".into())));
-        assert!(matches!(parse_address(":80/sctp"), Err(AddressError::BadProtocol { .. })));
-        assert!(matches!(parse_address("80"), Err(AddressError::Invalid { .. })));
-        assert!(matches!(parse_address(":99999"), Err(AddressError::Invalid { .. })));
-        assert!(matches!(parse_address("example.com:80"), Err(AddressError::Invalid { .. })));
+        assert_eq!(
+            parse_address(":53/udp"),
+            Err(AddressError::UdpUnsupported(":53/udp".into()))
+        );
+        assert!(matches!(
+            parse_address(":80/sctp"),
+            Err(AddressError::BadProtocol { .. })
+        ));
+        assert!(matches!(
+            parse_address("80"),
+            Err(AddressError::Invalid { .. })
+        ));
+        assert!(matches!(
+            parse_address(":99999"),
+            Err(AddressError::Invalid { .. })
+        ));
+        assert!(matches!(
+            parse_address("example.com:80"),
+            Err(AddressError::Invalid { .. })
+        ));
         assert_eq!(parse_address(""), Err(AddressError::Empty));
     }
 }

@@ -14,8 +14,13 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::address::{parse_address, AddressError};
-use super::schema::{deep_merge, strip_nulls, SchemaWalker, TreeProblem};
-use super::sources::{env_items, find_config_file, is_config_file_var, tree_of, EnvItem, FileSource, FlagItem};
+use wharf_providers::keys::{self, KeyProblem};
+
+use super::merge::{deep_merge, strip_nulls};
+use super::sources::{
+    env_items, find_config_file, is_config_file_var, split_key, tree_of, EnvItem, FileSource,
+    FlagItem,
+};
 use super::types::*;
 use super::{ConfigError, ConfigProblem, Origin};
 
@@ -53,10 +58,55 @@ struct Normalized {
     flags: Vec<(FlagItem, Value)>,
 }
 
+/// The static configuration's schema (cached for the process).
+pub(crate) fn schema() -> &'static schemars::Schema {
+    keys::schema_for::<StaticConfig>()
+}
+
+/// Canonicalizes one source's raw tree and checks that it decodes on its own, so every problem
+/// is attributed to that source. Returns the canonical tree, or every problem found.
+pub(crate) fn check_tree(mut tree: Value) -> Result<Value, Vec<KeyProblem>> {
+    let mut problems = keys::canonicalize(&mut tree, schema());
+    // Decode what remains too, so a bad value is reported along with unknown keys.
+    let mut decoded = tree.clone();
+    strip_nulls(&mut decoded);
+    if let Err(more) = keys::decode::<StaticConfig>(decoded) {
+        problems.extend(more);
+    }
+    if problems.is_empty() {
+        Ok(tree)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Whether the key at `path` (any case) is a boolean or a section, i.e. `--key` alone means
+/// true and `--key value` takes the value only when it is `true` or `false`. Found by letting
+/// the canonicalizer coerce `"true"` at that path: a boolean or a section comes back.
+pub(crate) fn is_bool_or_section(path: &[String]) -> bool {
+    let mut tree = tree_of(std::iter::once((path, Value::String("true".into()))));
+    let _ = keys::canonicalize(&mut tree, schema());
+    let mut node = &tree;
+    for _ in path {
+        match node {
+            Value::Object(o) if o.len() == 1 => node = o.values().next().unwrap_or(&Value::Null),
+            _ => return false,
+        }
+    }
+    matches!(node, Value::Bool(_) | Value::Object(_))
+}
+
+/// A canonical key path (`a.b[0].c`) as segments.
+fn segments(path: &str) -> Vec<String> {
+    split_key(path)
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
 /// Loads, merges, decodes, applies defaults and validates. All problems found are returned
 /// together (not only the first).
 pub fn load(input: LoadInput<'_>) -> Result<Loaded, ConfigError> {
-    let walker = SchemaWalker::for_static();
     let mut problems: Vec<ConfigProblem> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
 
@@ -69,25 +119,34 @@ pub fn load(input: LoadInput<'_>) -> Result<Loaded, ConfigError> {
             .max_by_key(|(n, _)| n.starts_with("WHARF_"))
             .map(|(_, v)| PathBuf::from(v))
     };
-    let file_path = input.config_file.map(Path::to_path_buf).or_else(env_file).or_else(|| find_config_file(input.env));
+    let file_path = input
+        .config_file
+        .map(Path::to_path_buf)
+        .or_else(env_file)
+        .or_else(|| find_config_file(input.env));
     let mut file: Option<(FileSource, Value)> = None;
     if let Some(path) = &file_path {
         match FileSource::read(path) {
-            Ok(src) => {
-                let mut tp = Vec::new();
-                let tree = walker.normalize(src.tree.clone(), &mut tp);
-                for p in tp {
-                    problems.push(ConfigProblem {
-                        origin: Origin::File(src.path.clone()),
-                        key: p.path.join("."),
-                        line: src.line_of(&p.path),
-                        message: p.message,
-                    });
+            Ok(src) => match check_tree(src.tree.clone()) {
+                Ok(tree) => file = Some((src, tree)),
+                Err(kp) => {
+                    let mut found: Vec<ConfigProblem> = kp
+                        .into_iter()
+                        .map(|p| {
+                            let segs = segments(&p.path);
+                            ConfigProblem {
+                                origin: Origin::File(src.path.clone()),
+                                line: p.line.or_else(|| src.line_of(&segs)),
+                                key: p.path,
+                                message: p.message,
+                            }
+                        })
+                        .collect();
+                    // In the order they appear in the file (the tree's maps are sorted by key).
+                    found.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+                    problems.extend(found);
                 }
-                // In the order they appear in the file (the tree's maps are sorted by key).
-                problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
-                file = Some((src, tree));
-            }
+            },
             Err(p) => problems.push(p),
         }
     }
@@ -95,66 +154,80 @@ pub fn load(input: LoadInput<'_>) -> Result<Loaded, ConfigError> {
     // Environment: an unknown variable only warns (Kubernetes injects `WHARF_PORT`-style ones).
     let mut env = Vec::new();
     for item in env_items(input.env) {
-        let raw = tree_of(std::iter::once((item.path.as_slice(), Value::String(item.value.clone()))));
-        let mut tp: Vec<TreeProblem> = Vec::new();
-        let tree = walker.normalize(raw, &mut tp);
-        if tp.is_empty() {
-            env.push((item, tree));
-        } else {
-            for p in tp {
-                warnings.push(format!("env {}: {} (variable ignored)", item.name, p.message));
+        let raw = tree_of(std::iter::once((
+            item.path.as_slice(),
+            Value::String(item.value.clone()),
+        )));
+        match check_tree(raw) {
+            Ok(tree) => env.push((item, tree)),
+            Err(kp) => {
+                for p in kp {
+                    warnings.push(format!(
+                        "env {}: {} (variable ignored)",
+                        item.name, p.message
+                    ));
+                }
             }
         }
     }
 
-    // Flags: an unknown key is an error naming the flag.
+    // Flags: an unknown key or a bad value is an error naming the flag.
     let mut flags = Vec::new();
     for item in input.flags {
-        let raw = tree_of(std::iter::once((item.path.as_slice(), Value::String(item.value.clone()))));
-        let mut tp = Vec::new();
-        let tree = walker.normalize(raw, &mut tp);
-        if tp.is_empty() {
-            flags.push((item.clone(), tree));
-        } else {
-            for p in tp {
-                problems.push(ConfigProblem {
-                    origin: Origin::Flag(item.text.clone()),
-                    key: p.path.join("."),
-                    line: None,
-                    message: p.message,
-                });
+        let raw = tree_of(std::iter::once((
+            item.path.as_slice(),
+            Value::String(item.value.clone()),
+        )));
+        match check_tree(raw) {
+            Ok(tree) => flags.push((item.clone(), tree)),
+            Err(kp) => {
+                for p in kp {
+                    problems.push(ConfigProblem {
+                        origin: Origin::Flag(item.text.clone()),
+                        key: p.path,
+                        line: None,
+                        message: p.message,
+                    });
+                }
             }
         }
     }
     let n = Normalized { file, env, flags };
-
-    // Merge in precedence order. Env and flags are re-normalized as whole trees so that
-    // `domains[0].main` and `domains[0].sans` from two flags land in one list element.
-    let mut merged = n.file.as_ref().map(|(_, t)| t.clone()).unwrap_or_else(|| Value::Object(Default::default()));
-    for group in [source_tree(&walker, n.env.iter().map(|(i, _)| (i.path.as_slice(), i.value.as_str()))),
-        source_tree(&walker, n.flags.iter().map(|(i, _)| (i.path.as_slice(), i.value.as_str())))]
-    {
-        deep_merge(&mut merged, group);
-    }
-    strip_nulls(&mut merged);
-
     if !problems.is_empty() {
         return Err(ConfigError::Invalid(problems));
     }
 
-    let mut config: StaticConfig = match serde_path_to_error::deserialize(merged.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            let path: Vec<String> = e
-                .path()
+    // Merge in precedence order. Env and flags are canonicalized again as whole trees so that
+    // `domains[0].main` and `domains[0].sans` from two flags land in one list element.
+    let mut merged = n
+        .file
+        .as_ref()
+        .map(|(_, t)| t.clone())
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    for group in [
+        source_tree(
+            n.env
                 .iter()
-                .filter_map(|s| match s {
-                    serde_path_to_error::Segment::Map { key } => Some(key.clone()),
-                    serde_path_to_error::Segment::Seq { index } => Some(index.to_string()),
-                    _ => None,
-                })
+                .map(|(i, _)| (i.path.as_slice(), i.value.as_str())),
+        ),
+        source_tree(
+            n.flags
+                .iter()
+                .map(|(i, _)| (i.path.as_slice(), i.value.as_str())),
+        ),
+    ] {
+        deep_merge(&mut merged, group);
+    }
+    strip_nulls(&mut merged);
+
+    let mut config: StaticConfig = match keys::decode(merged.clone()) {
+        Ok(c) => c,
+        Err(kp) => {
+            let found = kp
+                .into_iter()
+                .map(|p| n.locate(&segments(&p.path), p.message))
                 .collect();
-            return Err(ConfigError::Invalid(vec![n.locate(&path, e.inner().to_string())]));
+            return Err(ConfigError::Invalid(found));
         }
     };
 
@@ -162,7 +235,13 @@ pub fn load(input: LoadInput<'_>) -> Result<Loaded, ConfigError> {
     // Traefik's clients read it).
     if let Some(docker) = config.providers.docker.as_mut() {
         let set = value_at(&merged, &["providers", "docker", "endpoint"]).is_some();
-        if let (false, Some((_, host))) = (set, input.env.iter().find(|(k, v)| k == "DOCKER_HOST" && !v.is_empty())) {
+        if let (false, Some((_, host))) = (
+            set,
+            input
+                .env
+                .iter()
+                .find(|(k, v)| k == "DOCKER_HOST" && !v.is_empty()),
+        ) {
             docker.endpoint = host.clone();
         }
     }
@@ -178,7 +257,9 @@ pub fn load(input: LoadInput<'_>) -> Result<Loaded, ConfigError> {
 
     for (name, ep) in &config.entry_points {
         if let Err(e @ AddressError::UdpUnsupported(_)) = parse_address(&ep.address) {
-            warnings.push(format!("entryPoints.{name}.address: {e}; this entry point is not opened"));
+            warnings.push(format!(
+                "entryPoints.{name}.address: {e}; this entry point is not opened"
+            ));
         }
     }
     for pattern in NOT_YET_USED {
@@ -195,13 +276,18 @@ pub fn load(input: LoadInput<'_>) -> Result<Loaded, ConfigError> {
         flags: n.flags.iter().map(|(f, _)| f.text.clone()).collect(),
         env: n.env.iter().map(|(e, _)| e.name.clone()).collect(),
     };
-    Ok(Loaded { config, warnings, sources })
+    Ok(Loaded {
+        config,
+        warnings,
+        sources,
+    })
 }
 
-fn source_tree<'a>(walker: &SchemaWalker, items: impl Iterator<Item = (&'a [String], &'a str)>) -> Value {
-    let raw = tree_of(items.map(|(p, v)| (p, Value::String(v.to_string()))));
-    let mut ignored = Vec::new();
-    walker.normalize(raw, &mut ignored)
+fn source_tree<'a>(items: impl Iterator<Item = (&'a [String], &'a str)>) -> Value {
+    let mut tree = tree_of(items.map(|(p, v)| (p, Value::String(v.to_string()))));
+    // Each item was checked alone; what remains cannot fail.
+    let _ = keys::canonicalize(&mut tree, schema());
+    tree
 }
 
 impl Normalized {
@@ -212,20 +298,40 @@ impl Normalized {
         let segs: Vec<&str> = path.iter().map(String::as_str).collect();
         for (item, tree) in self.flags.iter().rev() {
             if touches(tree, &segs) {
-                return ConfigProblem { origin: Origin::Flag(item.text.clone()), key, line: None, message };
+                return ConfigProblem {
+                    origin: Origin::Flag(item.text.clone()),
+                    key,
+                    line: None,
+                    message,
+                };
             }
         }
         for (item, tree) in self.env.iter().rev() {
             if touches(tree, &segs) {
-                return ConfigProblem { origin: Origin::Env(item.name.clone()), key, line: None, message };
+                return ConfigProblem {
+                    origin: Origin::Env(item.name.clone()),
+                    key,
+                    line: None,
+                    message,
+                };
             }
         }
         if let Some((src, tree)) = &self.file {
             if touches(tree, &segs) {
-                return ConfigProblem { origin: Origin::File(src.path.clone()), key, line: src.line_of(path), message };
+                return ConfigProblem {
+                    origin: Origin::File(src.path.clone()),
+                    key,
+                    line: src.line_of(path),
+                    message,
+                };
             }
         }
-        ConfigProblem { origin: Origin::Default, key, line: None, message }
+        ConfigProblem {
+            origin: Origin::Default,
+            key,
+            line: None,
+            message,
+        }
     }
 }
 
@@ -267,6 +373,13 @@ fn find_present(v: &Value, pattern: &[&str], at: &mut Vec<String>, hits: &mut Ve
     }
 }
 
+impl EntryPoint {
+    /// This entry point's parsed address.
+    pub fn listen_address(&self) -> Result<super::ListenAddress, AddressError> {
+        parse_address(&self.address)
+    }
+}
+
 impl StaticConfig {
     /// Traefik's derived defaults (its `SetEffectiveConfiguration`):
     /// - no entry point at all → `http` on `:80`;
@@ -275,7 +388,13 @@ impl StaticConfig {
     /// - an empty `ping.entryPoint` means `traefik`.
     pub fn apply_defaults(&mut self) {
         if self.entry_points.is_empty() {
-            self.entry_points.insert("http".into(), EntryPoint { address: ":80".into(), ..Default::default() });
+            self.entry_points.insert(
+                "http".into(),
+                EntryPoint {
+                    address: ":80".into(),
+                    ..Default::default()
+                },
+            );
         }
         if let Some(ping) = self.ping.as_mut() {
             if ping.entry_point.is_empty() {
@@ -288,15 +407,23 @@ impl StaticConfig {
             }
         }
         let wants_internal = self.api.as_ref().is_some_and(|a| a.insecure)
-            || self.ping.as_ref().is_some_and(|p| !p.manual_routing && p.entry_point == INTERNAL_ENTRY_POINT)
+            || self
+                .ping
+                .as_ref()
+                .is_some_and(|p| !p.manual_routing && p.entry_point == INTERNAL_ENTRY_POINT)
             || self
                 .metrics
                 .as_ref()
                 .and_then(|m| m.prometheus.as_ref())
                 .is_some_and(|p| !p.manual_routing && p.entry_point == INTERNAL_ENTRY_POINT);
         if wants_internal && !self.entry_points.contains_key(INTERNAL_ENTRY_POINT) {
-            self.entry_points
-                .insert(INTERNAL_ENTRY_POINT.into(), EntryPoint { address: ":8080".into(), ..Default::default() });
+            self.entry_points.insert(
+                INTERNAL_ENTRY_POINT.into(),
+                EntryPoint {
+                    address: ":8080".into(),
+                    ..Default::default()
+                },
+            );
         }
     }
 
@@ -309,7 +436,12 @@ impl StaticConfig {
             .iter()
             .filter(|(_, e)| !any_default || e.as_default)
             .filter(|(n, _)| n.as_str() != INTERNAL_ENTRY_POINT)
-            .filter(|(_, e)| !matches!(parse_address(&e.address), Err(AddressError::UdpUnsupported(_))))
+            .filter(|(_, e)| {
+                !matches!(
+                    parse_address(&e.address),
+                    Err(AddressError::UdpUnsupported(_))
+                )
+            })
             .map(|(n, _)| n.clone())
             .collect()
     }
@@ -329,29 +461,74 @@ impl StaticConfig {
         let p = |segs: &[&str]| segs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let ep_names: Vec<&str> = self.entry_points.keys().map(String::as_str).collect();
         let unknown_ep = |name: &str| {
-            format!("unknown entry point {name:?} (defined: {})", ep_names.join(", "))
+            format!(
+                "unknown entry point {name:?} (defined: {})",
+                ep_names.join(", ")
+            )
         };
         for (name, ep) in &self.entry_points {
             match parse_address(&ep.address) {
                 Ok(_) | Err(AddressError::UdpUnsupported(_)) => {}
                 Err(e) => out.push((p(&["entryPoints", name, "address"]), e.to_string())),
             }
-            if let Some(to) = ep.http.redirections.as_ref().and_then(|r| r.entry_point.as_ref()) {
-                let path = p(&["entryPoints", name, "http", "redirections", "entryPoint", "to"]);
+            if let Some(to) = ep
+                .http
+                .redirections
+                .as_ref()
+                .and_then(|r| r.entry_point.as_ref())
+            {
+                let path = p(&[
+                    "entryPoints",
+                    name,
+                    "http",
+                    "redirections",
+                    "entryPoint",
+                    "to",
+                ]);
                 if to.to.is_empty() {
-                    out.push((path, "`to` is required (an entry point name or a port such as \":443\")".into()));
+                    out.push((
+                        path,
+                        "`to` is required (an entry point name or a port such as \":443\")".into(),
+                    ));
                 } else if !self.entry_points.contains_key(&to.to) && !to.to.starts_with(':') {
                     out.push((path, unknown_ep(&to.to)));
                 }
                 let scheme = &to.scheme;
-                if !scheme.is_empty() && !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
-                    out.push((p(&["entryPoints", name, "http", "redirections", "entryPoint", "scheme"]), format!("unknown scheme {scheme:?} (http or https)")));
+                if !scheme.is_empty()
+                    && !scheme.eq_ignore_ascii_case("https")
+                    && !scheme.eq_ignore_ascii_case("http")
+                {
+                    out.push((
+                        p(&[
+                            "entryPoints",
+                            name,
+                            "http",
+                            "redirections",
+                            "entryPoint",
+                            "scheme",
+                        ]),
+                        format!("unknown scheme {scheme:?} (http or https)"),
+                    ));
                 }
             }
-            for (which, ips) in [("forwardedHeaders", &ep.forwarded_headers.trusted_ips), ("proxyProtocol", &ep.proxy_protocol.as_ref().map(|x| x.trusted_ips.clone()).unwrap_or_default())] {
+            for (which, ips) in [
+                ("forwardedHeaders", &ep.forwarded_headers.trusted_ips),
+                (
+                    "proxyProtocol",
+                    &ep.proxy_protocol
+                        .as_ref()
+                        .map(|x| x.trusted_ips.clone())
+                        .unwrap_or_default(),
+                ),
+            ] {
                 for (i, ip) in ips.iter().enumerate() {
-                    if ip.parse::<ipnet::IpNet>().is_err() && ip.parse::<std::net::IpAddr>().is_err() {
-                        out.push((p(&["entryPoints", name, which, "trustedIPs", &i.to_string()]), format!("{ip:?} is not an IP address or CIDR range")));
+                    if ip.parse::<ipnet::IpNet>().is_err()
+                        && ip.parse::<std::net::IpAddr>().is_err()
+                    {
+                        out.push((
+                            p(&["entryPoints", name, which, "trustedIPs", &i.to_string()]),
+                            format!("{ip:?} is not an IP address or CIDR range"),
+                        ));
                     }
                 }
             }
@@ -363,20 +540,34 @@ impl StaticConfig {
         }
         if let Some(prom) = self.metrics.as_ref().and_then(|m| m.prometheus.as_ref()) {
             if !prom.manual_routing && !self.entry_points.contains_key(&prom.entry_point) {
-                out.push((p(&["metrics", "prometheus", "entryPoint"]), unknown_ep(&prom.entry_point)));
+                out.push((
+                    p(&["metrics", "prometheus", "entryPoint"]),
+                    unknown_ep(&prom.entry_point),
+                ));
             }
         }
         if let Some(file) = &self.providers.file {
             if !file.filename.is_empty() && !file.directory.is_empty() {
-                out.push((p(&["providers", "file"]), "set either `filename` or `directory`, not both".into()));
+                out.push((
+                    p(&["providers", "file"]),
+                    "set either `filename` or `directory`, not both".into(),
+                ));
             } else if file.filename.is_empty() && file.directory.is_empty() {
-                out.push((p(&["providers", "file"]), "`filename` or `directory` is required".into()));
+                out.push((
+                    p(&["providers", "file"]),
+                    "`filename` or `directory` is required".into(),
+                ));
             }
         }
         if let Some(docker) = &self.providers.docker {
-            let ok = ["unix://", "tcp://", "http://", "https://", "npipe://", "ssh://"]
-                .iter()
-                .any(|s| docker.endpoint.len() > s.len() && docker.endpoint[..s.len()].eq_ignore_ascii_case(s));
+            let ok = [
+                "unix://", "tcp://", "http://", "https://", "npipe://", "ssh://",
+            ]
+            .iter()
+            .any(|s| {
+                docker.endpoint.len() > s.len()
+                    && docker.endpoint[..s.len()].eq_ignore_ascii_case(s)
+            });
             if !ok {
                 out.push((p(&["providers", "docker", "endpoint"]), format!("{:?} is not a Docker endpoint (unix:///var/run/docker.sock, tcp://host:2375)", docker.endpoint)));
             }
@@ -386,35 +577,97 @@ impl StaticConfig {
         }
         match self.core.default_rule_syntax.to_ascii_lowercase().as_str() {
             "v2" | "v3" => {}
-            other => out.push((p(&["core", "defaultRuleSyntax"]), format!("unknown rule syntax {other:?} (v3 or v2)"))),
+            other => out.push((
+                p(&["core", "defaultRuleSyntax"]),
+                format!("unknown rule syntax {other:?} (v3 or v2)"),
+            )),
         }
-        let levels = ["TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL", "PANIC"];
-        if !levels.iter().any(|l| l.eq_ignore_ascii_case(&self.log.level)) {
-            out.push((p(&["log", "level"]), format!("unknown log level {:?} (one of {})", self.log.level, levels.join(", "))));
+        let levels = [
+            "TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL", "PANIC",
+        ];
+        if !levels
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(&self.log.level))
+        {
+            out.push((
+                p(&["log", "level"]),
+                format!(
+                    "unknown log level {:?} (one of {})",
+                    self.log.level,
+                    levels.join(", ")
+                ),
+            ));
         }
-        if !["common", "json"].iter().any(|f| f.eq_ignore_ascii_case(&self.log.format)) {
-            out.push((p(&["log", "format"]), format!("unknown log format {:?} (common or json)", self.log.format)));
+        if !["common", "json"]
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(&self.log.format))
+        {
+            out.push((
+                p(&["log", "format"]),
+                format!("unknown log format {:?} (common or json)", self.log.format),
+            ));
         }
         if let Some(al) = &self.access_log {
-            if !["common", "json", "genericCLF"].iter().any(|f| f.eq_ignore_ascii_case(&al.format)) {
-                out.push((p(&["accessLog", "format"]), format!("unknown access log format {:?} (common, genericCLF or json)", al.format)));
+            if !["common", "json", "genericCLF"]
+                .iter()
+                .any(|f| f.eq_ignore_ascii_case(&al.format))
+            {
+                out.push((
+                    p(&["accessLog", "format"]),
+                    format!(
+                        "unknown access log format {:?} (common, genericCLF or json)",
+                        al.format
+                    ),
+                ));
             }
         }
         for (name, r) in &self.certificates_resolvers {
             let Some(acme) = &r.acme else { continue };
             let kt = ["EC256", "EC384", "RSA2048", "RSA4096", "RSA8192"];
             if !kt.iter().any(|k| k.eq_ignore_ascii_case(&acme.key_type)) {
-                out.push((p(&["certificatesResolvers", name, "acme", "keyType"]), format!("unknown key type {:?} (one of {})", acme.key_type, kt.join(", "))));
+                out.push((
+                    p(&["certificatesResolvers", name, "acme", "keyType"]),
+                    format!(
+                        "unknown key type {:?} (one of {})",
+                        acme.key_type,
+                        kt.join(", ")
+                    ),
+                ));
             }
             if let Some(hc) = &acme.http_challenge {
                 if hc.entry_point.is_empty() {
-                    out.push((p(&["certificatesResolvers", name, "acme", "httpChallenge", "entryPoint"]), "the HTTP challenge needs an entry point (usually the one on port 80)".into()));
+                    out.push((
+                        p(&[
+                            "certificatesResolvers",
+                            name,
+                            "acme",
+                            "httpChallenge",
+                            "entryPoint",
+                        ]),
+                        "the HTTP challenge needs an entry point (usually the one on port 80)"
+                            .into(),
+                    ));
                 } else if !self.entry_points.contains_key(&hc.entry_point) {
-                    out.push((p(&["certificatesResolvers", name, "acme", "httpChallenge", "entryPoint"]), unknown_ep(&hc.entry_point)));
+                    out.push((
+                        p(&[
+                            "certificatesResolvers",
+                            name,
+                            "acme",
+                            "httpChallenge",
+                            "entryPoint",
+                        ]),
+                        unknown_ep(&hc.entry_point),
+                    ));
                 }
             }
-            if acme.http_challenge.is_none() && acme.tls_challenge.is_none() && acme.dns_challenge.is_none() {
-                out.push((p(&["certificatesResolvers", name, "acme"]), "choose a challenge: httpChallenge, tlsChallenge or dnsChallenge".into()));
+            if acme.http_challenge.is_none()
+                && acme.tls_challenge.is_none()
+                && acme.dns_challenge.is_none()
+            {
+                out.push((
+                    p(&["certificatesResolvers", name, "acme"]),
+                    "choose a challenge: httpChallenge, tlsChallenge or dnsChallenge".into(),
+                ));
             }
         }
         out

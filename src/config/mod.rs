@@ -20,13 +20,13 @@
 
 mod address;
 mod load;
-mod schema;
+mod merge;
 mod sources;
 mod types;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use address::{parse_address, AddressError, ListenAddress};
 pub use load::{load, LoadInput, Loaded, Sources};
@@ -75,7 +75,8 @@ impl fmt::Display for ConfigProblem {
             Origin::Args => f.write_str("command line: ")?,
             Origin::Default => {}
         }
-        if !self.key.is_empty() {
+        // The canonicalizer's messages already name the key (`unknown key `api.insecur``).
+        if !self.key.is_empty() && !self.message.contains(&format!("`{}`", self.key)) {
             write!(f, "{}: ", self.key)?;
         }
         f.write_str(&self.message)
@@ -99,14 +100,22 @@ impl ConfigError {
         match self {
             ConfigError::Invalid(p) => p.clone(),
             ConfigError::Usage(m) => {
-                vec![ConfigProblem { origin: Origin::Args, key: String::new(), line: None, message: m.clone() }]
+                vec![ConfigProblem {
+                    origin: Origin::Args,
+                    key: String::new(),
+                    line: None,
+                    message: m.clone(),
+                }]
             }
         }
     }
 }
 
 fn join_problems(p: &[ConfigProblem]) -> String {
-    p.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+    p.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Where `wharf healthcheck` sends its request: the ping entry point's address (loopback when
@@ -134,7 +143,10 @@ pub enum Command {
     Run(Loaded),
     /// `wharf check [flags]`: validate; `problems` holds every static-config problem (the
     /// runtime adds dynamic-file checks using `loaded`'s file provider). Exit 1 if any.
-    Check { loaded: Option<Loaded>, problems: Vec<ConfigProblem> },
+    Check {
+        loaded: Option<Loaded>,
+        problems: Vec<ConfigProblem>,
+    },
     /// `wharf version`.
     Version,
     /// `wharf healthcheck [flags]`: GET the ping endpoint, exit 0 on 200.
@@ -145,7 +157,10 @@ pub enum Command {
 
 /// The version line `wharf version` prints.
 pub fn version_text() -> String {
-    format!("wharf {} (Traefik v3 compatible)", env!("CARGO_PKG_VERSION"))
+    format!(
+        "wharf {} (Traefik v3 compatible)",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 /// Parses the command line (`args` WITHOUT the program name, i.e. `std::env::args().skip(1)`)
@@ -156,6 +171,19 @@ pub fn version_text() -> String {
 /// one leading dash works too. Keys are case-insensitive; `--configFile`/`--configfile` names
 /// the file.
 pub fn parse_command(args: &[String], env: &[(String, String)]) -> Result<Command, ConfigError> {
+    // Tolerate a program name passed by mistake (`std::env::args()` without `skip(1)`), also
+    // when wharf is installed under Traefik's name.
+    let args = match args.first() {
+        Some(a0)
+            if matches!(
+                Path::new(a0).file_name().and_then(|n| n.to_str()),
+                Some("wharf" | "traefik")
+            ) =>
+        {
+            &args[1..]
+        }
+        _ => args,
+    };
     let mut rest = args;
     let mut command = "run";
     if let Some(first) = args.first() {
@@ -179,12 +207,22 @@ pub fn parse_command(args: &[String], env: &[(String, String)]) -> Result<Comman
     if parsed.help || command == "help" {
         return Ok(Command::Help(help_text()));
     }
-    let input = || LoadInput { flags: &parsed.items, config_file: parsed.config_file.as_deref(), env };
+    let input = || LoadInput {
+        flags: &parsed.items,
+        config_file: parsed.config_file.as_deref(),
+        env,
+    };
     match command {
         "version" => Ok(Command::Version),
         "check" => match load(input()) {
-            Ok(l) => Ok(Command::Check { loaded: Some(l), problems: Vec::new() }),
-            Err(e) => Ok(Command::Check { loaded: None, problems: e.problems() }),
+            Ok(l) => Ok(Command::Check {
+                loaded: Some(l),
+                problems: Vec::new(),
+            }),
+            Err(e) => Ok(Command::Check {
+                loaded: None,
+                problems: e.problems(),
+            }),
         },
         "healthcheck" => {
             let loaded = load(input())?;
@@ -197,18 +235,26 @@ pub fn parse_command(args: &[String], env: &[(String, String)]) -> Result<Comman
 
 /// The ping endpoint of a loaded configuration (Traefik's healthcheck needs `ping` enabled).
 pub fn ping_target(config: &StaticConfig) -> Result<PingTarget, ConfigError> {
-    let ping = config
-        .ping
-        .as_ref()
-        .ok_or_else(|| ConfigError::Usage("please enable `ping` to use the health check (--ping)".into()))?;
-    let ep = config.entry_points.get(&ping.entry_point).ok_or_else(|| {
-        ConfigError::Usage(format!("the ping entry point {:?} is not defined", ping.entry_point))
+    let ping = config.ping.as_ref().ok_or_else(|| {
+        ConfigError::Usage("please enable `ping` to use the health check (--ping)".into())
     })?;
-    let addr = parse_address(&ep.address).map_err(|e| ConfigError::Usage(format!("entryPoints.{}.address: {e}", ping.entry_point)))?;
+    let ep = config.entry_points.get(&ping.entry_point).ok_or_else(|| {
+        ConfigError::Usage(format!(
+            "the ping entry point {:?} is not defined",
+            ping.entry_point
+        ))
+    })?;
+    let addr = parse_address(&ep.address).map_err(|e| {
+        ConfigError::Usage(format!("entryPoints.{}.address: {e}", ping.entry_point))
+    })?;
     Ok(PingTarget {
         entry_point: ping.entry_point.clone(),
         addr: addr.local_target(),
-        scheme: if ep.http.tls.is_some() { "https" } else { "http" },
+        scheme: if ep.http.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        },
         path: "/ping",
     })
 }
@@ -220,14 +266,23 @@ struct ParsedFlags {
 }
 
 fn parse_flags(args: &[String]) -> Result<ParsedFlags, ConfigError> {
-    let walker = schema::SchemaWalker::for_static();
-    let mut out = ParsedFlags { items: Vec::new(), config_file: None, help: false };
+    let mut out = ParsedFlags {
+        items: Vec::new(),
+        config_file: None,
+        help: false,
+    };
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
         i += 1;
-        let Some(body) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')).filter(|b| !b.is_empty()) else {
-            return Err(ConfigError::Usage(format!("unexpected argument {arg:?} (flags look like --entryPoints.web.address=:80)")));
+        let Some(body) = arg
+            .strip_prefix("--")
+            .or_else(|| arg.strip_prefix('-'))
+            .filter(|b| !b.is_empty())
+        else {
+            return Err(ConfigError::Usage(format!(
+                "unexpected argument {arg:?} (flags look like --entryPoints.web.address=:80)"
+            )));
         };
         let (name, inline) = match body.split_once('=') {
             Some((n, v)) => (n, Some(v.to_string())),
@@ -242,7 +297,7 @@ fn parse_flags(args: &[String]) -> Result<ParsedFlags, ConfigError> {
             if next.starts_with('-') {
                 return false;
             }
-            if walker.is_bool_or_section(&path) {
+            if load::is_bool_or_section(&path) {
                 return next.eq_ignore_ascii_case("true") || next.eq_ignore_ascii_case("false");
             }
             true

@@ -10,14 +10,25 @@ use serde_json::{Map, Value};
 use super::ConfigProblem;
 
 /// File names tried, in order, in each directory of [`search_dirs`].
-pub const FILE_NAMES: &[&str] =
-    &["traefik.yml", "traefik.yaml", "traefik.toml", "wharf.yml", "wharf.yaml", "wharf.toml"];
+pub const FILE_NAMES: &[&str] = &[
+    "traefik.yml",
+    "traefik.yaml",
+    "traefik.toml",
+    "wharf.yml",
+    "wharf.yaml",
+    "wharf.toml",
+];
 
 /// Where Traefik looks for its static file when `--configFile` is absent: `/etc/traefik/`,
 /// `$XDG_CONFIG_HOME/`, `$HOME/.config/`, and the working directory. wharf also accepts
 /// `wharf.{yml,yaml,toml}` in the same places (a `traefik.*` file wins within one directory).
 pub fn search_dirs(env: &[(String, String)]) -> Vec<PathBuf> {
-    let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    let get = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .filter(|v| !v.is_empty())
+    };
     let mut dirs = vec![PathBuf::from("/etc/traefik")];
     if let Some(x) = get("XDG_CONFIG_HOME") {
         dirs.push(PathBuf::from(x));
@@ -113,12 +124,22 @@ impl FileSource {
         let tree = match tree {
             Value::Null => Value::Object(Map::new()),
             t @ Value::Object(_) => t,
-            _ => return Err(syntax(Some(1), "the static configuration must be a map of keys".into())),
+            _ => {
+                return Err(syntax(
+                    Some(1),
+                    "the static configuration must be a map of keys".into(),
+                ))
+            }
         };
-        Ok(FileSource { path: path.to_path_buf(), format, text: text.to_string(), tree })
+        Ok(FileSource {
+            path: path.to_path_buf(),
+            format,
+            text: text.to_string(),
+            tree,
+        })
     }
 
-    /// The 1-based line where the key at `path` (user spelling; list indices as numbers) is
+    /// The 1-based line where the key at `path` (any case; list indices as numbers) is
     /// written, found by scanning the text, since neither parser keeps positions in the tree.
     pub fn line_of(&self, path: &[String]) -> Option<usize> {
         match self.format {
@@ -132,16 +153,25 @@ fn toml_to_json(v: toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s),
         toml::Value::Integer(i) => Value::from(i),
-        toml::Value::Float(f) => serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         toml::Value::Boolean(b) => Value::Bool(b),
         toml::Value::Datetime(d) => Value::String(d.to_string()),
         toml::Value::Array(a) => Value::Array(a.into_iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
+        toml::Value::Table(t) => {
+            Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect())
+        }
     }
 }
 
 fn line_of_offset(text: &str, offset: usize) -> usize {
-    text.as_bytes().iter().take(offset).filter(|b| **b == b'\n').count() + 1
+    text.as_bytes()
+        .iter()
+        .take(offset)
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 fn unquote(s: &str) -> &str {
@@ -153,7 +183,10 @@ fn unquote(s: &str) -> &str {
 }
 
 fn keys_only(path: &[String]) -> Vec<&str> {
-    path.iter().filter(|s| s.parse::<usize>().is_err()).map(String::as_str).collect()
+    path.iter()
+        .filter(|s| s.parse::<usize>().is_err())
+        .map(String::as_str)
+        .collect()
 }
 
 fn yaml_line_of(text: &str, path: &[String]) -> Option<usize> {
@@ -173,13 +206,20 @@ fn yaml_line_of(text: &str, path: &[String]) -> Option<usize> {
             indent += 2 + (r.len() - r.trim_start().len());
             rest = r.trim_start();
         }
-        let Some(colon) = find_yaml_colon(rest) else { continue };
+        let Some(colon) = find_yaml_colon(rest) else {
+            continue;
+        };
         let key = unquote(&rest[..colon]).to_string();
         while stack.last().is_some_and(|(n, _)| *n >= indent) {
             stack.pop();
         }
         stack.push((indent, key));
-        if stack.len() == want.len() && stack.iter().zip(&want).all(|((_, k), w)| k == w) {
+        if stack.len() == want.len()
+            && stack
+                .iter()
+                .zip(&want)
+                .all(|((_, k), w)| k.eq_ignore_ascii_case(w))
+        {
             return Some(i + 1);
         }
     }
@@ -195,7 +235,9 @@ fn find_yaml_colon(s: &str) -> Option<usize> {
             Some(q) if b == q => quote = None,
             Some(_) => {}
             None if (b == b'"' || b == b'\'') && i == 0 => quote = Some(b),
-            None if b == b':' && (i + 1 == bytes.len() || bytes[i + 1] == b' ' || bytes[i + 1] == b'\t') => {
+            None if b == b':'
+                && (i + 1 == bytes.len() || bytes[i + 1] == b' ' || bytes[i + 1] == b'\t') =>
+            {
                 return Some(i)
             }
             None => {}
@@ -217,23 +259,35 @@ fn toml_line_of(text: &str, path: &[String]) -> Option<usize> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let full: Vec<String> = if let Some(h) = line.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
-            table = split(h);
-            table.clone()
-        } else if let Some(h) = line.strip_prefix('[').and_then(|r| r.split(']').next()) {
-            table = split(h);
-            table.clone()
-        } else if let Some(eq) = line.find('=') {
-            let mut f = table.clone();
-            f.extend(split(&line[..eq]));
-            f
-        } else {
-            continue;
-        };
-        if full.len() == want.len() && full.iter().zip(&want).all(|(a, b)| a == b) {
+        let full: Vec<String> =
+            if let Some(h) = line.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+                table = split(h);
+                table.clone()
+            } else if let Some(h) = line.strip_prefix('[').and_then(|r| r.split(']').next()) {
+                table = split(h);
+                table.clone()
+            } else if let Some(eq) = line.find('=') {
+                let mut f = table.clone();
+                f.extend(split(&line[..eq]));
+                f
+            } else {
+                continue;
+            };
+        if full.len() == want.len()
+            && full
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        {
             return Some(i + 1);
         }
-        if prefix_hit.is_none() && full.len() > want.len() && full.iter().zip(&want).all(|(a, b)| a == b) {
+        if prefix_hit.is_none()
+            && full.len() > want.len()
+            && full
+                .iter()
+                .zip(&want)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        {
             prefix_hit = Some(i + 1);
         }
     }
@@ -317,7 +371,10 @@ pub struct EnvItem {
 
 /// Variables names that are not configuration keys: the config-file pointer.
 pub fn is_config_file_var(name: &str) -> bool {
-    ENV_PREFIXES.iter().any(|p| name.strip_prefix(p).is_some_and(|r| r.eq_ignore_ascii_case("CONFIGFILE")))
+    ENV_PREFIXES.iter().any(|p| {
+        name.strip_prefix(p)
+            .is_some_and(|r| r.eq_ignore_ascii_case("CONFIGFILE"))
+    })
 }
 
 /// The `TRAEFIK_*` then `WHARF_*` variables, each group sorted by name (deterministic).
@@ -326,11 +383,17 @@ pub fn env_items(env: &[(String, String)]) -> Vec<EnvItem> {
     for prefix in ENV_PREFIXES {
         let mut group: Vec<EnvItem> = env
             .iter()
-            .filter(|(n, _)| n.len() > prefix.len() && n[..prefix.len()].eq_ignore_ascii_case(prefix))
+            .filter(|(n, _)| {
+                n.len() > prefix.len() && n[..prefix.len()].eq_ignore_ascii_case(prefix)
+            })
             .filter(|(n, _)| !is_config_file_var(n))
             .map(|(n, v)| EnvItem {
                 name: n.clone(),
-                path: n[prefix.len()..].to_ascii_lowercase().split('_').map(str::to_string).collect(),
+                path: n[prefix.len()..]
+                    .to_ascii_lowercase()
+                    .split('_')
+                    .map(str::to_string)
+                    .collect(),
                 value: v.clone(),
             })
             .collect();
@@ -351,7 +414,10 @@ mod tests {
     #[test]
     fn split_key_indices() {
         assert_eq!(p("a.b[0].c"), vec!["a", "b", "0", "c"]);
-        assert_eq!(p("entrypoints.web.address"), vec!["entrypoints", "web", "address"]);
+        assert_eq!(
+            p("entrypoints.web.address"),
+            vec!["entrypoints", "web", "address"]
+        );
     }
 
     #[test]
@@ -360,7 +426,10 @@ mod tests {
         let f = FileSource::parse(Path::new("t.yml"), text).unwrap();
         assert_eq!(f.line_of(&p("entryPoints.web.address")), Some(4));
         assert_eq!(f.line_of(&p("entryPoints.websecure.adress")), Some(6));
-        assert_eq!(f.line_of(&p("entryPoints.websecure.http.tls.domains.0.sans")), Some(11));
+        assert_eq!(
+            f.line_of(&p("entryPoints.websecure.http.tls.domains.0.sans")),
+            Some(11)
+        );
         assert_eq!(f.line_of(&p("nothing.here")), None);
     }
 
@@ -385,8 +454,14 @@ mod tests {
     #[test]
     fn env_items_prefixes_and_case() {
         let env = vec![
-            ("WHARF_ENTRYPOINTS_WEB_ADDRESS".to_string(), ":81".to_string()),
-            ("TRAEFIK_ENTRYPOINTS_Web_ADDRESS".to_string(), ":80".to_string()),
+            (
+                "WHARF_ENTRYPOINTS_WEB_ADDRESS".to_string(),
+                ":81".to_string(),
+            ),
+            (
+                "TRAEFIK_ENTRYPOINTS_Web_ADDRESS".to_string(),
+                ":80".to_string(),
+            ),
             ("PATH".to_string(), "/bin".to_string()),
             ("TRAEFIK_CONFIGFILE".to_string(), "x".to_string()),
         ];
@@ -399,11 +474,19 @@ mod tests {
 
     #[test]
     fn search_dirs_follow_traefik() {
-        let env = vec![("HOME".to_string(), "/home/u".to_string()), ("XDG_CONFIG_HOME".to_string(), "/x".to_string())];
+        let env = vec![
+            ("HOME".to_string(), "/home/u".to_string()),
+            ("XDG_CONFIG_HOME".to_string(), "/x".to_string()),
+        ];
         let dirs = search_dirs(&env);
         assert_eq!(
             dirs,
-            vec![PathBuf::from("/etc/traefik"), PathBuf::from("/x"), PathBuf::from("/home/u/.config"), PathBuf::from(".")]
+            vec![
+                PathBuf::from("/etc/traefik"),
+                PathBuf::from("/x"),
+                PathBuf::from("/home/u/.config"),
+                PathBuf::from(".")
+            ]
         );
     }
 }

@@ -25,7 +25,6 @@ pub const INTERNAL_ENTRY_POINT: &str = "traefik";
 /// Key paths (canonical spelling, `*` = any map key) that parse but that wharf does not act on
 /// yet. A present key at or under one of these paths produces a "not yet used" warning.
 pub const NOT_YET_USED: &[&str] = &[
-    "global",
     "serversTransport.spiffe",
     "tcpServersTransport",
     "entryPoints.*.reusePort",
@@ -84,7 +83,10 @@ pub const NOT_YET_USED: &[&str] = &[
 pub struct StaticConfig {
     pub global: Global,
     pub servers_transport: StaticServersTransport,
-    #[serde(rename = "tcpServersTransport", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "tcpServersTransport",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tcp_servers_transport: Option<Value>,
     pub entry_points: BTreeMap<String, EntryPoint>,
     pub providers: Providers,
@@ -111,7 +113,8 @@ pub struct StaticConfig {
     pub ocsp: Option<Value>,
 }
 
-/// `global`: both are about Traefik Labs' services; wharf never phones home.
+/// `global`: both are about Traefik Labs' services. wharf never phones home whatever they say,
+/// so they parse without a "not yet used" warning (users' files commonly set them to false).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Global {
@@ -121,7 +124,10 @@ pub struct Global {
 
 impl Default for Global {
     fn default() -> Self {
-        Global { check_new_version: true, send_anonymous_usage: false }
+        Global {
+            check_new_version: true,
+            send_anonymous_usage: false,
+        }
     }
 }
 
@@ -250,7 +256,12 @@ pub struct RedirectEntryPoint {
 
 impl Default for RedirectEntryPoint {
     fn default() -> Self {
-        RedirectEntryPoint { to: String::new(), scheme: "https".into(), permanent: true, priority: i64::MAX - 1 }
+        RedirectEntryPoint {
+            to: String::new(),
+            scheme: "https".into(),
+            permanent: true,
+            priority: i64::MAX - 1,
+        }
     }
 }
 
@@ -279,7 +290,9 @@ pub struct Http2 {
 
 impl Default for Http2 {
     fn default() -> Self {
-        Http2 { max_concurrent_streams: 250 }
+        Http2 {
+            max_concurrent_streams: 250,
+        }
     }
 }
 
@@ -344,7 +357,10 @@ pub struct LifeCycle {
 
 impl Default for LifeCycle {
     fn default() -> Self {
-        LifeCycle { request_accept_grace_timeout: Duration::default(), grace_time_out: Duration::from_secs(10) }
+        LifeCycle {
+            request_accept_grace_timeout: Duration::default(),
+            grace_time_out: Duration::from_secs(10),
+        }
     }
 }
 
@@ -359,7 +375,12 @@ pub struct EntryPointObservability {
 
 impl Default for EntryPointObservability {
     fn default() -> Self {
-        EntryPointObservability { access_logs: true, metrics: true, tracing: true, trace_verbosity: "minimal".into() }
+        EntryPointObservability {
+            access_logs: true,
+            metrics: true,
+            tracing: true,
+            trace_verbosity: "minimal".into(),
+        }
     }
 }
 
@@ -382,7 +403,10 @@ pub struct Providers {
     pub kubernetes_crd: Option<KubernetesCrd>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubernetes_gateway: Option<Value>,
-    #[serde(rename = "kubernetesIngressNGINX", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "kubernetesIngressNGINX",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub kubernetes_ingress_nginx: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rest: Option<Value>,
@@ -446,7 +470,12 @@ pub struct FileProvider {
 
 impl Default for FileProvider {
     fn default() -> Self {
-        FileProvider { filename: String::new(), directory: String::new(), watch: true, debug_log_generated_template: false }
+        FileProvider {
+            filename: String::new(),
+            directory: String::new(),
+            watch: true,
+            debug_log_generated_template: false,
+        }
     }
 }
 
@@ -575,7 +604,13 @@ pub struct Api {
 
 impl Default for Api {
     fn default() -> Self {
-        Api { insecure: false, dashboard: true, debug: false, base_path: "/".into(), disable_dashboard_ad: false }
+        Api {
+            insecure: false,
+            dashboard: true,
+            debug: false,
+            base_path: "/".into(),
+            disable_dashboard_ad: false,
+        }
     }
 }
 
@@ -590,7 +625,11 @@ pub struct Ping {
 
 impl Default for Ping {
     fn default() -> Self {
-        Ping { entry_point: INTERNAL_ENTRY_POINT.into(), manual_routing: false, terminating_status_code: 503 }
+        Ping {
+            entry_point: INTERNAL_ENTRY_POINT.into(),
+            manual_routing: false,
+            terminating_status_code: 503,
+        }
     }
 }
 
@@ -680,7 +719,11 @@ pub struct AccessLogFields {
 
 impl Default for AccessLogFields {
     fn default() -> Self {
-        AccessLogFields { default_mode: "keep".into(), names: BTreeMap::new(), headers: None }
+        AccessLogFields {
+            default_mode: "keep".into(),
+            names: BTreeMap::new(),
+            headers: None,
+        }
     }
 }
 
@@ -694,7 +737,10 @@ pub struct AccessLogHeaders {
 
 impl Default for AccessLogHeaders {
     fn default() -> Self {
-        AccessLogHeaders { default_mode: "drop".into(), names: BTreeMap::new() }
+        AccessLogHeaders {
+            default_mode: "drop".into(),
+            names: BTreeMap::new(),
+        }
     }
 }
 
@@ -784,7 +830,9 @@ pub struct Core {
 
 impl Default for Core {
     fn default() -> Self {
-        Core { default_rule_syntax: "v3".into() }
+        Core {
+            default_rule_syntax: "v3".into(),
+        }
     }
 }
 
