@@ -22,8 +22,8 @@ use crate::body::Body;
 use crate::compile::{self, CompileInput, CompileSettings, FileContents, Registries, Report};
 use crate::config::{self, Loaded, StaticConfig};
 use crate::proxy::{
-    self, CancellationToken, EntryPointRedirect, EntryPointSettings, HookCtx, PreRouteHook, PreRouteHooks,
-    RespondingTimeouts, TrustSettings,
+    self, CancellationToken, EntryPointRedirect, EntryPointSettings, HookCtx, PreRouteHook,
+    PreRouteHooks, RespondingTimeouts, TrustSettings,
 };
 use crate::rule::RuleSyntax;
 
@@ -36,7 +36,11 @@ pub enum RunError {
     #[error("entry point `{name}`: {reason}")]
     EntryPoint { name: String, reason: String },
     #[error("entry point `{name}`: cannot listen on {address}: {source} (is another process using the port?)")]
-    Bind { name: String, address: SocketAddr, source: std::io::Error },
+    Bind {
+        name: String,
+        address: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("logging: {0}")]
     Logging(String),
     #[error("{0}")]
@@ -60,17 +64,36 @@ pub fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, RunError> {
     };
     let std_l = match mk(addr) {
         Ok(l) => l,
-        Err(e) if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) && e.kind() != std::io::ErrorKind::AddrInUse => {
+        Err(e)
+            if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                && e.kind() != std::io::ErrorKind::AddrInUse =>
+        {
             let v4 = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), addr.port());
-            mk(v4).map_err(|source| RunError::Bind { name: name.into(), address: v4, source })?
+            mk(v4).map_err(|source| RunError::Bind {
+                name: name.into(),
+                address: v4,
+                source,
+            })?
         }
-        Err(source) => return Err(RunError::Bind { name: name.into(), address: addr, source }),
+        Err(source) => {
+            return Err(RunError::Bind {
+                name: name.into(),
+                address: addr,
+                source,
+            })
+        }
     };
-    TcpListener::from_std(std_l).map_err(|source| RunError::Bind { name: name.into(), address: addr, source })
+    TcpListener::from_std(std_l).map_err(|source| RunError::Bind {
+        name: name.into(),
+        address: addr,
+        source,
+    })
 }
 
 /// Binds every entry point before any serves, so a taken port fails the start with its name.
-pub fn bind_all(entry_points: &[(String, SocketAddr)]) -> Result<Vec<(String, TcpListener)>, RunError> {
+pub fn bind_all(
+    entry_points: &[(String, SocketAddr)],
+) -> Result<Vec<(String, TcpListener)>, RunError> {
     let mut out = Vec::with_capacity(entry_points.len());
     for (name, addr) in entry_points {
         let l = bind(name, *addr)?;
@@ -149,12 +172,21 @@ impl CompileLoop {
         log_report_changes(&previous.report, &snap.report);
         let routers = snap.report.routers.len();
         let g = self.store.store(snap);
-        tracing::info!(generation = g, routers, took_ms = started.elapsed().as_millis() as u64, "configuration applied");
+        tracing::info!(
+            generation = g,
+            routers,
+            took_ms = started.elapsed().as_millis() as u64,
+            "configuration applied"
+        );
         g
     }
 
     /// Applies every change of `views` until the channel closes or `shutdown` fires.
-    pub async fn run(self: Arc<Self>, mut views: watch::Receiver<Views>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(
+        self: Arc<Self>,
+        mut views: watch::Receiver<Views>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         loop {
             tokio::select! {
                 r = views.changed() => if r.is_err() { return },
@@ -163,7 +195,10 @@ impl CompileLoop {
             let v = views.borrow_and_update().clone();
             let me = self.clone();
             // Compile is CPU work (10k routers take a while): keep it off the async workers.
-            if tokio::task::spawn_blocking(move || me.apply(&v)).await.is_err() {
+            if tokio::task::spawn_blocking(move || me.apply(&v))
+                .await
+                .is_err()
+            {
                 tracing::error!("compile panicked; the previous snapshot keeps serving");
             }
         }
@@ -196,28 +231,50 @@ pub fn compile_settings(cfg: &StaticConfig) -> CompileSettings {
 fn trust(name: &str, key: &str, ips: &[String], insecure: bool) -> Result<TrustSettings, RunError> {
     let mut trusted_ips = Vec::with_capacity(ips.len());
     for ip in ips {
-        let net = match ip.parse::<ipnet::IpNet>() {
-            Ok(n) => n,
-            Err(_) => ip.parse::<IpAddr>().map(ipnet::IpNet::from).map_err(|_| RunError::EntryPoint {
-                name: name.into(),
-                reason: format!("{key}: `{ip}` is neither an IP address nor a CIDR"),
-            })?,
-        };
+        let net =
+            match ip.parse::<ipnet::IpNet>() {
+                Ok(n) => n,
+                Err(_) => ip.parse::<IpAddr>().map(ipnet::IpNet::from).map_err(|_| {
+                    RunError::EntryPoint {
+                        name: name.into(),
+                        reason: format!("{key}: `{ip}` is neither an IP address nor a CIDR"),
+                    }
+                })?,
+            };
         trusted_ips.push(net);
     }
-    Ok(TrustSettings { trusted_ips, insecure })
+    Ok(TrustSettings {
+        trusted_ips,
+        insecure,
+    })
 }
 
 /// The proxy's view of entry point `name` (bound at `addr`).
-pub fn entry_point_settings(cfg: &StaticConfig, name: &str, addr: SocketAddr) -> Result<EntryPointSettings, RunError> {
+pub fn entry_point_settings(
+    cfg: &StaticConfig,
+    name: &str,
+    addr: SocketAddr,
+) -> Result<EntryPointSettings, RunError> {
     let Some(ep) = cfg.entry_points.get(name) else {
-        return Err(RunError::EntryPoint { name: name.into(), reason: "not configured".into() });
+        return Err(RunError::EntryPoint {
+            name: name.into(),
+            reason: "not configured".into(),
+        });
     };
     let mut s = EntryPointSettings::new(name, addr);
-    s.forwarded_headers =
-        trust(name, "forwardedHeaders.trustedIPs", &ep.forwarded_headers.trusted_ips, ep.forwarded_headers.insecure)?;
+    s.forwarded_headers = trust(
+        name,
+        "forwardedHeaders.trustedIPs",
+        &ep.forwarded_headers.trusted_ips,
+        ep.forwarded_headers.insecure,
+    )?;
     if let Some(pp) = &ep.proxy_protocol {
-        s.proxy_protocol = Some(trust(name, "proxyProtocol.trustedIPs", &pp.trusted_ips, pp.insecure)?);
+        s.proxy_protocol = Some(trust(
+            name,
+            "proxyProtocol.trustedIPs",
+            &pp.trusted_ips,
+            pp.insecure,
+        )?);
     }
     let nonzero = |d: wharf_providers::Duration| Some(d.get()).filter(|d| !d.is_zero());
     let rt = &ep.transport.responding_timeouts;
@@ -230,12 +287,29 @@ pub fn entry_point_settings(cfg: &StaticConfig, name: &str, addr: SocketAddr) ->
     if ep.http.max_header_bytes > 0 {
         s.max_header_bytes = usize::try_from(ep.http.max_header_bytes).unwrap_or(usize::MAX);
     }
-    if let Some(r) = ep.http.redirections.as_ref().and_then(|r| r.entry_point.as_ref()) {
+    if let Some(r) = ep
+        .http
+        .redirections
+        .as_ref()
+        .and_then(|r| r.entry_point.as_ref())
+    {
         // `to` names an entry point (its port) or is an address such as `:443`.
-        let target = cfg.entry_points.get(&r.to).map(|t| t.address.as_str()).unwrap_or(r.to.as_str());
+        let target = cfg
+            .entry_points
+            .get(&r.to)
+            .map(|t| t.address.as_str())
+            .unwrap_or(r.to.as_str());
         let port = config::parse_address(target).ok().map(|a| a.addr.port());
-        let scheme = if r.scheme.is_empty() { "https".to_string() } else { r.scheme.clone() };
-        s.redirect = Some(EntryPointRedirect { scheme, port, permanent: r.permanent });
+        let scheme = if r.scheme.is_empty() {
+            "https".to_string()
+        } else {
+            r.scheme.clone()
+        };
+        s.redirect = Some(EntryPointRedirect {
+            scheme,
+            port,
+            permanent: r.permanent,
+        });
     }
     Ok(s)
 }
@@ -248,13 +322,20 @@ pub fn ping_hook(terminating: Arc<AtomicBool>, terminating_status: u16) -> impl 
             return None;
         }
         let (status, body) = if terminating.load(Ordering::Relaxed) {
-            (http::StatusCode::from_u16(terminating_status).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE), "")
+            (
+                http::StatusCode::from_u16(terminating_status)
+                    .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE),
+                "",
+            )
         } else {
             (http::StatusCode::OK, "OK")
         };
         let mut resp = http::Response::new(Body::full(body));
         *resp.status_mut() = status;
-        resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         Some(resp)
     }
 }
@@ -265,8 +346,11 @@ pub fn ping_hook(terminating: Arc<AtomicBool>, terminating_status: u16) -> impl 
 /// in-flight requests get each entry point's `graceTimeOut`.
 pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), RunError> {
     let cfg = &loaded.config;
-    let listeners: Vec<(String, SocketAddr)> =
-        cfg.listeners().into_iter().map(|(name, a)| (name, a.addr)).collect();
+    let listeners: Vec<(String, SocketAddr)> = cfg
+        .listeners()
+        .into_iter()
+        .map(|(name, a)| (name, a.addr))
+        .collect();
     let bound = bind_all(&listeners)?;
 
     let store = SnapshotStore::new();
@@ -284,13 +368,30 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
     let shutdown = CancellationToken::new();
     let mut servers = tokio::task::JoinSet::new();
     for (name, listener) in bound {
-        let addr = listener.local_addr().map_err(|source| RunError::Bind { name: name.clone(), address: SocketAddr::from(([0, 0, 0, 0], 0)), source })?;
+        let addr = listener.local_addr().map_err(|source| RunError::Bind {
+            name: name.clone(),
+            address: SocketAddr::from(([0, 0, 0, 0], 0)),
+            source,
+        })?;
         let settings = Arc::new(entry_point_settings(cfg, &name, addr)?);
         let mut hooks = PreRouteHooks::new();
-        if let Some(ping) = cfg.ping.as_ref().filter(|p| !p.manual_routing && p.entry_point == name) {
-            hooks.add("/ping", ping_hook(terminating.clone(), ping.terminating_status_code));
+        if let Some(ping) = cfg
+            .ping
+            .as_ref()
+            .filter(|p| !p.manual_routing && p.entry_point == name)
+        {
+            hooks.add(
+                "/ping",
+                ping_hook(terminating.clone(), ping.terminating_status_code),
+            );
         }
-        servers.spawn(proxy::serve(listener, settings, store.cell(), Arc::new(hooks), shutdown.clone()));
+        servers.spawn(proxy::serve(
+            listener,
+            settings,
+            store.cell(),
+            Arc::new(hooks),
+            shutdown.clone(),
+        ));
     }
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "wharf started");
 
@@ -317,7 +418,9 @@ pub fn start_providers(cfg: &StaticConfig) -> Result<Vec<ProviderHandle>, RunErr
         handles.push(start_file_provider(file)?);
     }
     if cfg.providers.docker.is_some() {
-        tracing::warn!("providers.docker is configured but the docker provider is not part of this build yet");
+        tracing::warn!(
+            "providers.docker is configured but the docker provider is not part of this build yet"
+        );
     }
     Ok(handles)
 }
@@ -368,7 +471,10 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
         seen.insert(p.to_string());
         out.lines.push(format!("{sev}: {p}"));
     }
-    let merged = aggregate::merge(&[("file".to_string(), Arc::new(view))], &cfg.default_router_entry_points());
+    let merged = aggregate::merge(
+        &[("file".to_string(), Arc::new(view))],
+        &cfg.default_router_entry_points(),
+    );
     let settings = compile_settings(cfg);
     let registries = Registries::default();
     let files = load_files(&merged);
@@ -405,7 +511,8 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
                 let loc = locate::find(&sources, section, local, field)
                     .map(|(path, line)| format!("{}:{line}: ", path.display()))
                     .unwrap_or_default();
-                out.lines.push(format!("{sev}: {loc}{key}: {kind} `{name}`: {e}"));
+                out.lines
+                    .push(format!("{sev}: {loc}{key}: {kind} `{name}`: {e}"));
             }
         }
     }
@@ -446,16 +553,27 @@ pub fn init_logging(level: &str, format: &str) -> Result<(), RunError> {
         "debug" => "debug",
         "warn" | "warning" => "warn",
         "error" | "fatal" | "panic" => "error",
-        other => return Err(RunError::Logging(format!("unknown log.level `{other}` (trace, debug, info, warn, error)"))),
+        other => {
+            return Err(RunError::Logging(format!(
+                "unknown log.level `{other}` (trace, debug, info, warn, error)"
+            )))
+        }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(lvl));
     // Colours only on a terminal: piped logs (containers, tests) stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stdout);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stdout);
     let r = match format.to_ascii_lowercase().as_str() {
         "" | "common" => b.try_init(),
         "json" => b.json().try_init(),
-        other => return Err(RunError::Logging(format!("unknown log.format `{other}` (common or json)"))),
+        other => {
+            return Err(RunError::Logging(format!(
+                "unknown log.format `{other}` (common or json)"
+            )))
+        }
     };
     r.map_err(|e| RunError::Logging(e.to_string()))
 }
@@ -465,9 +583,13 @@ pub fn init_logging(level: &str, format: &str) -> Result<(), RunError> {
 pub async fn healthcheck(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let work = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
+        let mut s = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
         let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: wharf-healthcheck\r\n\r\n");
-        s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
         let mut chunk = [0u8; 512];
         while !buf.windows(2).any(|w| w == b"\r\n") {
@@ -482,10 +604,15 @@ pub async fn healthcheck(addr: SocketAddr, path: &str, timeout: Duration) -> Res
         if status == "200" {
             Ok(())
         } else {
-            Err(format!("ping answered `{}`", line.lines().next().unwrap_or("")))
+            Err(format!(
+                "ping answered `{}`",
+                line.lines().next().unwrap_or("")
+            ))
         }
     };
-    tokio::time::timeout(timeout, work).await.map_err(|_| format!("no answer from {addr} within {timeout:?}"))?
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| format!("no answer from {addr} within {timeout:?}"))?
 }
 
 /// The address to reach a listener bound to `addr` from this machine (`[::]`/`0.0.0.0` →
@@ -495,6 +622,15 @@ pub fn local_target(addr: SocketAddr) -> SocketAddr {
         ip if ip.is_unspecified() => SocketAddr::new(IpAddr::from([127, 0, 0, 1]), addr.port()),
         _ => addr,
     }
+}
+
+fn start_file_provider(_file: &config::FileProvider) -> Result<ProviderHandle, RunError> {
+    Err(RunError::Provider("file provider pending".into()))
+}
+fn load_file_provider_once(
+    _file: &config::FileProvider,
+) -> Result<(DynamicConfig, Vec<String>), String> {
+    Err("file provider pending".into())
 }
 
 #[cfg(test)]
@@ -511,11 +647,4 @@ mod tests {
             Ok(_) => panic!("second bind should fail"),
         }
     }
-}
-
-fn start_file_provider(_file: &config::FileProvider) -> Result<ProviderHandle, RunError> {
-    Err(RunError::Provider("file provider pending".into()))
-}
-fn load_file_provider_once(_file: &config::FileProvider) -> Result<(DynamicConfig, Vec<String>), String> {
-    Err("file provider pending".into())
 }

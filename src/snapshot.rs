@@ -46,7 +46,10 @@ impl SnapshotStore {
     /// Starts with the empty snapshot (generation 0: no routes, every request gets 404).
     pub fn new() -> Self {
         let (tx, _) = watch::channel(0);
-        SnapshotStore { current: Arc::new(ArcSwap::from_pointee(Snapshot::default())), generation: Arc::new(tx) }
+        SnapshotStore {
+            current: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            generation: Arc::new(tx),
+        }
     }
 
     /// The current snapshot. Keep the returned `Arc` for the whole request: in-flight requests
@@ -94,7 +97,10 @@ mod tests {
         assert_eq!(s.store(Snapshot::default()), 1);
         assert_eq!(s.store(Snapshot::default()), 2);
         assert_eq!(s.load().generation, 2);
-        assert_eq!(old.generation, 0, "a held snapshot does not change under a swap");
+        assert_eq!(
+            old.generation, 0,
+            "a held snapshot does not change under a swap"
+        );
         assert!(rx.has_changed().unwrap_or(false));
         assert_eq!(*rx.borrow_and_update(), 2);
     }
