@@ -32,3 +32,64 @@ pub struct CompressSpec {
     )]
     pub default_encoding: String,
 }
+
+/// Encodings wharf knows for `encodings` / `defaultEncoding`.
+pub const KNOWN_ENCODINGS: &[&str] = &["zstd", "br", "gzip"];
+
+/// Checks every option without building a filter yet.
+pub fn validate(spec: &CompressSpec) -> Result<(), crate::SpecError> {
+    use crate::SpecError;
+    if !spec.excluded_content_types.is_empty() && !spec.included_content_types.is_empty() {
+        return Err(SpecError::invalid(
+            "compress",
+            "excludedContentTypes and includedContentTypes are mutually exclusive",
+        ));
+    }
+    for (field, list) in [
+        (
+            "compress.excludedContentTypes",
+            &spec.excluded_content_types,
+        ),
+        (
+            "compress.includedContentTypes",
+            &spec.included_content_types,
+        ),
+    ] {
+        for ct in list {
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            let ok = essence
+                .split_once('/')
+                .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty());
+            if !ok {
+                return Err(SpecError::invalid(
+                    field,
+                    format!("{ct:?} is not a media type"),
+                ));
+            }
+        }
+    }
+    if let Some(n) = spec.min_response_body_bytes {
+        if n < 0 {
+            return Err(SpecError::invalid(
+                "compress.minResponseBodyBytes",
+                format!("must not be negative (got {n})"),
+            ));
+        }
+    }
+    for e in &spec.encodings {
+        if !KNOWN_ENCODINGS.contains(&e.trim()) {
+            return Err(SpecError::invalid(
+                "compress.encodings",
+                format!("unknown encoding {e:?} (use zstd, br, gzip)"),
+            ));
+        }
+    }
+    let d = spec.default_encoding.trim();
+    if !d.is_empty() && !KNOWN_ENCODINGS.contains(&d) {
+        return Err(SpecError::invalid(
+            "compress.defaultEncoding",
+            format!("unknown encoding {d:?} (use zstd, br, gzip)"),
+        ));
+    }
+    Ok(())
+}

@@ -33,3 +33,64 @@ pub struct ErrorsSpec {
     )]
     pub query: String,
 }
+
+/// Parses `500`, `500,502`, `500-599` into inclusive ranges.
+pub fn parse_status_ranges(
+    field: &str,
+    entries: &[String],
+) -> Result<Vec<(u16, u16)>, crate::SpecError> {
+    let bad = |s: &str| {
+        crate::SpecError::invalid(
+            field,
+            format!("{s:?} is not a status code or a range like 500-599"),
+        )
+    };
+    let code = |s: &str| {
+        s.trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|c| (100..=599).contains(c))
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        for part in entry.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let range = match part.split_once('-') {
+                Some((a, b)) => (
+                    code(a).ok_or_else(|| bad(part))?,
+                    code(b).ok_or_else(|| bad(part))?,
+                ),
+                None => {
+                    let c = code(part).ok_or_else(|| bad(part))?;
+                    (c, c)
+                }
+            };
+            if range.0 > range.1 {
+                return Err(bad(part));
+            }
+            out.push(range);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks every option without building a filter yet.
+pub fn validate(spec: &ErrorsSpec) -> Result<(), crate::SpecError> {
+    use crate::SpecError;
+    if spec.status.is_empty() {
+        return Err(SpecError::Missing("errors.status"));
+    }
+    parse_status_ranges("errors.status", &spec.status)?;
+    if spec.service.trim().is_empty() {
+        return Err(SpecError::Missing("errors.service"));
+    }
+    for (from, to) in &spec.status_rewrites {
+        parse_status_ranges("errors.statusRewrites", std::slice::from_ref(from))?;
+        if !(100..=599).contains(to) {
+            return Err(SpecError::invalid(
+                "errors.statusRewrites",
+                format!("{to} is not an HTTP status code"),
+            ));
+        }
+    }
+    Ok(())
+}

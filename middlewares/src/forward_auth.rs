@@ -91,3 +91,47 @@ pub struct ClientTlsSpec {
     )]
     pub ca_optional: Option<bool>,
 }
+
+/// Checks every option without building a filter yet.
+pub fn validate(spec: &ForwardAuthSpec) -> Result<(), crate::SpecError> {
+    use crate::SpecError;
+    let address = spec.address.trim();
+    if address.is_empty() {
+        return Err(SpecError::Missing("forwardAuth.address"));
+    }
+    let uri: http::Uri = address.parse().map_err(|_| {
+        SpecError::invalid("forwardAuth.address", format!("{address:?} is not a URL"))
+    })?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+        return Err(SpecError::invalid(
+            "forwardAuth.address",
+            format!("{address:?} must be an absolute http:// or https:// URL"),
+        ));
+    }
+    if !spec.auth_response_headers_regex.is_empty() {
+        regex::Regex::new(&spec.auth_response_headers_regex)
+            .map_err(|e| SpecError::regex("forwardAuth.authResponseHeadersRegex", &e))?;
+    }
+    for (field, list) in [
+        (
+            "forwardAuth.authResponseHeaders",
+            &spec.auth_response_headers,
+        ),
+        ("forwardAuth.authRequestHeaders", &spec.auth_request_headers),
+    ] {
+        for h in list {
+            http::HeaderName::from_bytes(h.trim().as_bytes()).map_err(|_| {
+                SpecError::invalid(field, format!("{h:?} is not a valid header name"))
+            })?;
+        }
+    }
+    if let Some(n) = spec.max_body_size {
+        if n < -1 {
+            return Err(SpecError::invalid(
+                "forwardAuth.maxBodySize",
+                format!("must be -1 (no limit) or more (got {n})"),
+            ));
+        }
+    }
+    Ok(())
+}

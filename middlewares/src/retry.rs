@@ -18,3 +18,22 @@ pub struct RetrySpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initial_interval: Option<Duration>,
 }
+
+/// Checks every option without building a filter yet.
+pub fn validate(spec: &RetrySpec) -> Result<(), crate::SpecError> {
+    if spec.attempts <= 0 {
+        return Err(crate::SpecError::invalid(
+            "retry.attempts",
+            format!("must be greater than 0 (got {})", spec.attempts),
+        ));
+    }
+    if let Some(d) = spec.initial_interval {
+        if d.is_negative() {
+            return Err(crate::SpecError::invalid(
+                "retry.initialInterval",
+                format!("must not be negative (got {d})"),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,270 @@
+//! Tests of `compile` dispatch, chain flattening and the chain runner.
+
+use std::collections::BTreeMap;
+
+use super::*;
+
+fn spec(yaml: &str) -> MiddlewareSpec {
+    serde_norway::from_str(yaml).expect("yaml")
+}
+
+fn build(yaml: &str) -> Result<Filter, SpecError> {
+    compile("m@file", &spec(yaml), &CompileCtx::default())
+}
+
+const CONN: ConnInfo = ConnInfo {
+    remote_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    tls: false,
+};
+
+#[test]
+fn compile_dispatches_every_implemented_kind() {
+    let cases = [
+        "addPrefix: {prefix: /a}",
+        "basicAuth: {users: ['u:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=']}",
+        "contentType: {}",
+        "digestAuth: {users: ['test:traefik:a2688e031edb4be6a3797f3882655c05']}",
+        "encodedCharacters: {allowEncodedSlash: true}",
+        "headers: {customRequestHeaders: {X-A: b}}",
+        "ipAllowList: {sourceRange: [127.0.0.1]}",
+        "ipWhiteList: {sourceRange: [127.0.0.1]}",
+        "inFlightReq: {amount: 3}",
+        "rateLimit: {average: 10}",
+        "redirectRegex: {regex: '^http://a/(.*)', replacement: 'https://a/$1'}",
+        "redirectScheme: {scheme: https}",
+        "replacePath: {path: /x}",
+        "replacePathRegex: {regex: '^/a/(.*)', replacement: '/b/$1'}",
+        "stripPrefix: {prefixes: [/a]}",
+        "stripPrefixRegex: {regex: ['/a/[0-9]+']}",
+    ];
+    for c in cases {
+        build(c).unwrap_or_else(|e| panic!("{c}: {e}"));
+    }
+}
+
+#[test]
+fn unimplemented_kinds_say_so_after_validation() {
+    for (yaml, kind) in [
+        ("compress: {}", "compress"),
+        ("buffering: {maxRequestBodyBytes: 10}", "buffering"),
+        (
+            "circuitBreaker: {expression: 'NetworkErrorRatio() > 0.5'}",
+            "circuitBreaker",
+        ),
+        (
+            "errors: {status: ['500-599'], service: s, query: '/{status}.html'}",
+            "errors",
+        ),
+        (
+            "forwardAuth: {address: 'http://auth/verify'}",
+            "forwardAuth",
+        ),
+        ("grpcWeb: {allowOrigins: ['*']}", "grpcWeb"),
+        ("passTLSClientCert: {pem: true}", "passTLSClientCert"),
+        ("retry: {attempts: 3}", "retry"),
+    ] {
+        let err = build(yaml).expect_err(yaml);
+        assert_eq!(err, SpecError::NotSupportedYet(kind.into()), "{yaml}");
+        assert_eq!(
+            err.to_string(),
+            format!("`{kind}` is not supported yet by wharf")
+        );
+    }
+    // A bad value is reported before "not supported yet".
+    let bad = [
+        ("compress: {encodings: [lzma]}", "compress.encodings"),
+        (
+            "compress: {excludedContentTypes: [text/html], includedContentTypes: [text/css]}",
+            "compress",
+        ),
+        (
+            "buffering: {maxRequestBodyBytes: -1}",
+            "buffering.maxRequestBodyBytes",
+        ),
+        (
+            "buffering: {retryExpression: 'Attempts() <'}",
+            "buffering.retryExpression",
+        ),
+        (
+            "circuitBreaker: {expression: 'Nope() > 1'}",
+            "circuitBreaker.expression",
+        ),
+        (
+            "circuitBreaker: {expression: 'NetworkErrorRatio() > 1', responseCode: 42}",
+            "circuitBreaker.responseCode",
+        ),
+        ("digestAuth: {users: ['nope']}", "digestAuth.users"),
+        ("errors: {status: ['600'], service: s}", "errors.status"),
+        ("errors: {status: ['599-500'], service: s}", "errors.status"),
+        ("forwardAuth: {address: 'auth:9000'}", "forwardAuth.address"),
+        (
+            "forwardAuth: {address: 'http://a', authResponseHeadersRegex: '('}",
+            "forwardAuth.authResponseHeadersRegex",
+        ),
+        ("retry: {attempts: -2}", "retry.attempts"),
+        (
+            "retry: {attempts: 2, initialInterval: -1s}",
+            "retry.initialInterval",
+        ),
+    ];
+    for (yaml, field) in bad {
+        let err = build(yaml).expect_err(yaml).to_string();
+        assert!(err.contains(&format!("`{field}`")), "{yaml}: {err}");
+    }
+    assert_eq!(
+        build("errors: {service: s}").unwrap_err(),
+        SpecError::Missing("errors.status")
+    );
+    assert_eq!(
+        build("forwardAuth: {}").unwrap_err(),
+        SpecError::Missing("forwardAuth.address")
+    );
+}
+
+#[test]
+fn definition_level_errors() {
+    assert_eq!(build("{}").unwrap_err(), SpecError::NoType);
+    assert!(matches!(
+        build("addPrefix: {prefix: /a}\nheaders: {}").unwrap_err(),
+        SpecError::SeveralTypes(_)
+    ));
+    assert_eq!(
+        build("plugin: {jwt: {a: 1}}").unwrap_err().to_string(),
+        "`plugin (jwt)` is not supported yet by wharf"
+    );
+    assert!(build("chain: {middlewares: [a]}")
+        .unwrap_err()
+        .to_string()
+        .contains("expand_chains"));
+}
+
+#[test]
+fn chains_flatten_and_detect_cycles() {
+    let mut all: BTreeMap<String, MiddlewareSpec> = BTreeMap::new();
+    all.insert("a@file".into(), spec("addPrefix: {prefix: /a}"));
+    all.insert("b@docker".into(), spec("stripPrefix: {prefixes: [/b]}"));
+    all.insert(
+        "inner@file".into(),
+        spec("chain: {middlewares: [a, b@docker]}"),
+    );
+    all.insert(
+        "outer@file".into(),
+        spec("chain: {middlewares: [inner, a]}"),
+    );
+    all.insert("loop1@file".into(), spec("chain: {middlewares: [loop2]}"));
+    all.insert(
+        "loop2@file".into(),
+        spec("chain: {middlewares: [a, loop1]}"),
+    );
+    all.insert("self@file".into(), spec("chain: {middlewares: [self]}"));
+    let lookup = |n: &str| all.get(n);
+    assert_eq!(
+        expand_chains(&["outer".into(), "b@docker".into()], "file", &lookup).unwrap(),
+        ["a@file", "b@docker", "a@file", "b@docker"]
+    );
+    assert_eq!(
+        expand_chains(&["loop1".into()], "file", &lookup)
+            .unwrap_err()
+            .to_string(),
+        "chain cycle: loop1@file -> loop2@file -> loop1@file"
+    );
+    assert_eq!(
+        expand_chains(&["self@file".into()], "docker", &lookup).unwrap_err(),
+        SpecError::ChainCycle(vec!["self@file".into(), "self@file".into()])
+    );
+    assert_eq!(
+        expand_chains(&["ghost".into()], "file", &lookup)
+            .unwrap_err()
+            .to_string(),
+        "middleware `ghost@file` does not exist"
+    );
+}
+
+#[test]
+fn referenced_files_lists_users_files() {
+    let s = spec("basicAuth: {usersFile: /etc/htpasswd}");
+    assert_eq!(referenced_files(&s), ["/etc/htpasswd"]);
+    assert!(referenced_files(&spec("addPrefix: {prefix: /a}")).is_empty());
+}
+
+fn run(
+    chain: &[Filter],
+    req: http::Request<()>,
+) -> (Option<http::request::Parts>, http::response::Parts) {
+    let (mut parts, ()) = req.into_parts();
+    let mut flow = FlowState::default();
+    let mut start = 0;
+    loop {
+        match run_request(chain, start, &mut parts, &CONN, &mut flow) {
+            ChainOutcome::Forward => {
+                let (mut rp, ()) = http::Response::builder()
+                    .header("x-backend", "1")
+                    .body(())
+                    .unwrap()
+                    .into_parts();
+                run_response(chain, chain.len(), &mut rp, &CONN, &flow);
+                return (Some(parts), rp);
+            }
+            ChainOutcome::Respond { index, response } => {
+                let (mut rp, _) = response.into_parts();
+                run_response(chain, index, &mut rp, &CONN, &flow);
+                return (None, rp);
+            }
+            ChainOutcome::Delay { index, .. } => start = index + 1,
+        }
+    }
+}
+
+#[test]
+fn chain_runs_in_order_and_responses_pass_back_through_earlier_filters() {
+    let chain = [
+        build("headers: {customResponseHeaders: {X-Outer: yes}}").unwrap(),
+        build("stripPrefix: {prefixes: [/api]}").unwrap(),
+        build("addPrefix: {prefix: /v2}").unwrap(),
+        build("basicAuth: {users: ['u:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=']}").unwrap(),
+        build("headers: {customResponseHeaders: {X-Inner: yes}}").unwrap(),
+    ];
+    // Refused by basicAuth: the outer headers filter still decorates the 401; the inner one never ran.
+    let (fwd, resp) = run(&chain, http::Request::get("/api/x").body(()).unwrap());
+    assert!(fwd.is_none());
+    assert_eq!(resp.status, 401);
+    assert_eq!(resp.headers["x-outer"], "yes");
+    assert!(!resp.headers.contains_key("x-inner"));
+    // Accepted: path rewritten in order, both response phases ran.
+    let req = http::Request::get("/api/x?q=1")
+        .header("authorization", "Basic dTpwYXNzd29yZA==")
+        .body(())
+        .unwrap();
+    let (fwd, resp) = run(&chain, req);
+    let fwd = fwd.expect("forwarded");
+    assert_eq!(fwd.uri, "/v2/x?q=1");
+    assert_eq!(fwd.headers["x-forwarded-prefix"], "/api");
+    assert_eq!(
+        (
+            resp.headers["x-outer"].as_bytes(),
+            resp.headers["x-inner"].as_bytes()
+        ),
+        (&b"yes"[..], &b"yes"[..])
+    );
+}
+
+#[test]
+fn run_request_resumes_from_start() {
+    // After a `Delay { index }` the caller resumes at `index + 1`: filters before it do not run again.
+    let chain = [
+        build("addPrefix: {prefix: /a}").unwrap(),
+        build("addPrefix: {prefix: /b}").unwrap(),
+    ];
+    let (mut parts, ()) = http::Request::get("/x").body(()).unwrap().into_parts();
+    let mut flow = FlowState::default();
+    assert!(matches!(
+        run_request(&chain, 1, &mut parts, &CONN, &mut flow),
+        ChainOutcome::Forward
+    ));
+    assert_eq!(parts.uri, "/b/x");
+    assert!(matches!(
+        run_request(&chain, 5, &mut parts, &CONN, &mut flow),
+        ChainOutcome::Forward
+    ));
+    assert_eq!(parts.uri, "/b/x");
+}
