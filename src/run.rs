@@ -443,10 +443,14 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
     let view = match load_file_provider_once(file) {
         Ok((v, problems)) => {
             // Problems of whole files and of items the provider could not decode, each already
-            // `file:line: message`.
-            for p in problems {
-                out.errors += 1;
-                out.lines.push(format!("error: {p}"));
+            // `file:line: key: message`.
+            for (is_error, p) in problems {
+                if is_error {
+                    out.errors += 1;
+                    out.lines.push(format!("error: {p}"));
+                } else {
+                    out.lines.push(format!("warning: {p}"));
+                }
             }
             v
         }
@@ -457,20 +461,8 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
         }
     };
     let sources = locate::read_sources(&file.filename, &file.directory);
-    // Provider problems carry their own location; they also show in the report, so print each
-    // once here and skip the report entries that repeat them.
-    let mut seen = BTreeSet::new();
-    for p in &view.problems {
-        let sev = match p.severity {
-            wharf_providers::Severity::Error => {
-                out.errors += 1;
-                "error"
-            }
-            wharf_providers::Severity::Warning => "warning",
-        };
-        seen.insert(p.to_string());
-        out.lines.push(format!("{sev}: {p}"));
-    }
+    // The provider's problems were printed above; the report repeats them on their items.
+    let seen: BTreeSet<String> = view.problems.iter().map(ToString::to_string).collect();
     let merged = aggregate::merge(
         &[("file".to_string(), Arc::new(view))],
         &cfg.default_router_entry_points(),
@@ -624,13 +616,55 @@ pub fn local_target(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-fn start_file_provider(_file: &config::FileProvider) -> Result<ProviderHandle, RunError> {
-    Err(RunError::Provider("file provider pending".into()))
+fn file_settings(file: &config::FileProvider) -> wharf_providers::file::FileProviderSettings {
+    let path = |s: &str| (!s.is_empty()).then(|| std::path::PathBuf::from(s));
+    wharf_providers::file::FileProviderSettings {
+        filename: path(&file.filename),
+        directory: path(&file.directory),
+        watch: file.watch,
+    }
 }
+
+/// Starts the file provider (watching when `providers.file.watch`).
+fn start_file_provider(file: &config::FileProvider) -> Result<ProviderHandle, RunError> {
+    if file.filename.is_empty() && file.directory.is_empty() {
+        return Err(RunError::Provider("providers.file needs `filename` or `directory`".into()));
+    }
+    Ok(wharf_providers::file::spawn(file_settings(file)))
+}
+
+/// Reads the file provider's sources once (for `wharf check`): the view, and its problems as
+/// `(is_error, "file:line: key.path: message")`.
 fn load_file_provider_once(
-    _file: &config::FileProvider,
-) -> Result<(DynamicConfig, Vec<String>), String> {
-    Err("file provider pending".into())
+    file: &config::FileProvider,
+) -> Result<(DynamicConfig, Vec<(bool, String)>), String> {
+    if file.filename.is_empty() && file.directory.is_empty() {
+        return Err("providers.file needs `filename` or `directory`".into());
+    }
+    let (cfg, problems) = wharf_providers::file::load_once(&file_settings(file));
+    let warnings: BTreeSet<String> = cfg
+        .problems
+        .iter()
+        .filter(|p| p.severity == wharf_providers::Severity::Warning)
+        .map(ToString::to_string)
+        .collect();
+    let lines = problems
+        .into_iter()
+        .map(|p| {
+            let is_error = !warnings.contains(&p.message);
+            // Messages start with `file:line:`; add the key path when the message lacks it.
+            let text = if p.path.is_empty() || p.message.contains(&p.path) {
+                p.message
+            } else {
+                match p.message.split_once(": ") {
+                    Some((loc, rest)) => format!("{loc}: {}: {rest}", p.path),
+                    None => format!("{}: {}", p.path, p.message),
+                }
+            };
+            (is_error, text)
+        })
+        .collect();
+    Ok((cfg, lines))
 }
 
 #[cfg(test)]

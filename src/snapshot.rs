@@ -53,6 +53,7 @@ impl SnapshotStore {
         SnapshotStore {
             current: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
             generation: Arc::new(tx),
+            retired: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
