@@ -209,7 +209,13 @@ impl CompileLoop {
 fn log_report_changes(prev: &Report, next: &Report) {
     let old: BTreeSet<String> = prev.error_lines().into_iter().collect();
     for line in next.error_lines() {
-        if !old.contains(&line) {
+        if old.contains(&line) {
+            continue;
+        }
+        // A disabled item is an error (as Traefik logs it); a warning keeps serving.
+        if line.starts_with("error") {
+            tracing::error!("{line}");
+        } else {
             tracing::warn!("{line}");
         }
     }
@@ -628,7 +634,9 @@ fn file_settings(file: &config::FileProvider) -> wharf_providers::file::FileProv
 /// Starts the file provider (watching when `providers.file.watch`).
 fn start_file_provider(file: &config::FileProvider) -> Result<ProviderHandle, RunError> {
     if file.filename.is_empty() && file.directory.is_empty() {
-        return Err(RunError::Provider("providers.file needs `filename` or `directory`".into()));
+        return Err(RunError::Provider(
+            "providers.file needs `filename` or `directory`".into(),
+        ));
     }
     Ok(wharf_providers::file::spawn(file_settings(file)))
 }
