@@ -211,6 +211,7 @@ fn run(
                 return (None, rp);
             }
             ChainOutcome::Delay { index, .. } => start = index + 1,
+            other => panic!("unexpected {other:?}"),
         }
     }
 }
@@ -267,4 +268,64 @@ fn run_request_resumes_from_start() {
         ChainOutcome::Forward
     ));
     assert_eq!(parts.uri, "/b/x");
+}
+
+#[test]
+fn forward_auth_call_protocol() {
+    let s = spec("forwardAuth: {address: 'http://auth/check', authResponseHeaders: [X-User]}");
+    assert_eq!(
+        compile("fa@file", &s, &CompileCtx::default()).unwrap_err(),
+        SpecError::NotSupportedYet("forwardAuth".into()),
+        "without proxy support it must not compile to a no-op"
+    );
+    let ctx = CompileCtx {
+        support: ProxySupport { forward_auth: true },
+        ..CompileCtx::default()
+    };
+    let chain = [
+        compile("fa@file", &s, &ctx).unwrap(),
+        build("addPrefix: {prefix: /p}").unwrap(),
+    ];
+    let (mut parts, ()) = http::Request::get("/x")
+        .header("host", "app")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let mut flow = FlowState::default();
+    let ChainOutcome::Call { index, request } =
+        run_request(&chain, 0, &mut parts, &CONN, &mut flow)
+    else {
+        panic!("expected a call");
+    };
+    assert_eq!(
+        (index, request.uri.to_string()),
+        (0, "http://auth/check".to_string())
+    );
+    assert_eq!(request.headers["x-forwarded-uri"], "/x");
+    // The auth server says yes.
+    let (ok, ()) = http::Response::builder()
+        .header("x-user", "bob")
+        .body(())
+        .unwrap()
+        .into_parts();
+    assert!(matches!(
+        chain[index].on_call_response(&ok, bytes::Bytes::new(), &mut parts, &mut flow),
+        Action::Continue
+    ));
+    assert!(matches!(
+        run_request(&chain, index + 1, &mut parts, &CONN, &mut flow),
+        ChainOutcome::Forward
+    ));
+    assert_eq!(parts.uri, "/p/x");
+    assert_eq!(parts.headers["x-user"], "bob");
+    // A filter that never calls answers a stray call response with 500.
+    let (no, ()) = http::Response::builder()
+        .status(401)
+        .body(())
+        .unwrap()
+        .into_parts();
+    match chain[1].on_call_response(&no, bytes::Bytes::new(), &mut parts, &mut flow) {
+        Action::Respond(r) => assert_eq!(r.status(), 500),
+        other => panic!("{other:?}"),
+    }
 }
