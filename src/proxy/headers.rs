@@ -265,6 +265,13 @@ fn remove_connection_listed(headers: &mut HeaderMap, keep_managed: bool) {
     for v in headers.get_all(header::CONNECTION) {
         let Ok(s) = v.to_str() else { continue };
         for token in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            // `keep-alive`, `close`, `upgrade`...: the hop-by-hop pass removes those names
+            // anyway; skipping them keeps the common case free of allocation.
+            if token.eq_ignore_ascii_case("close")
+                || hop_by_hop().iter().any(|h| token.eq_ignore_ascii_case(h.as_str()))
+            {
+                continue;
+            }
             let Ok(name) = HeaderName::from_bytes(token.as_bytes()) else {
                 continue;
             };

@@ -125,6 +125,7 @@ fn builder(settings: &EntryPointSettings) -> auto::Builder<TokioExecutor> {
         .max_buf_size(max_head);
     b.http2()
         .timer(TokioTimer::new())
+        .max_concurrent_streams(settings.http2_max_concurrent_streams)
         .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX));
     b
 }
@@ -210,10 +211,18 @@ impl Conn {
             && self.ambiguous.swap(false, Ordering::AcqRel)
         {
             tracing::debug!(client = %self.client_addr, "Content-Length with Transfer-Encoding");
-            let mut resp = text_response(StatusCode::BAD_REQUEST, "400 Bad Request", false);
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return resp;
+            return bad_request("400 Bad Request");
+        }
+        if req.version() == Version::HTTP_11 && req.method() != http::Method::CONNECT {
+            // Go's checks, which Traefik answers before any handler runs.
+            let mut hosts = req.headers().get_all(header::HOST).iter();
+            match (hosts.next(), hosts.next()) {
+                (None, _) if req.uri().authority().is_none() => {
+                    return bad_request("400 Bad Request: missing required Host header");
+                }
+                (Some(_), Some(_)) => return bad_request("400 Bad Request: too many Host headers"),
+                _ => {}
+            }
         }
 
         if !self.ep.hooks.is_empty() {
@@ -332,6 +341,13 @@ fn text_response(status: StatusCode, body: &'static str, nosniff: bool) -> Respo
     if nosniff {
         h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
     }
+    resp
+}
+
+/// A 400 that closes the connection, as Go answers requests it cannot trust the framing of.
+fn bad_request(body: &'static str) -> Response<Body> {
+    let mut resp = text_response(StatusCode::BAD_REQUEST, body, false);
+    resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }
 

@@ -37,6 +37,8 @@ pub struct EntryPointSettings {
     pub redirect: Option<EntryPointRedirect>,
     /// The value of `X-Forwarded-Server` (Traefik sends the machine's hostname).
     pub server_name: HeaderValue,
+    /// `http2.maxConcurrentStreams` (Traefik's default: 250).
+    pub http2_max_concurrent_streams: u32,
     /// Answer 400 to an HTTP/1.1 request that carries both `Content-Length` and
     /// `Transfer-Encoding` (hyper alone would let `Transfer-Encoding` win, as Go does).
     pub reject_ambiguous_framing: bool,
@@ -56,6 +58,7 @@ impl EntryPointSettings {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             redirect: None,
             server_name: local_hostname(),
+            http2_max_concurrent_streams: 250,
             reject_ambiguous_framing: true,
         }
     }
