@@ -386,6 +386,29 @@ fn normalize_request_host_forms() {
     assert_eq!(normalize_request_host(""), "");
 }
 
+/// Checked against Traefik 3.7: `Path(`/a b`)` matches `/a%20b`, `Path(`/~a`)` matches
+/// `/%7Ea`, `Path(`/a%2Fb`)` matches `/a%2fb` and `Path(`/a/b`)` does not.
+#[test]
+fn routing_path_decodes_unreserved_only() {
+    assert!(matches!(
+        routing_path("/a/b"),
+        Some(std::borrow::Cow::Borrowed("/a/b"))
+    ));
+    assert_eq!(routing_path("/a%20b").unwrap(), "/a b");
+    assert_eq!(routing_path("/%7Ea").unwrap(), "/~a");
+    assert_eq!(routing_path("/a%2fb").unwrap(), "/a%2Fb");
+    assert_eq!(routing_path("/a%2Fb").unwrap(), "/a%2Fb");
+    assert_eq!(routing_path("/100%25").unwrap(), "/100%25");
+    assert_eq!(routing_path("/%C3%A9").unwrap(), "/é");
+    assert_eq!(routing_path("/%FF").unwrap(), "/%FF");
+    assert_eq!(routing_path("/a%2"), None);
+    assert_eq!(routing_path("/a%zz"), None);
+    let mut r = req("http://x/");
+    r.path = routing_path("/a%20b").unwrap().into_owned();
+    assert!(v3("Path(`/a b`)").matches(&r.info()));
+    assert!(!v3("Path(`/a%20b`)").matches(&r.info()));
+}
+
 #[test]
 fn methods() {
     let rule = v3("Method(`get`)");
@@ -458,8 +481,10 @@ fn queries() {
             // Percent-decoding of keys and values, `+` as a space.
             (req("http://a/?%71=tr%61efik"), true),
             (req("http://a/?q=tra%2"), false),
-            // Go drops pairs holding `;` and pairs with bad escapes.
-            (req("http://a/?q=traefik;x=1"), false),
+            // `;` separates pairs (Traefik serves with AllowQuerySemicolons); pairs with bad
+            // escapes are dropped.
+            (req("http://a/?q=traefik;x=1"), true),
+            (req("http://a/?x=1;q=traefik"), true),
             (req("http://a/?q=traefik&q=%zz"), true),
         ],
         "Query",
@@ -754,6 +779,8 @@ fn v2_syntax() {
         ],
         "v2 HostRegexp",
     );
+    // gorilla matches host templates case-insensitively.
+    assert!(v2("HostRegexp(`{sub:[A-Z]+}.a.com`)").matches(&req("http://x.a.com").info()));
     let rule = v2("HostRegexp(`{subdomain}.Example.com`)");
     assert!(rule.matches(&req("http://a.example.com").info()));
     assert!(!rule.matches(&req("http://a.b.example.com").info()));

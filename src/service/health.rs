@@ -11,7 +11,7 @@ use http::header::{HeaderName, HeaderValue, HOST, LOCATION};
 use http::{Method, Request, Uri};
 use wharf_providers::{PassiveHealthCheck, ServerHealthCheck};
 
-use super::transport::{Target, Transport, UpstreamScheme};
+use super::transport::{Target, Transport, Upstream, UpstreamScheme};
 use crate::body::Body;
 
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
@@ -241,9 +241,21 @@ pub(crate) fn spawn_monitor(
     transport: Arc<Transport>,
 ) -> Option<Monitor> {
     let handle = tokio::runtime::Handle::try_current().ok()?;
+    let probe_target = cfg.probe_uri(&target);
     let task = handle.spawn(async move {
+        // The probed address is fixed: keep its pooled clients for the task's life.
+        let first = probe_target
+            .as_ref()
+            .ok()
+            .and_then(|(scheme, uri)| Some(transport.upstream(*scheme, uri.authority()?)));
         loop {
-            let result = check_once(&cfg, &target, &transport).await;
+            let result = match (&probe_target, &first) {
+                (Ok((scheme, uri)), Some(up)) => {
+                    check_once(&cfg, *scheme, uri.clone(), up, &transport).await
+                }
+                (Err(e), _) => Err(e.clone()),
+                (Ok(_), None) => Err("health check URL has no host".to_string()),
+            };
             let up = result.is_ok();
             let was = state.set_active(up);
             match (&result, was) {
@@ -260,9 +272,14 @@ pub(crate) fn spawn_monitor(
 }
 
 /// One probe (following redirects when asked), bounded by the check's timeout.
-async fn check_once(cfg: &HealthCfg, target: &Target, transport: &Transport) -> Result<(), String> {
-    let (scheme, uri) = cfg.probe_uri(target)?;
-    tokio::time::timeout(cfg.timeout, probe(cfg, scheme, uri, transport))
+async fn check_once(
+    cfg: &HealthCfg,
+    scheme: UpstreamScheme,
+    uri: Uri,
+    first: &Upstream,
+    transport: &Transport,
+) -> Result<(), String> {
+    tokio::time::timeout(cfg.timeout, probe(cfg, scheme, uri, first, transport))
         .await
         .map_err(|_| format!("timeout after {:?}", cfg.timeout))?
 }
@@ -271,8 +288,11 @@ async fn probe(
     cfg: &HealthCfg,
     mut scheme: UpstreamScheme,
     mut uri: Uri,
+    first: &Upstream,
     transport: &Transport,
 ) -> Result<(), String> {
+    // Redirects elsewhere get their own clients for the hop.
+    let mut hop: Option<Arc<Upstream>> = None;
     for _ in 0..=MAX_REDIRECTS {
         let mut req = Request::builder()
             .method(cfg.method.clone())
@@ -286,7 +306,8 @@ async fn probe(
             }
         }
         let req = req.body(Body::empty()).map_err(|e| e.to_string())?;
-        let resp = transport
+        let upstream = hop.as_deref().unwrap_or(first);
+        let resp = upstream
             .send(scheme, false, req)
             .await
             .map_err(|e| e.to_string())?;
@@ -303,6 +324,8 @@ async fn probe(
                 } else {
                     UpstreamScheme::Http
                 };
+                let authority = next.authority().ok_or("redirect without a host")?;
+                hop = Some(transport.upstream(scheme, authority));
                 uri = next;
                 continue;
             }

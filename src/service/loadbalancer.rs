@@ -10,7 +10,7 @@ use http::{Request, Response};
 
 use super::health::{Monitor, PassiveCfg, ServerState};
 use super::sticky::Sticky;
-use super::transport::{forward, Target, Transport};
+use super::transport::{forward, Target, Upstream};
 use super::wrr::WrrState;
 use super::{ProxyError, RequestCtx};
 use crate::body::Body;
@@ -20,6 +20,8 @@ use crate::body::Body;
 pub(crate) struct ServerRt {
     pub url: Arc<str>,
     pub target: Target,
+    /// Pooled clients bound to this server's address.
+    pub upstream: Arc<Upstream>,
     pub weight: u32,
     pub state: Arc<ServerState>,
     /// Keeps the active health task alive while a snapshot uses this server.
@@ -38,7 +40,6 @@ pub(crate) struct LoadBalancerRt {
     pub weights: Box<[u32]>,
     pub strategy: Strategy,
     pub sticky: Option<Sticky>,
-    pub transport: Arc<Transport>,
     pub pass_host_header: bool,
     pub active_health: bool,
     pub passive: Option<PassiveCfg>,
@@ -70,21 +71,32 @@ impl LoadBalancerRt {
         }
     }
 
-    /// Power of two choices: two random healthy servers, the one with fewer requests in flight.
+    /// Power of two choices: two distinct random healthy servers, the one with fewer requests
+    /// in flight. Counts instead of collecting, so a pick allocates nothing.
     fn pick_p2c(&self) -> Option<usize> {
-        let up: Vec<usize> = (0..self.servers.len())
+        let n = (0..self.servers.len())
             .filter(|&i| self.server_up(i))
-            .collect();
-        match up.len() {
+            .count();
+        let nth_up = |k: usize| {
+            (0..self.servers.len())
+                .filter(|&i| self.server_up(i))
+                .nth(k)
+        };
+        match n {
             0 => None,
-            1 => Some(up[0]),
+            1 => nth_up(0),
             n => {
                 let a = rand::random_range(0..n);
                 let mut b = rand::random_range(0..n - 1);
                 if b >= a {
                     b += 1;
                 }
-                let (a, b) = (up[a], up[b]);
+                // Health may change between the count and the walk: fall back to what exists.
+                let (a, b) = match (nth_up(a), nth_up(b)) {
+                    (Some(a), Some(b)) => (a, b),
+                    (Some(x), None) | (None, Some(x)) => return Some(x),
+                    (None, None) => return nth_up(0),
+                };
                 let load = |i: usize| self.servers[i].state.inflight.load(Ordering::Relaxed);
                 Some(if load(b) < load(a) { b } else { a })
             }
@@ -111,7 +123,7 @@ impl LoadBalancerRt {
         let server = &self.servers[index];
         server.state.inflight.fetch_add(1, Ordering::Relaxed);
         let guard = InFlight(&server.state);
-        let result = forward(&self.transport, &server.target, self.pass_host_header, req).await;
+        let result = forward(&server.upstream, &server.target, self.pass_host_header, req).await;
         drop(guard);
         match result {
             Ok(mut resp) => {

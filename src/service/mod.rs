@@ -586,7 +586,12 @@ impl Builder<'_> {
             );
             let monitor = match (&health, &health_key) {
                 (Some(cfg), Some(hkey)) => {
-                    let key = (name.to_string(), url.clone(), hkey.clone());
+                    // The transport shapes the probe too: a new one means a new check.
+                    let key = (
+                        name.to_string(),
+                        url.clone(),
+                        format!("{hkey}#{:p}", Arc::as_ptr(&transport)),
+                    );
                     let mut inner = self.registry.lock();
                     match inner.monitors.get(&key).and_then(Weak::upgrade) {
                         Some(m) => Some(m),
@@ -608,9 +613,11 @@ impl Builder<'_> {
                 }
                 _ => None,
             };
+            let upstream = transport.upstream(target.scheme, &target.authority);
             servers.push(ServerRt {
                 url: Arc::from(url.as_str()),
                 target,
+                upstream,
                 weight: s.weight.unwrap_or(1),
                 state,
                 _monitor: monitor,
@@ -633,7 +640,6 @@ impl Builder<'_> {
             weights,
             strategy,
             sticky,
-            transport,
             pass_host_header: lb.pass_host_header,
             active_health: health.is_some(),
             passive,

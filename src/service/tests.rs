@@ -26,10 +26,14 @@ use super::*;
 struct Seen {
     method: String,
     path: String,
+    /// HTTP/2's `:authority`, else the Host header.
+    authority: String,
     version: Version,
     headers: HeaderMap,
     body: Bytes,
     client_cert: bool,
+    /// The connection's client address: equal across requests when the pool reused it.
+    peer: SocketAddr,
 }
 
 type Handler =
@@ -76,13 +80,13 @@ async fn spawn_backend(handler: Handler, tls: Option<Arc<rustls::ServerConfig>>)
     let seen2 = seen.clone();
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let Ok((stream, peer)) = listener.accept().await else {
                 return;
             };
             let (handler, seen, tls) = (handler.clone(), seen2.clone(), tls.clone());
             tokio::spawn(async move {
                 match tls {
-                    None => serve_conn(TokioIo::new(stream), false, handler, seen).await,
+                    None => serve_conn(TokioIo::new(stream), peer, false, handler, seen).await,
                     Some(cfg) => {
                         let Ok(s) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await
                         else {
@@ -93,7 +97,7 @@ async fn spawn_backend(handler: Handler, tls: Option<Arc<rustls::ServerConfig>>)
                             .1
                             .peer_certificates()
                             .is_some_and(|c| !c.is_empty());
-                        serve_conn(TokioIo::new(s), cert, handler, seen).await
+                        serve_conn(TokioIo::new(s), peer, cert, handler, seen).await
                     }
                 }
             });
@@ -102,8 +106,13 @@ async fn spawn_backend(handler: Handler, tls: Option<Arc<rustls::ServerConfig>>)
     Backend { addr, seen, task }
 }
 
-async fn serve_conn<I>(io: I, client_cert: bool, handler: Handler, seen: Arc<Mutex<Vec<Seen>>>)
-where
+async fn serve_conn<I>(
+    io: I,
+    peer: SocketAddr,
+    client_cert: bool,
+    handler: Handler,
+    seen: Arc<Mutex<Vec<Seen>>>,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
@@ -115,7 +124,17 @@ where
                 .await
                 .map(|c| c.to_bytes())
                 .unwrap_or_default();
+            let authority = match parts.uri.authority() {
+                Some(a) => a.to_string(),
+                None => parts
+                    .headers
+                    .get("host")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string(),
+            };
             let s = Seen {
+                authority,
                 method: parts.method.to_string(),
                 path: parts
                     .uri
@@ -126,6 +145,7 @@ where
                 headers: parts.headers,
                 body,
                 client_cert,
+                peer,
             };
             seen.lock().expect("lock").push(s.clone());
             Ok::<_, Infallible>(handler(s).await)
@@ -528,6 +548,8 @@ async fn h2c_upstream_uses_http2_prior_knowledge() {
     let seen = a.seen();
     assert_eq!(seen[0].version, Version::HTTP_2);
     assert_eq!(seen[0].path, "/grpc?x=1");
+    // passHostHeader: the client's Host travels as :authority.
+    assert_eq!(seen[0].authority, "front.example");
 }
 
 struct Pki {
@@ -648,6 +670,7 @@ async fn https_upstream_with_root_ca_insecure_and_default_trust() {
     );
     assert_eq!(call(&built["h1@file"], "/").await.expect("h1").body, "tls");
     let versions: Vec<Version> = a.seen().iter().map(|s| s.version).collect();
+    assert!(a.seen().iter().all(|s| s.authority == "front.example"));
     // ALPN picks h2 unless disableHTTP2.
     assert_eq!(
         versions,
@@ -983,4 +1006,52 @@ async fn broken_services_are_reported_and_the_rest_build() {
     );
     assert!(errs["ca@file"].contains("/missing.pem"), "{errs:?}");
     assert_eq!(errors.len(), 11);
+}
+
+#[tokio::test]
+async fn upstream_connections_are_pooled() {
+    let a = spawn_backend(named("a"), None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({"pool@file": {"loadBalancer": {"servers": [{"url": a.url()}]}}}),
+    );
+    for _ in 0..5 {
+        assert_eq!(
+            call(&built["pool@file"], "/").await.expect("answer").body,
+            "a"
+        );
+    }
+    let peers: std::collections::HashSet<SocketAddr> = a.seen().iter().map(|s| s.peer).collect();
+    assert_eq!(
+        peers.len(),
+        1,
+        "sequential requests reuse one pooled connection"
+    );
+}
+
+#[tokio::test]
+async fn p2c_spreads_load_over_healthy_servers() {
+    let a = spawn_backend(named("a"), None).await;
+    let b = spawn_backend(named("b"), None).await;
+    let dead = dead_addr().await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({"p2c@file": {"loadBalancer": {
+            "strategy": "p2c",
+            "passiveHealthCheck": {"failureWindow": "30s"},
+            "servers": [{"url": a.url()}, {"url": b.url()}, {"url": format!("http://{dead}")}]
+        }}}),
+    );
+    let svc = &built["p2c@file"];
+    let mut ok = 0;
+    for _ in 0..60 {
+        if call(svc, "/").await.is_ok() {
+            ok += 1;
+        }
+    }
+    // The dead server fails at most once, then passive health keeps it out.
+    assert!(ok >= 59, "{ok}");
+    assert!(!a.seen().is_empty() && !b.seen().is_empty());
 }

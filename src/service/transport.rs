@@ -3,10 +3,11 @@
 //! knowledge) and sends the already-rewritten request to the chosen server. Transports live in
 //! the `ServiceRegistry`, keyed by their configuration, so pools survive configuration swaps.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ pub enum TransportError {
 }
 
 /// Which client a server URL needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum UpstreamScheme {
     Http,
     Https,
@@ -141,22 +142,43 @@ impl Target {
     }
 }
 
-/// The pooled clients of one serversTransport.
+/// One serversTransport: TLS settings, timeouts and pool sizes, and the pooled clients of every
+/// server it reaches (`Upstream`s, shared by the snapshots that use the same server).
 pub struct Transport {
+    tls_main: Arc<rustls::ClientConfig>,
+    tls_h1: Arc<rustls::ClientConfig>,
+    server_name: Option<ServerName<'static>>,
+    dial_timeout: Duration,
+    response_header_timeout: Option<Duration>,
+    builder: hyper_util::client::legacy::Builder,
+    upstreams: Mutex<HashMap<(UpstreamScheme, String), Weak<Upstream>>>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("dial_timeout", &self.dial_timeout)
+            .field("response_header_timeout", &self.response_header_timeout)
+            .finish()
+    }
+}
+
+/// The pooled clients bound to one server address. The connector always dials that address,
+/// whatever the request URI says, so the URI's authority can carry the Host the client asked
+/// for: HTTP/2 sends it as `:authority` (as Traefik does with `passHostHeader`), HTTP/1.1 as Host.
+pub(crate) struct Upstream {
     /// `http://` (HTTP/1.1) and `https://` (ALPN h2 or http/1.1 unless disableHTTP2).
     main: Client<Connector, Body>,
-    /// `https://` upgrade requests (WebSocket): ALPN http/1.1 only, since an h2 answer cannot 101.
+    /// `https://` upgrade requests (WebSocket): ALPN http/1.1 only, since h2 cannot answer 101.
     h1: Client<Connector, Body>,
     /// `h2c://`: HTTP/2 prior knowledge.
     h2c: Client<Connector, Body>,
     response_header_timeout: Option<Duration>,
 }
 
-impl std::fmt::Debug for Transport {
+impl std::fmt::Debug for Upstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Transport")
-            .field("response_header_timeout", &self.response_header_timeout)
-            .finish()
+        f.debug_struct("Upstream").finish_non_exhaustive()
     }
 }
 
@@ -269,13 +291,6 @@ impl Transport {
         let tls_main = Arc::new(tls_config(cfg, files, alpn_main)?);
         let tls_h1 = Arc::new(tls_config(cfg, files, vec![b"http/1.1".to_vec()])?);
 
-        let connector = |tls| {
-            Connector(Arc::new(ConnectorInner {
-                dial_timeout,
-                tls,
-                server_name: server_name.clone(),
-            }))
-        };
         let mut builder = Client::builder(TokioExecutor::new());
         builder
             .pool_timer(TokioTimer::new())
@@ -295,19 +310,65 @@ impl Transport {
                     .unwrap_or(Duration::from_secs(15)),
             );
         }
-        let main = builder.build(connector(tls_main.clone()));
-        let h1 = builder.build(connector(tls_h1));
-        builder.http2_only(true);
-        let h2c = builder.build(connector(tls_main));
         Ok(Transport {
-            main,
-            h1,
-            h2c,
+            tls_main,
+            tls_h1,
+            server_name,
+            dial_timeout,
             response_header_timeout,
+            builder,
+            upstreams: Mutex::new(HashMap::new()),
         })
     }
 
-    /// Sends a request whose URI already names the server. The response header timeout covers
+    /// The clients for one server address (`host:port`), shared while anything holds them.
+    pub(crate) fn upstream(&self, scheme: UpstreamScheme, authority: &Authority) -> Arc<Upstream> {
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = authority.port_u16().unwrap_or(match scheme {
+            UpstreamScheme::Https => 443,
+            _ => 80,
+        });
+        let key = (scheme, format!("{host}:{port}"));
+        let mut map = match self.upstreams.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(u) = map.get(&key).and_then(Weak::upgrade) {
+            return u;
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let dest = Arc::new(Dest {
+            host: host.to_string(),
+            port,
+            tls: scheme == UpstreamScheme::Https,
+        });
+        let connector = |tls: &Arc<rustls::ClientConfig>| Connector {
+            dest: dest.clone(),
+            tls: tls.clone(),
+            server_name: self.server_name.clone(),
+            dial_timeout: self.dial_timeout,
+        };
+        let main = self.builder.build(connector(&self.tls_main));
+        let h1 = self.builder.build(connector(&self.tls_h1));
+        let mut h2 = self.builder.clone();
+        h2.http2_only(true);
+        let h2c = h2.build(connector(&self.tls_main));
+        let u = Arc::new(Upstream {
+            main,
+            h1,
+            h2c,
+            response_header_timeout: self.response_header_timeout,
+        });
+        map.insert(key, Arc::downgrade(&u));
+        u
+    }
+}
+
+impl Upstream {
+    /// Sends a request to this upstream's server. The response header timeout covers
     /// connecting, sending and waiting for the response head.
     pub(crate) async fn send(
         &self,
@@ -358,7 +419,7 @@ fn tls_config(
     let builder = if cfg.insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider.clone())))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         if cfg.root_cas.is_empty() {
@@ -378,30 +439,54 @@ fn tls_config(
         }
         builder.with_root_certificates(roots)
     };
-    let mut config = match cfg.certificates.first() {
-        None => builder.with_no_client_auth(),
-        Some(c) => {
+    let mut config = if cfg.certificates.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let mut keys = Vec::with_capacity(cfg.certificates.len());
+        for c in &cfg.certificates {
             let cert_pem = load(&c.cert_file, files)?;
             let chain = pem_certs("certificates.certFile", &c.cert_file, &cert_pem)?;
             let key_pem = load(&c.key_file, files)?;
+            let bad_key = |reason: String| TransportError::BadPem {
+                what: "certificates.keyFile",
+                file: short(&c.key_file),
+                reason,
+            };
             let key = rustls_pemfile::private_key(&mut &key_pem[..])
-                .map_err(|e| TransportError::BadPem {
-                    what: "certificates.keyFile",
-                    file: short(&c.key_file),
-                    reason: e.to_string(),
-                })?
-                .ok_or_else(|| TransportError::BadPem {
-                    what: "certificates.keyFile",
-                    file: short(&c.key_file),
-                    reason: "no private key found".into(),
-                })?;
-            builder
-                .with_client_auth_cert(chain, key)
-                .map_err(|e| TransportError::Tls(e.to_string()))?
+                .map_err(|e| bad_key(e.to_string()))?
+                .ok_or_else(|| bad_key("no private key found".into()))?;
+            let signing = provider
+                .key_provider
+                .load_private_key(key)
+                .map_err(|e| bad_key(e.to_string()))?;
+            keys.push(Arc::new(rustls::sign::CertifiedKey::new(chain, signing)));
         }
+        builder.with_client_cert_resolver(Arc::new(ClientCerts(keys)))
     };
     config.alpn_protocols = alpn;
     Ok(config)
+}
+
+/// `certificates`: like Go's client, present the first certificate whose key can sign with a
+/// scheme the server accepts.
+#[derive(Debug)]
+struct ClientCerts(Vec<Arc<rustls::sign::CertifiedKey>>);
+
+impl rustls::client::ResolvesClientCert for ClientCerts {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0
+            .iter()
+            .find(|k| k.key.choose_scheme(sigschemes).is_some())
+            .cloned()
+    }
+
+    fn has_certs(&self) -> bool {
+        !self.0.is_empty()
+    }
 }
 
 /// `insecureSkipVerify`: accept any server certificate, but still check handshake signatures.
@@ -450,14 +535,22 @@ impl ServerCertVerifier for NoVerify {
     }
 }
 
-/// Opens TCP (bounded by dialTimeout, TLS handshake included) and TLS for `https` URIs.
-#[derive(Clone)]
-pub(crate) struct Connector(Arc<ConnectorInner>);
+/// Where an upstream's connections go.
+#[derive(Debug)]
+struct Dest {
+    host: String,
+    port: u16,
+    tls: bool,
+}
 
-struct ConnectorInner {
-    dial_timeout: Duration,
+/// Opens TCP to a fixed server (bounded by dialTimeout, TLS handshake included), and TLS for
+/// `https` servers with SNI = `serverName` or the server's host.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    dest: Arc<Dest>,
     tls: Arc<rustls::ClientConfig>,
     server_name: Option<ServerName<'static>>,
+    dial_timeout: Duration,
 }
 
 /// Why a connection could not be opened.
@@ -471,8 +564,6 @@ pub(crate) enum ConnectError {
     Tls(String, io::Error),
     #[error("invalid server name {0:?}")]
     Name(String),
-    #[error("URI has no host")]
-    NoHost,
 }
 
 impl tower_service::Service<Uri> for Connector {
@@ -484,31 +575,26 @@ impl tower_service::Service<Uri> for Connector {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, uri: Uri) -> Self::Future {
-        let inner = self.0.clone();
+    /// The URI only names the pool (and the `:authority`); the destination is fixed.
+    fn call(&mut self, _uri: Uri) -> Self::Future {
+        let this = self.clone();
         Box::pin(async move {
-            let timeout = inner.dial_timeout;
-            tokio::time::timeout(timeout, inner.connect(uri))
+            let timeout = this.dial_timeout;
+            tokio::time::timeout(timeout, this.connect())
                 .await
                 .map_err(|_| ConnectError::Timeout(timeout))?
         })
     }
 }
 
-impl ConnectorInner {
-    async fn connect(&self, uri: Uri) -> Result<TokioIo<Stream>, ConnectError> {
-        let host = uri.host().ok_or(ConnectError::NoHost)?;
-        let host = host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_string();
-        let https = uri.scheme() == Some(&Scheme::HTTPS);
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let tcp = TcpStream::connect((host.as_str(), port))
+impl Connector {
+    async fn connect(&self) -> Result<TokioIo<Stream>, ConnectError> {
+        let Dest { host, port, tls } = &*self.dest;
+        let tcp = TcpStream::connect((host.as_str(), *port))
             .await
             .map_err(|e| ConnectError::Io(format!("{host}:{port}"), e))?;
         let _ = tcp.set_nodelay(true);
-        if !https {
+        if !tls {
             return Ok(TokioIo::new(Stream::Plain(tcp)));
         }
         let name = match &self.server_name {
@@ -631,7 +717,7 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
 /// Forwards a request to one server: rewrites URI and Host, sends it, and on `101 Switching
 /// Protocols` splices the client's and the server's upgraded connections.
 pub(crate) async fn forward(
-    transport: &Transport,
+    upstream: &Upstream,
     target: &Target,
     pass_host_header: bool,
     mut req: Request<Body>,
@@ -650,10 +736,20 @@ pub(crate) async fn forward(
     } else {
         req.headers_mut().insert(HOST, target.host_header.clone());
     }
+    // The URI's authority becomes HTTP/2's `:authority`, so it carries the Host; plain HTTP is
+    // always HTTP/1.1, where the Host header alone counts (no parse needed).
+    let authority = match (target.scheme, pass_host_header) {
+        (UpstreamScheme::Http, _) | (_, false) => target.authority.clone(),
+        _ => req
+            .headers()
+            .get(HOST)
+            .and_then(|h| Authority::try_from(h.as_bytes()).ok())
+            .unwrap_or_else(|| target.authority.clone()),
+    };
     let pq = target.path_and_query(req.uri())?;
     let mut parts = http::uri::Parts::default();
     parts.scheme = Some(target.uri_scheme.clone());
-    parts.authority = Some(target.authority.clone());
+    parts.authority = Some(authority);
     parts.path_and_query = Some(pq);
     *req.uri_mut() = Uri::from_parts(parts)
         .map_err(|e| ProxyError::Downstream(format!("cannot rewrite URI: {e}")))?;
@@ -669,7 +765,7 @@ pub(crate) async fn forward(
         None
     };
 
-    let mut resp = transport.send(target.scheme, upgrade, req).await?;
+    let mut resp = upstream.send(target.scheme, upgrade, req).await?;
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {
             return Err(ProxyError::Upstream(
