@@ -513,3 +513,25 @@ async fn read_until(c: &mut TcpStream, acc: &mut Vec<u8>, needle: &str) {
     .await
     .unwrap_or_else(|_| panic!("no {needle:?} within {DEADLINE:?}"));
 }
+
+#[tokio::test]
+async fn request_target_is_normalized_before_routing_and_forwarding() {
+    let backend = spawn_backend().await;
+    let svc = service("app@file", &[format!("http://{}", backend.addr)]);
+    let snap = snapshot_with(
+        1,
+        vec![("spaced@file", "PathPrefix(`/foo bar`)", svc.clone())],
+    );
+    let srv = start_with(settings(), snap, PreRouteHooks::new()).await;
+    // Routing sees the decoded path; the backend gets the cleaned, normalized target.
+    let resp = raw(srv.addr, b"GET /x/..//foo%20bar/%7euser/./a?q=1;r=2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(lines(&resp)[0], "GET /foo%20bar/~user/a?q=1&r=2 HTTP/1.1");
+    // A broken escape never reaches a router.
+    let resp = raw(
+        srv.addr,
+        b"GET /foo%2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+}

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use super::headers::{self, ForwardedInput};
 use super::hooks::{HookCtx, PreRouteHooks};
 use super::io::ClientIo;
+use super::path;
 use super::proxy_protocol;
 use super::settings::{EntryPointSettings, MIN_MAX_HEADER_BYTES};
 use crate::body::Body;
@@ -225,6 +226,16 @@ impl Conn {
             }
         }
 
+        match path::clean_target(
+            req.uri(),
+            settings.sanitize_path,
+            settings.encode_query_semicolons,
+        ) {
+            Ok(None) => {}
+            Ok(Some(uri)) => *req.uri_mut() = uri,
+            Err(path::InvalidTarget) => return status_only(StatusCode::BAD_REQUEST),
+        }
+
         if !self.ep.hooks.is_empty() {
             let ctx = HookCtx {
                 entry_point: &settings.name,
@@ -255,10 +266,13 @@ impl Conn {
         };
         let route = {
             let normalized = headers::normalize_host(host_str);
+            let Some(routing_path) = crate::rule::routing_path(req.uri().path()) else {
+                return status_only(StatusCode::BAD_REQUEST);
+            };
             let info = RequestInfo {
                 method: req.method(),
                 host: &normalized,
-                path: req.uri().path(),
+                path: &routing_path,
                 query: req.uri().query(),
                 headers: req.headers(),
                 client_ip: self.client_addr.ip(),
@@ -344,10 +358,18 @@ fn text_response(status: StatusCode, body: &'static str, nosniff: bool) -> Respo
     resp
 }
 
+/// A bare status without a body (Go's `rw.WriteHeader(code)`).
+fn status_only(status: StatusCode) -> Response<Body> {
+    let mut resp = Response::new(Body::empty());
+    *resp.status_mut() = status;
+    resp
+}
+
 /// A 400 that closes the connection, as Go answers requests it cannot trust the framing of.
 fn bad_request(body: &'static str) -> Response<Body> {
     let mut resp = text_response(StatusCode::BAD_REQUEST, body, false);
-    resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }
 

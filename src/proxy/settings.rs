@@ -37,6 +37,12 @@ pub struct EntryPointSettings {
     pub redirect: Option<EntryPointRedirect>,
     /// The value of `X-Forwarded-Server` (Traefik sends the machine's hostname).
     pub server_name: HeaderValue,
+    /// `http.sanitizePath` (default true): remove dot segments and duplicate slashes from the
+    /// path before routing; the backend receives the cleaned path.
+    pub sanitize_path: bool,
+    /// `http.encodeQuerySemicolons` (default false): `;` in the query becomes `%3B` instead of
+    /// `&`.
+    pub encode_query_semicolons: bool,
     /// `http2.maxConcurrentStreams` (Traefik's default: 250).
     pub http2_max_concurrent_streams: u32,
     /// Answer 400 to an HTTP/1.1 request that carries both `Content-Length` and
@@ -59,6 +65,8 @@ impl EntryPointSettings {
             redirect: None,
             server_name: local_hostname(),
             http2_max_concurrent_streams: 250,
+            sanitize_path: true,
+            encode_query_semicolons: false,
             reject_ambiguous_framing: true,
         }
     }

@@ -260,13 +260,23 @@ async fn host_header_is_required_once_in_http11() {
     let srv = start(settings(), PreRouteHooks::new()).await;
     let resp = raw(srv.addr, b"GET / HTTP/1.1\r\n\r\n").await;
     assert_eq!(status_of(&resp), 400, "{resp}");
-    assert_eq!(body_of(&resp), "400 Bad Request: missing required Host header");
+    assert_eq!(
+        body_of(&resp),
+        "400 Bad Request: missing required Host header"
+    );
     let resp = raw(srv.addr, b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").await;
     assert_eq!(status_of(&resp), 400, "{resp}");
     assert_eq!(body_of(&resp), "400 Bad Request: too many Host headers");
     // HTTP/1.0 needs none; absolute-form carries its own authority.
-    assert_eq!(status_of(&raw(srv.addr, b"GET / HTTP/1.0\r\n\r\n").await), 404);
-    let resp = raw(srv.addr, b"GET http://a.test/ HTTP/1.1\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(
+        status_of(&raw(srv.addr, b"GET / HTTP/1.0\r\n\r\n").await),
+        404
+    );
+    let resp = raw(
+        srv.addr,
+        b"GET http://a.test/ HTTP/1.1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(status_of(&resp), 404, "{resp}");
 }
 
