@@ -144,6 +144,7 @@ fn snapshot_with(generation: u64, routes: Vec<(&str, &str, Arc<ServiceRuntime>)>
                 rule: parse(rule, RuleSyntax::V3).unwrap(),
                 priority: rule.len() as i64,
                 service,
+                middlewares: Arc::from([]),
             })
         })
         .collect();
@@ -152,7 +153,7 @@ fn snapshot_with(generation: u64, routes: Vec<(&str, &str, Arc<ServiceRuntime>)>
         ..Snapshot::default()
     };
     snap.entry_points
-        .insert(Arc::from("web"), RouteTable { hostless });
+        .insert(Arc::from("web"), RouteTable::build(hostless));
     snap
 }
 
