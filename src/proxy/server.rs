@@ -4,9 +4,9 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -56,6 +56,10 @@ struct Conn {
     /// Raised by the connection reader when a head had both Content-Length and
     /// Transfer-Encoding.
     ambiguous: Arc<AtomicBool>,
+    /// Requests served on this connection (`keepAliveMaxRequests`).
+    requests: AtomicU64,
+    /// When the connection was accepted (`keepAliveMaxTime`).
+    opened: Instant,
 }
 
 /// Serves one entry point until `shutdown` is cancelled: then it stops accepting, lets open
@@ -181,6 +185,8 @@ async fn connection(
         client_addr: SocketAddr::new(ip, client_addr.port()),
         client_ip,
         ambiguous,
+        requests: AtomicU64::new(0),
+        opened: Instant::now(),
         ep: ep.clone(),
     });
     let io = TokioIo::new(ClientIo::new(stream, prefix, scan));
@@ -204,6 +210,30 @@ async fn connection(
 
 impl Conn {
     async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let mut resp = self.route(req).await;
+        self.limit_keep_alive(&mut resp);
+        resp
+    }
+
+    /// `keepAliveMaxRequests` / `keepAliveMaxTime`: past either, the answer carries
+    /// `Connection: close` and hyper closes the HTTP/1 connection after it (as Traefik does).
+    fn limit_keep_alive(&self, resp: &mut Response<Body>) {
+        let s = &self.ep.settings;
+        if s.keep_alive_max_requests == 0 && s.keep_alive_max_time.is_none() {
+            return;
+        }
+        let served = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let too_many = s.keep_alive_max_requests > 0 && served >= s.keep_alive_max_requests;
+        let too_old = s
+            .keep_alive_max_time
+            .is_some_and(|t| self.opened.elapsed() >= t);
+        if too_many || too_old {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Response<Body> {
         let settings = &*self.ep.settings;
         let mut req = req.map(Body::from);
 

@@ -37,6 +37,12 @@ pub struct EntryPointSettings {
     pub redirect: Option<EntryPointRedirect>,
     /// The value of `X-Forwarded-Server` (Traefik sends the machine's hostname).
     pub server_name: HeaderValue,
+    /// `transport.keepAliveMaxRequests` (0: unlimited): close an HTTP/1 connection after this
+    /// many requests.
+    pub keep_alive_max_requests: u64,
+    /// `transport.keepAliveMaxTime` (`None`: unlimited): close an HTTP/1 connection after the
+    /// first answer sent once it is this old.
+    pub keep_alive_max_time: Option<Duration>,
     /// `http.sanitizePath` (default true): remove dot segments and duplicate slashes from the
     /// path before routing; the backend receives the cleaned path.
     pub sanitize_path: bool,
@@ -65,6 +71,8 @@ impl EntryPointSettings {
             redirect: None,
             server_name: local_hostname(),
             http2_max_concurrent_streams: 250,
+            keep_alive_max_requests: 0,
+            keep_alive_max_time: None,
             sanitize_path: true,
             encode_query_semicolons: false,
             reject_ambiguous_framing: true,

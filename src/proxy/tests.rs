@@ -560,3 +560,18 @@ async fn idle_keep_alive_connection_closes_on_shutdown() {
         .await
         .is_ok());
 }
+
+#[tokio::test]
+async fn keep_alive_max_requests_closes_the_connection() {
+    let mut s = settings();
+    s.keep_alive_max_requests = 2;
+    let srv = start(s, PreRouteHooks::new()).await;
+    // Three pipelined requests: the second answer says close, the third is never answered.
+    let resp = raw(
+        srv.addr,
+        b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    .await;
+    assert_eq!(resp.matches("HTTP/1.1 404").count(), 2, "{resp}");
+    assert_eq!(resp.matches("connection: close").count(), 1, "{resp}");
+}
