@@ -536,3 +536,33 @@ async fn request_target_is_normalized_before_routing_and_forwarding() {
     .await;
     assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
 }
+
+#[tokio::test]
+async fn write_timeout_cuts_a_response_that_outlives_it() {
+    let mut backend = spawn_backend().await;
+    let mut s = settings();
+    s.responding_timeouts.write_timeout = Some(Duration::from_millis(200));
+    let srv = front(
+        s,
+        service("app@file", &[format!("http://{}", backend.addr)]),
+    )
+    .await;
+    let mut c = TcpStream::connect(srv.addr).await.unwrap();
+    c.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let chunks = tokio::time::timeout(DEADLINE, backend.slow.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    chunks.send(Bytes::from_static(b"started;")).await.unwrap();
+    let mut acc = Vec::new();
+    read_until(&mut c, &mut acc, "started;").await;
+    // The backend never finishes: the connection is cut without the last chunk.
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, c.read_to_end(&mut rest))
+        .await
+        .expect("connection cut by writeTimeout");
+    assert!(!String::from_utf8_lossy(&rest).contains("\r\n0\r\n\r\n"));
+    drop(chunks);
+}

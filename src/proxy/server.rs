@@ -3,6 +3,7 @@
 //! loaded once for this request → forwarded and hop-by-hop headers → the route's service.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -56,8 +57,10 @@ struct Conn {
     /// Raised by the connection reader when a head had both Content-Length and
     /// Transfer-Encoding.
     ambiguous: Arc<AtomicBool>,
-    /// Requests served on this connection (`keepAliveMaxRequests`).
+    /// Requests received on this connection (`keepAliveMaxRequests`, idle detection).
     requests: AtomicU64,
+    /// Requests whose answer head is not ready yet (idle detection).
+    active: AtomicU64,
     /// When the connection was accepted (`keepAliveMaxTime`).
     opened: Instant,
 }
@@ -186,21 +189,44 @@ async fn connection(
         client_ip,
         ambiguous,
         requests: AtomicU64::new(0),
+        active: AtomicU64::new(0),
         opened: Instant::now(),
         ep: ep.clone(),
     });
     let io = TokioIo::new(ClientIo::new(stream, prefix, scan));
+    let watched = conn.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let conn = conn.clone();
         async move { Ok::<_, Infallible>(conn.handle(req).await) }
     });
     let served = ep.builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(served);
-    let result = tokio::select! {
-        r = served.as_mut() => r,
-        _ = shutdown.cancelled() => {
-            served.as_mut().graceful_shutdown();
-            served.await
+    // idleTimeout for HTTP/2 (hyper's head timer covers HTTP/1): a connection that received
+    // no request during a whole period and has none in progress is closed gracefully (GOAWAY;
+    // streams still sending their bodies finish).
+    let idle = ep
+        .settings
+        .responding_timeouts
+        .idle_timeout
+        .filter(|d| !d.is_zero());
+    let mut closing = false;
+    let mut seen = 0;
+    let result = loop {
+        tokio::select! {
+            r = served.as_mut() => break r,
+            _ = shutdown.cancelled(), if !closing => {
+                closing = true;
+                served.as_mut().graceful_shutdown();
+            }
+            _ = tokio::time::sleep(idle.unwrap_or_default()), if idle.is_some() && !closing => {
+                let now = watched.requests.load(Ordering::Relaxed);
+                if now == seen && watched.active.load(Ordering::Relaxed) == 0 {
+                    tracing::debug!(%peer, "idleTimeout reached; closing connection");
+                    closing = true;
+                    served.as_mut().graceful_shutdown();
+                }
+                seen = now;
+            }
         }
     };
     if let Err(e) = result {
@@ -210,19 +236,20 @@ async fn connection(
 
 impl Conn {
     async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let served = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let _active = ActiveGuard::new(&self.active);
         let mut resp = self.route(req).await;
-        self.limit_keep_alive(&mut resp);
+        self.limit_keep_alive(served, &mut resp);
         resp
     }
 
     /// `keepAliveMaxRequests` / `keepAliveMaxTime`: past either, the answer carries
     /// `Connection: close` and hyper closes the HTTP/1 connection after it (as Traefik does).
-    fn limit_keep_alive(&self, resp: &mut Response<Body>) {
+    fn limit_keep_alive(&self, served: u64, resp: &mut Response<Body>) {
         let s = &self.ep.settings;
         if s.keep_alive_max_requests == 0 && s.keep_alive_max_time.is_none() {
             return;
         }
-        let served = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let too_many = s.keep_alive_max_requests > 0 && served >= s.keep_alive_max_requests;
         let too_old = s
             .keep_alive_max_time
@@ -329,7 +356,22 @@ impl Conn {
             router: route.name.clone(),
             tls: false,
         };
-        match route.service.serve(req, &ctx).await {
+        let write_timeout = settings
+            .responding_timeouts
+            .write_timeout
+            .filter(|d| !d.is_zero());
+        let result = match write_timeout {
+            None => route.service.serve(req, &ctx).await,
+            Some(limit) => {
+                let deadline = tokio::time::Instant::now() + limit;
+                match tokio::time::timeout_at(deadline, route.service.serve(req, &ctx)).await {
+                    Ok(Ok(resp)) => Ok(with_deadline(resp, deadline)),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(ProxyError::Timeout),
+                }
+            }
+        };
+        match result {
             Ok(mut resp) => {
                 let status = resp.status();
                 headers::remove_hop_by_hop_response(status, resp.headers_mut());
@@ -369,6 +411,72 @@ impl Conn {
             }
             Err(_) => text_response(StatusCode::BAD_REQUEST, "400 Bad Request", false),
         }
+    }
+}
+
+/// Counts a request as in progress until its answer head is ready (or the client left).
+struct ActiveGuard<'a>(&'a AtomicU64);
+
+impl<'a> ActiveGuard<'a> {
+    fn new(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        ActiveGuard(counter)
+    }
+}
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `writeTimeout` on a streamed answer: past the deadline the body fails, which makes hyper
+/// abort the connection (Go's write deadline has the same effect). An upgrade (101) is left
+/// alone: the spliced connection is not a response body.
+fn with_deadline(resp: Response<Body>, deadline: tokio::time::Instant) -> Response<Body> {
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS
+        || http_body::Body::is_end_stream(resp.body())
+    {
+        return resp;
+    }
+    resp.map(|inner| {
+        Body::boxed(http_body_util::combinators::BoxBody::new(DeadlineBody {
+            inner,
+            sleep: tokio::time::sleep_until(deadline),
+        }))
+    })
+}
+
+pin_project_lite::pin_project! {
+    struct DeadlineBody {
+        #[pin]
+        inner: Body,
+        #[pin]
+        sleep: tokio::time::Sleep,
+    }
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = crate::body::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        if this.sleep.poll(cx).is_ready() {
+            return std::task::Poll::Ready(Some(Err("writeTimeout reached".into())));
+        }
+        this.inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

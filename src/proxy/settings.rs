@@ -103,7 +103,8 @@ impl TrustSettings {
 pub struct RespondingTimeouts {
     /// Limit for reading a request head (hyper closes the connection when it runs out).
     pub read_timeout: Option<Duration>,
-    /// Not enforced yet (Traefik's default is none); kept so the config round-trips.
+    /// Limit from the end of the request head to the end of the answer: no head in time gives
+    /// 504; a body still streaming at the deadline is cut (Traefik default: none).
     pub write_timeout: Option<Duration>,
     /// How long a kept-alive connection may sit idle between requests.
     pub idle_timeout: Option<Duration>,

@@ -575,3 +575,28 @@ async fn keep_alive_max_requests_closes_the_connection() {
     assert_eq!(resp.matches("HTTP/1.1 404").count(), 2, "{resp}");
     assert_eq!(resp.matches("connection: close").count(), 1, "{resp}");
 }
+
+#[tokio::test]
+async fn idle_http2_connection_is_closed_after_idle_timeout() {
+    let mut s = settings();
+    s.responding_timeouts.idle_timeout = Some(Duration::from_millis(100));
+    let srv = start(s, PreRouteHooks::new()).await;
+    let tcp = TcpStream::connect(srv.addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = Request::builder()
+        .uri(format!("http://{}/", srv.addr))
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // The server sends GOAWAY and closes; the client's connection task ends.
+    let ended = tokio::time::timeout(DEADLINE, conn).await;
+    assert!(ended.is_ok(), "idle HTTP/2 connection still open");
+    assert!(!srv.task.is_finished(), "the entry point keeps serving");
+}
