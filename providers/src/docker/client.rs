@@ -109,6 +109,11 @@ async fn session(
         docker.events(Some(EventsOptions { since: Some(since.to_string()), until: None, filters: Some(filters) }))
     });
 
+    // Events older than the list are already reflected in the inspections that follow it.
+    let list_started_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
     let list = docker
         .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
         .await
@@ -148,6 +153,9 @@ async fn session(
                     Some(Err(e)) => return Err(eng(e)),
                     None => return Err(SessionError::StreamEnded(endpoint.to_string())),
                 };
+                if msg.time_nano.is_some_and(|t| t < list_started_ns) {
+                    continue;
+                }
                 let Some((id, gone)) = relevant(&msg) else { continue };
                 tracing::debug!(provider = "docker", container = %id, action = ?msg.action, "docker event");
                 if gone {
