@@ -29,7 +29,10 @@ impl Duration {
     /// Parses a Go duration string, or a bare integer meaning seconds (as Traefik reads them).
     pub fn parse(input: &str) -> Result<Self, DurationError> {
         let s = input.trim();
-        let err = |reason| DurationError { input: input.to_string(), reason };
+        let err = |reason| DurationError {
+            input: input.to_string(),
+            reason,
+        };
         if s.is_empty() {
             return Err(err("empty"));
         }
@@ -56,7 +59,9 @@ impl Duration {
             }
             let num: f64 = rest[..num_end].parse().map_err(|_| err("bad number"))?;
             rest = &rest[num_end..];
-            let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+            let unit_end = rest
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(rest.len());
             let unit = &rest[..unit_end];
             rest = &rest[unit_end..];
             let scale: f64 = match unit {
@@ -84,7 +89,7 @@ impl fmt::Display for Duration {
         let d = self.0;
         if d.subsec_nanos() == 0 {
             write!(f, "{}s", d.as_secs())
-        } else if d.as_nanos() % 1_000_000 == 0 {
+        } else if d.as_nanos().is_multiple_of(1_000_000) {
             write!(f, "{}ms", d.as_millis())
         } else {
             write!(f, "{}ns", d.as_nanos())
@@ -115,7 +120,7 @@ impl<'de> serde::Deserialize<'de> for Duration {
                     .map_err(|_| E::custom("negative durations are not allowed"))
             }
             fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
-                if v.is_finite() && v >= 0.0 && v < 1e12 {
+                if v.is_finite() && (0.0..1e12).contains(&v) {
                     Ok(Duration(std::time::Duration::from_secs_f64(v)))
                 } else {
                     Err(E::custom("invalid duration"))
@@ -149,7 +154,10 @@ mod tests {
         assert_eq!(Duration::parse("10s").unwrap(), Duration::from_secs(10));
         assert_eq!(Duration::parse("30").unwrap(), Duration::from_secs(30));
         assert_eq!(Duration::parse("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(Duration::parse("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            Duration::parse("250ms").unwrap(),
+            Duration::from_millis(250)
+        );
         assert_eq!(Duration::parse("1.5h").unwrap(), Duration::from_secs(5400));
         assert!(Duration::parse("10x").is_err());
         assert!(Duration::parse("-1s").is_err());

@@ -143,6 +143,13 @@ pub struct Server {
     pub weight: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preserve_path: Option<bool>,
+    /// Label-only (`loadbalancer.server.port`): the container port; the Docker provider builds
+    /// `url` from it and the container's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<String>,
+    /// Label-only (`loadbalancer.server.scheme`, default `http`): the scheme of the built `url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

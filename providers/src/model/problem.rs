@@ -41,10 +41,22 @@ pub struct Problem {
 
 impl Problem {
     pub fn error(kind: ItemKind, name: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem { kind, name: name.into(), severity: Severity::Error, location: None, message: message.into() }
+        Problem {
+            kind,
+            name: name.into(),
+            severity: Severity::Error,
+            location: None,
+            message: message.into(),
+        }
     }
     pub fn warning(kind: ItemKind, name: impl Into<String>, message: impl Into<String>) -> Self {
-        Problem { kind, name: name.into(), severity: Severity::Warning, location: None, message: message.into() }
+        Problem {
+            kind,
+            name: name.into(),
+            severity: Severity::Warning,
+            location: None,
+            message: message.into(),
+        }
     }
     pub fn at(mut self, location: impl Into<String>) -> Self {
         self.location = Some(location.into());
