@@ -5,14 +5,13 @@
 //! network, and conflict becomes a `Problem` on the item it concerns.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::OnceLock;
 
 use wharf_middlewares::MiddlewareSpec;
 
 use super::constraints::Constraint;
-use super::decode::{self, Entries, ItemSchema, LabelError};
 use super::model::{ContainerInfo, Health, RunState};
 use super::template::{normalize, Template, TemplateModel};
+use crate::labels::{self, LabelConfig};
 use crate::{DynamicConfig, ItemKind, LoadBalancer, Problem, Router, Server, Service, ServersTransport};
 
 /// The static options `build()` needs, parsed once (see `DockerSettings::prepare`).
@@ -41,98 +40,6 @@ impl Default for BuildSettings {
     }
 }
 
-fn schema<T: schemars::JsonSchema>(cell: &'static OnceLock<ItemSchema>) -> &'static ItemSchema {
-    cell.get_or_init(ItemSchema::of::<T>)
-}
-static ROUTER_SCHEMA: OnceLock<ItemSchema> = OnceLock::new();
-static SERVICE_SCHEMA: OnceLock<ItemSchema> = OnceLock::new();
-static MIDDLEWARE_SCHEMA: OnceLock<ItemSchema> = OnceLock::new();
-static TRANSPORT_SCHEMA: OnceLock<ItemSchema> = OnceLock::new();
-
-/// The labels of one container, split by item.
-#[derive(Debug, Default)]
-struct ContainerLabels {
-    enable: Option<bool>,
-    network: Option<String>,
-    allow_non_running: bool,
-    routers: BTreeMap<String, Entries>,
-    services: BTreeMap<String, Entries>,
-    middlewares: BTreeMap<String, Entries>,
-    transports: BTreeMap<String, Entries>,
-    /// `(protocol, kind, name)` → labels, for "unsupported yet".
-    tcp_udp: BTreeMap<(String, String, String), Entries>,
-    /// Labels under the prefix that name no item (`traefik.http.routerz.a.rule`).
-    stray: Vec<LabelError>,
-}
-
-const TOP_KEYS: &[&str] = &["enable", "docker", "http", "tcp", "udp", "tls"];
-const HTTP_KEYS: &[&str] = &["routers", "services", "middlewares", "serverstransports"];
-const DOCKER_KEYS: &[&str] = &["network", "allownonrunning"];
-
-fn parse_bool(v: &str) -> Option<bool> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" => Some(true),
-        "false" => Some(false),
-        _ => None,
-    }
-}
-
-fn split_labels(labels: &BTreeMap<String, String>, prefix: &str) -> ContainerLabels {
-    let mut out = ContainerLabels::default();
-    let want = format!("{}.", prefix.to_ascii_lowercase());
-    for (key, value) in labels {
-        if key.len() <= want.len() || !key[..want.len()].eq_ignore_ascii_case(&want) {
-            continue;
-        }
-        let rest = &key[want.len()..];
-        let segs: Vec<&str> = rest.split('.').collect();
-        let stray = |message: String| LabelError { label: key.clone(), message };
-        let top = segs[0].to_ascii_lowercase();
-        match top.as_str() {
-            "enable" if segs.len() == 1 => match parse_bool(value) {
-                Some(b) => out.enable = Some(b),
-                None => out.stray.push(stray(format!("expected true or false, got {value:?}"))),
-            },
-            "docker" if segs.len() == 2 => match segs[1].to_ascii_lowercase().as_str() {
-                "network" => out.network = Some(value.clone()),
-                "allownonrunning" => match parse_bool(value) {
-                    Some(b) => out.allow_non_running = b,
-                    None => out.stray.push(stray(format!("expected true or false, got {value:?}"))),
-                },
-                other => out.stray.push(stray(decode::unknown_key(other, DOCKER_KEYS, key))),
-            },
-            "http" | "tcp" | "udp" if segs.len() >= 3 && !segs[2].is_empty() => {
-                let kind = segs[1].to_ascii_lowercase();
-                let name = segs[2].to_string();
-                let sub = segs[3..].join(".");
-                if top != "http" {
-                    out.tcp_udp.entry((top.clone(), kind, name)).or_default().push((sub, value.clone(), key.clone()));
-                    continue;
-                }
-                let map = match kind.as_str() {
-                    "routers" => &mut out.routers,
-                    "services" => &mut out.services,
-                    "middlewares" => &mut out.middlewares,
-                    "serverstransports" => &mut out.transports,
-                    other => {
-                        out.stray.push(stray(decode::unknown_key(other, HTTP_KEYS, key)));
-                        continue;
-                    }
-                };
-                map.entry(name).or_default().push((sub, value.clone(), key.clone()));
-            }
-            "tls" => out.stray.push(stray(
-                "TLS options, stores and certificates from labels are not supported yet (use the file provider)".into(),
-            )),
-            "enable" | "docker" | "http" | "tcp" | "udp" => {
-                out.stray.push(stray(format!("incomplete label key {key:?}: an item name and an option are missing")))
-            }
-            other => out.stray.push(stray(decode::unknown_key(other, TOP_KEYS, key))),
-        }
-    }
-    out
-}
-
 /// What one container contributes, before replicas and other containers are merged.
 #[derive(Debug, Default)]
 struct Part {
@@ -146,46 +53,9 @@ struct Part {
     problems: Vec<Problem>,
 }
 
-/// The `loadbalancer.server.*` labels, which are not fields of the service model.
-#[derive(Debug, Default)]
-struct ServerLabels {
-    port: Option<(String, String)>,
-    scheme: Option<String>,
-    url: Option<String>,
-    weight: Option<(String, String)>,
-    preserve_path: Option<(String, String)>,
-}
-
-const SERVER_KEYS: &[&str] = &["port", "scheme", "url", "weight", "preservepath"];
-
-fn split_server_labels(entries: &Entries) -> (Entries, ServerLabels, Vec<LabelError>) {
-    let mut rest = Vec::new();
-    let mut server = ServerLabels::default();
-    let mut errors = Vec::new();
-    for (sub, value, label) in entries {
-        let lower = sub.to_ascii_lowercase();
-        let Some(field) = lower.strip_prefix("loadbalancer.server.") else {
-            if lower == "loadbalancer.server" {
-                errors.push(LabelError { label: label.clone(), message: "expected loadbalancer.server.port, .scheme or .url".into() });
-            } else {
-                rest.push((sub.clone(), value.clone(), label.clone()));
-            }
-            continue;
-        };
-        match field {
-            "port" => server.port = Some((value.clone(), label.clone())),
-            "scheme" => server.scheme = Some(value.clone()),
-            "url" => server.url = Some(value.clone()),
-            "weight" => server.weight = Some((value.clone(), label.clone())),
-            "preservepath" => server.preserve_path = Some((value.clone(), label.clone())),
-            other => errors.push(LabelError { label: label.clone(), message: decode::unknown_key(other, SERVER_KEYS, label) }),
-        }
-    }
-    (rest, server, errors)
-}
-
-fn label_problem(kind: ItemKind, name: &str, e: &LabelError) -> Problem {
-    Problem::error(kind, name, e.message.clone()).at(e.label.clone())
+/// Names of the items of `kind` whose labels failed to decode (they are absent from the config).
+fn failed_names(problems: &[Problem], kind: ItemKind) -> BTreeSet<String> {
+    problems.iter().filter(|p| p.kind == kind && !p.name.is_empty()).map(|p| p.name.clone()).collect()
 }
 
 /// The service name Traefik gives a container: compose `service_project`, else its name.
@@ -211,8 +81,9 @@ fn build_container(
     s: &BuildSettings,
     own_networks: &BTreeSet<String>,
 ) -> Option<Part> {
-    let labels = split_labels(&c.labels, &s.label_prefix);
-    if !labels.enable.unwrap_or(s.exposed_by_default) {
+    let LabelConfig { config: decoded, problems: label_problems, enable, docker, unsupported } =
+        labels::decode(&c.labels, &s.label_prefix);
+    if !enable.unwrap_or(s.exposed_by_default) {
         return None;
     }
     if let Some(con) = &s.constraints {
@@ -220,105 +91,119 @@ fn build_container(
             return None;
         }
     }
-    if c.state == RunState::NotRunning && !labels.allow_non_running {
+    let allow_non_running = docker.allow_non_running.unwrap_or(false);
+    if c.state == RunState::NotRunning && !allow_non_running {
         return None;
     }
     let serving = c.state == RunState::Running && matches!(c.health, Health::None | Health::Healthy);
-    if !serving && !s.allow_empty_services && !labels.allow_non_running {
+    if !serving && !s.allow_empty_services && !allow_non_running {
         return None;
     }
 
     let svc_name = service_name(c);
+    let prefix = &s.label_prefix;
     let mut part = Part { container: c.name.clone(), ..Part::default() };
-    for e in &labels.stray {
-        part.problems.push(Problem::warning(ItemKind::Source, format!("container {}", c.name), e.message.clone()).at(e.label.clone()));
+    let failed_routers = failed_names(&label_problems, ItemKind::Router);
+    let failed_services = failed_names(&label_problems, ItemKind::Service);
+    let mut plugin_reported: BTreeSet<String> = BTreeSet::new();
+    for mut p in label_problems {
+        if p.kind == ItemKind::Source && p.name.is_empty() {
+            p.name = format!("container {}", c.name);
+        }
+        let is_plugin = p.kind == ItemKind::Middleware
+            && p.location.as_deref().is_some_and(|l| l.to_ascii_lowercase().contains(".plugin."));
+        if is_plugin {
+            // Plugins are a known feature that wharf does not have yet, not a typo.
+            if plugin_reported.insert(p.name.clone()) {
+                part.problems.push(Problem::error(ItemKind::Middleware, p.name.clone(), "plugin middlewares are not supported yet").at(p.location.unwrap_or_default()));
+            }
+            continue;
+        }
+        part.problems.push(p);
     }
 
+    let http_labels = !decoded.http.is_empty() || part.problems.iter().any(|p| p.kind != ItemKind::Source);
     // tcp / udp: shown as items with "unsupported yet", never dropped silently.
-    for ((proto, kind, name), entries) in &labels.tcp_udp {
-        let item_kind = match kind.as_str() {
-            "routers" => ItemKind::Router,
-            "services" => ItemKind::Service,
-            _ => ItemKind::Middleware,
-        };
-        let first = entries.first().map(|e| e.2.clone()).unwrap_or_default();
-        part.problems.push(
-            Problem::error(item_kind, name.clone(), format!("{} {kind} are not supported yet", proto.to_uppercase())).at(first),
-        );
-        let raw: serde_json::Map<String, serde_json::Value> =
-            entries.iter().map(|(k, v, _)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
-        let section = if proto == "tcp" { &mut part.tcp } else { &mut part.udp };
-        section.entry(kind.clone()).or_default().insert(name.clone(), serde_json::Value::Object(raw));
+    let groups = [
+        ("tcp", "routers", ItemKind::Router, &unsupported.tcp_routers),
+        ("tcp", "services", ItemKind::Service, &unsupported.tcp_services),
+        ("tcp", "middlewares", ItemKind::Middleware, &unsupported.tcp_middlewares),
+        ("udp", "routers", ItemKind::Router, &unsupported.udp_routers),
+        ("udp", "services", ItemKind::Service, &unsupported.udp_services),
+    ];
+    for (proto, kind, item_kind, names) in groups {
+        for name in names {
+            part.problems.push(
+                Problem::error(item_kind, name.clone(), format!("{} {kind} are not supported yet", proto.to_uppercase()))
+                    .at(format!("{prefix}.{proto}.{kind}.{name}")),
+            );
+            let section = if proto == "tcp" { &mut part.tcp } else { &mut part.udp };
+            section.entry(kind.to_string()).or_default().insert(name.clone(), serde_json::json!({}));
+        }
     }
-    let only_tcp_udp = !labels.tcp_udp.is_empty()
-        && labels.routers.is_empty()
-        && labels.services.is_empty()
-        && labels.middlewares.is_empty();
-    if only_tcp_udp {
+    if !unsupported.is_empty() && !http_labels {
         return Some(part);
     }
 
     // Services (a default one when the labels define none), each with this container's server.
-    let service_entries: BTreeMap<String, Entries> = if labels.services.is_empty() {
-        BTreeMap::from([(svc_name.clone(), Vec::new())])
-    } else {
-        labels.services.clone()
-    };
+    let mut services = decoded.http.services;
+    if services.is_empty() && failed_services.is_empty() {
+        services.insert(svc_name.clone(), Service::default());
+    }
     let mut guessed: BTreeMap<String, String> = BTreeMap::new();
-    let network = choose_network(c, all, labels.network.as_deref(), s, own_networks);
-    for (name, entries) in &service_entries {
-        let (rest, server_labels, mut errors) = split_server_labels(entries);
-        let (mut service, more): (Service, _) = schema::<Service>(&SERVICE_SCHEMA).decode(&rest);
-        errors.extend(more);
-        for e in &errors {
-            part.problems.push(label_problem(ItemKind::Service, name, e));
-        }
+    let network = choose_network(c, all, docker.network.as_deref(), s, own_networks);
+    for (name, service) in services.iter_mut() {
         let other_kind = service.weighted.is_some() || service.mirroring.is_some() || service.failover.is_some();
         if !other_kind && service.load_balancer.is_none() {
             service.load_balancer = Some(LoadBalancer::default());
         }
-        if let Some(lb) = service.load_balancer.as_mut() {
-            if serving {
-                match server_for(c, &server_labels, s, &network) {
-                    Ok((server, warning)) => {
-                        lb.servers.push(server);
-                        if let Some(w) = warning {
-                            guessed.insert(name.clone(), w);
-                        }
+        let Some(lb) = service.load_balancer.as_mut() else { continue };
+        // `loadbalancer.server.*` labels decode into one template server.
+        let template = lb.servers.first().cloned().unwrap_or_default();
+        lb.servers.clear();
+        if serving {
+            match server_for(c, name, &template, s, &network) {
+                Ok((server, warning)) => {
+                    lb.servers.push(server);
+                    if let Some(w) = warning {
+                        guessed.insert(name.clone(), w);
                     }
-                    Err(p) => part.problems.push(Problem::error(ItemKind::Service, name, p.0).at(p.1)),
                 }
-            } else {
-                // wharf keeps the router: an empty service answers 503, not 404.
-                let why = match (c.state, c.health) {
-                    (RunState::Paused, _) => "paused",
-                    (RunState::NotRunning, _) => "not running",
-                    (_, Health::Starting) => "health: starting",
-                    _ => "health: unhealthy",
-                };
-                part.problems.push(Problem::warning(
-                    ItemKind::Service,
-                    name,
-                    format!("container {} is {why}: no server until it is running and healthy", c.name),
-                ));
+                Err(ServerError(msg, label)) => {
+                    let p = Problem::error(ItemKind::Service, name.clone(), msg);
+                    part.problems.push(if label.is_empty() { p } else { p.at(label) });
+                }
             }
+        } else {
+            // wharf keeps the router: an empty service answers 503, not 404.
+            let why = match (c.state, c.health) {
+                (RunState::Paused, _) => "paused",
+                (RunState::NotRunning, _) => "not running",
+                (_, Health::Starting) => "health: starting",
+                _ => "health: unhealthy",
+            };
+            part.problems.push(Problem::warning(
+                ItemKind::Service,
+                name.clone(),
+                format!("container {} is {why}: no server until it is running and healthy", c.name),
+            ));
         }
-        part.services.insert(name.clone(), service);
     }
     if let Ok((_, Some(w))) = &network {
-        for name in part.services.keys() {
-            part.problems.push(Problem::warning(ItemKind::Service, name, w.clone()));
+        for name in services.keys() {
+            part.problems.push(Problem::warning(ItemKind::Service, name.clone(), w.clone()));
         }
     }
+    let all_services: BTreeSet<String> = services.keys().cloned().chain(failed_services.iter().cloned()).collect();
 
-    // Routers: decoded, then defaulted (rule from the template, the only service).
+    // Routers: defaulted (rule from the template, the container's only service).
     let model = TemplateModel { name: &svc_name, container_name: &c.name, labels: &c.labels };
-    let mut router_entries = labels.routers.clone();
-    if router_entries.is_empty() {
-        if part.services.len() == 1 {
-            router_entries.insert(svc_name.clone(), Vec::new());
-        } else {
-            let names: Vec<&str> = part.services.keys().map(String::as_str).collect();
+    let mut routers = decoded.http.routers;
+    if routers.is_empty() && failed_routers.is_empty() {
+        if all_services.len() == 1 {
+            routers.insert(svc_name.clone(), Router::default());
+        } else if !all_services.is_empty() {
+            let names: Vec<&str> = all_services.iter().map(String::as_str).collect();
             part.problems.push(Problem::warning(
                 ItemKind::Source,
                 format!("container {}", c.name),
@@ -329,67 +214,47 @@ fn build_container(
             ));
         }
     }
-    for (name, entries) in &router_entries {
-        let (mut router, errors): (Router, _) = schema::<Router>(&ROUTER_SCHEMA).decode(entries);
-        for e in &errors {
-            part.problems.push(label_problem(ItemKind::Router, name, e));
-        }
+    for (name, router) in routers.iter_mut() {
         if router.rule.is_empty() {
             match s.default_rule.render(&model) {
                 Ok(rule) if !rule.trim().is_empty() => router.rule = rule,
-                Ok(_) => part.problems.push(Problem::error(ItemKind::Router, name, "the default rule template gave an empty rule; set a rule label")),
-                Err(e) => part.problems.push(Problem::error(ItemKind::Router, name, e.to_string())),
+                Ok(_) => part.problems.push(Problem::error(
+                    ItemKind::Router,
+                    name.clone(),
+                    "the default rule template gave an empty rule; set a rule label",
+                )),
+                Err(e) => part.problems.push(Problem::error(ItemKind::Router, name.clone(), e.to_string())),
             }
         }
         if router.service.is_empty() {
-            if part.services.len() == 1 {
-                router.service = part.services.keys().next().cloned().unwrap_or_default();
+            if all_services.len() == 1 {
+                router.service = all_services.iter().next().cloned().unwrap_or_default();
             } else {
-                let names: Vec<&str> = part.services.keys().map(String::as_str).collect();
+                let names: Vec<&str> = all_services.iter().map(String::as_str).collect();
                 part.problems.push(Problem::error(
                     ItemKind::Router,
-                    name,
+                    name.clone(),
                     format!(
-                        "which service? the container defines {} ({}); set {}.http.routers.{name}.service",
+                        "which service? the container defines {} ({}); set {prefix}.http.routers.{name}.service",
                         names.len(),
                         names.join(", "),
-                        s.label_prefix
                     ),
                 ));
             }
         }
         if let Some(w) = guessed.get(&router.service) {
-            part.problems.push(Problem::warning(ItemKind::Router, name, w.clone()));
+            part.problems.push(Problem::warning(ItemKind::Router, name.clone(), w.clone()));
         }
         if let Ok((_, Some(w))) = &network {
-            if part.services.contains_key(&router.service) {
-                part.problems.push(Problem::warning(ItemKind::Router, name, w.clone()));
+            if services.contains_key(&router.service) {
+                part.problems.push(Problem::warning(ItemKind::Router, name.clone(), w.clone()));
             }
         }
-        part.routers.insert(name.clone(), router);
     }
-
-    for (name, entries) in &labels.middlewares {
-        let is_plugin = entries.iter().any(|(sub, _, _)| sub.split('.').next().is_some_and(|t| t.eq_ignore_ascii_case("plugin")));
-        if is_plugin {
-            let label = entries.first().map(|e| e.2.clone()).unwrap_or_default();
-            part.problems.push(Problem::error(ItemKind::Middleware, name, "plugin middlewares are not supported yet").at(label));
-            part.middlewares.insert(name.clone(), MiddlewareSpec::default());
-            continue;
-        }
-        let (mw, errors): (MiddlewareSpec, _) = schema::<MiddlewareSpec>(&MIDDLEWARE_SCHEMA).decode(entries);
-        for e in &errors {
-            part.problems.push(label_problem(ItemKind::Middleware, name, e));
-        }
-        part.middlewares.insert(name.clone(), mw);
-    }
-    for (name, entries) in &labels.transports {
-        let (t, errors): (ServersTransport, _) = schema::<ServersTransport>(&TRANSPORT_SCHEMA).decode(entries);
-        for e in &errors {
-            part.problems.push(label_problem(ItemKind::ServersTransport, name, e));
-        }
-        part.transports.insert(name.clone(), t);
-    }
+    part.routers = routers;
+    part.services = services;
+    part.middlewares = decoded.http.middlewares;
+    part.transports = decoded.http.servers_transports;
     Some(part)
 }
 
@@ -417,7 +282,7 @@ fn choose_network(
         if other.network_mode.starts_with("container:") {
             return Err(format!("network mode container:{target}: chained container network modes are not followed"));
         }
-        let other_label = split_labels(&other.labels, &s.label_prefix).network;
+        let other_label = labels::decode(&other.labels, &s.label_prefix).docker.network;
         return choose_network(other, all, other_label.as_deref().or(label), s, own);
     }
     let project = c.compose_service().map(|(_, p)| p.to_string());
@@ -467,33 +332,29 @@ fn choose_network(
 
 fn server_for(
     c: &ContainerInfo,
-    l: &ServerLabels,
+    service: &str,
+    template: &Server,
     s: &BuildSettings,
     network: &NetworkChoice,
 ) -> Result<(Server, Option<String>), ServerError> {
-    let mut server = Server::default();
-    if let Some((w, label)) = &l.weight {
-        server.weight = Some(w.trim().parse().map_err(|_| ServerError(format!("expected a weight (integer), got {w:?}"), label.clone()))?);
-    }
-    if let Some((p, label)) = &l.preserve_path {
-        server.preserve_path = Some(parse_bool(p).ok_or_else(|| ServerError(format!("expected true or false, got {p:?}"), label.clone()))?);
-    }
-    if let Some(url) = &l.url {
-        server.url = url.clone();
+    let prefix = &s.label_prefix;
+    let mut server = Server { weight: template.weight, preserve_path: template.preserve_path, ..Server::default() };
+    if !template.url.is_empty() {
+        server.url = template.url.clone();
         return Ok((server, None));
     }
     let mut warning = None;
-    let port: u16 = match &l.port {
-        Some((p, label)) => p.trim().parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
-            ServerError(format!("loadbalancer.server.port: {p:?} is not a port number (1-65535)"), label.clone())
+    let port: u16 = match template.port.as_deref() {
+        Some(p) => p.trim().parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+            ServerError(
+                format!("loadbalancer.server.port: {p:?} is not a port number (1-65535)"),
+                format!("{prefix}.http.services.{service}.loadbalancer.server.port"),
+            )
         })?,
         None => match c.ports.as_slice() {
             [] => {
                 return Err(ServerError(
-                    format!(
-                        "no port: the container exposes none; set {}.http.services.<name>.loadbalancer.server.port",
-                        s.label_prefix
-                    ),
+                    format!("no port: the container exposes none; set {prefix}.http.services.{service}.loadbalancer.server.port"),
                     String::new(),
                 ))
             }
@@ -501,15 +362,14 @@ fn server_for(
             [lowest, ..] => {
                 let list: Vec<String> = c.ports.iter().map(u16::to_string).collect();
                 warning = Some(format!(
-                    "port guessed: using {lowest}, the lowest of the exposed ports {}; set {}.http.services.<name>.loadbalancer.server.port",
+                    "port guessed: using {lowest}, the lowest of the exposed ports {}; set {prefix}.http.services.{service}.loadbalancer.server.port",
                     list.join(", "),
-                    s.label_prefix
                 ));
                 *lowest
             }
         },
     };
-    let scheme = l.scheme.as_deref().filter(|s| !s.is_empty()).unwrap_or("http");
+    let scheme = template.scheme.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("http");
     if s.use_bind_port_ip {
         let bound = c
             .bindings

@@ -4,7 +4,7 @@
 //! - `client`: the loop (read calls only: version, list, inspect, events), throttling, reconnects.
 //! - `build`: pure translation of containers into config (fixture-tested).
 //! - `model`: `ContainerInfo`, what is kept of an inspect result.
-//! - `decode`: labels of one item → typed model, schema-guided, with precise errors.
+//! Labels decode through the shared `crate::labels` decoder (one item fails alone).
 //! - `template`: the `defaultRule` template; `constraints`: the constraints expression.
 //!
 //! The runtime starts it with `wharf_providers::docker::spawn(settings)`.
@@ -12,7 +12,6 @@
 pub mod build;
 pub mod client;
 pub mod constraints;
-pub mod decode;
 pub mod model;
 pub mod template;
 
