@@ -29,7 +29,9 @@ impl Body {
     }
     pub fn full(b: impl Into<Bytes>) -> Self {
         let b = b.into();
-        Body::Full { inner: if b.is_empty() { None } else { Some(b) } }
+        Body::Full {
+            inner: if b.is_empty() { None } else { Some(b) },
+        }
     }
     pub fn boxed(inner: BoxBody<Bytes, BoxError>) -> Self {
         Body::Boxed { inner }
@@ -68,7 +70,9 @@ impl http_body::Body for Body {
     fn size_hint(&self) -> SizeHint {
         match self {
             Body::Incoming { inner } => inner.size_hint(),
-            Body::Full { inner } => SizeHint::with_exact(inner.as_ref().map_or(0, |b| b.len() as u64)),
+            Body::Full { inner } => {
+                SizeHint::with_exact(inner.as_ref().map_or(0, |b| b.len() as u64))
+            }
             Body::Boxed { inner } => inner.size_hint(),
         }
     }

@@ -4,9 +4,31 @@
 //! Contract used by compile and proxy (keep these signatures):
 //! - `parse(src, syntax) -> Result<Rule, RuleError>`; `RuleError` carries a 1-based column.
 //! - `Rule::matches(&RequestInfo) -> bool`; `Rule::host_keys() -> HostKeys` for the route table.
-//! - `Display for Rule` prints a rule that parses back to the same `Rule`.
+//! - `Display for Rule` prints a rule that parses back to the same `Rule` (with `rule.syntax()`).
+//!
+//! Layout: `parser` turns text into an expression tree (tokens, precedence, strings, errors with
+//! columns); `matcher` holds the compiled leaves of v3 syntax and evaluates them; `v2` builds the
+//! leaves of Traefik v2 syntax (gorilla/mux templates) and the "write it this way in v3" hints;
+//! `regex` translates Go RE2 patterns for the `regex` crate and proves literal host suffixes.
+//!
+//! Semantics follow Traefik v3 (`pkg/muxer/http/matcher.go`, `matcher_v2.go`, `pkg/rules`):
+//! - `&&` binds tighter than `||`; `!` binds tightest. Matcher names are accepted as written in
+//!   the docs, all lower-case, all upper-case, or capitalised (`Host`, `host`, `HOST`, `Pathprefix`).
+//! - Regexes are Go-flavoured and **not** anchored (v3): write `^...$` to anchor.
+//! - `Query(`k`)` matches a parameter `k` with an empty value (`?k` or `?k=`), as Traefik v3 does.
+//! - `ClientIP` looks at the connection's remote address only, never at `X-Forwarded-For`.
+
+mod matcher;
+mod parser;
+mod regex;
+mod v2;
+
+#[cfg(test)]
+mod tests;
 
 use std::net::IpAddr;
+
+use matcher::Expr;
 
 /// What a rule looks at. Built by the proxy once per request, with `host` already normalized
 /// (lower-case, no port, no trailing dot; IPv6 literals without brackets).
@@ -28,6 +50,20 @@ pub enum RuleSyntax {
     V3,
 }
 
+impl RuleSyntax {
+    /// Reads Traefik's `ruleSyntax` / `core.defaultRuleSyntax` value (`v2`, `v3`, any case).
+    /// Traefik falls back to v3 for an unknown value; callers may report `None` as a warning.
+    pub fn from_name(name: &str) -> Option<RuleSyntax> {
+        if name.eq_ignore_ascii_case("v2") {
+            Some(RuleSyntax::V2)
+        } else if name.eq_ignore_ascii_case("v3") {
+            Some(RuleSyntax::V3)
+        } else {
+            None
+        }
+    }
+}
+
 /// A parse error, pointing at a 1-based column of the rule text.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("column {column}: {message}")]
@@ -43,31 +79,115 @@ pub enum HostKeys {
     Any,
     /// The rule only matches these hosts: exact names (normalized) and suffixes (`example.com`
     /// for names ending in `.example.com`, from HostRegexp with a literal suffix).
-    Hosts { exact: Vec<String>, suffixes: Vec<String> },
+    Hosts {
+        exact: Vec<String>,
+        suffixes: Vec<String>,
+    },
 }
 
 /// A parsed rule.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Equality compares the parsed meaning (the matcher tree and the syntax), not the text:
+/// `Host(`A.com`)` and `Host("a.com")` are equal rules.
+#[derive(Clone, Debug)]
 pub struct Rule {
-    source: String,
+    expr: Expr,
+    syntax: RuleSyntax,
+    source_len: usize,
+}
+
+impl PartialEq for Rule {
+    fn eq(&self, other: &Self) -> bool {
+        self.syntax == other.syntax && self.expr == other.expr
+    }
 }
 
 impl Rule {
-    pub fn matches(&self, _req: &RequestInfo<'_>) -> bool {
-        false
+    /// Evaluates the rule against one request. Allocation-free except for `QueryRegexp` (v3)
+    /// and v2 `Query` templates on a parameter whose raw text holds `%` or `+` escapes.
+    pub fn matches(&self, req: &RequestInfo<'_>) -> bool {
+        self.expr.eval(req)
     }
+
+    /// The hosts this rule can match, for the route table's host index.
     pub fn host_keys(&self) -> HostKeys {
-        HostKeys::Any
+        match self.expr.host_keys() {
+            None => HostKeys::Any,
+            Some(mut keys) => {
+                keys.exact.sort();
+                keys.exact.dedup();
+                keys.suffixes.sort();
+                keys.suffixes.dedup();
+                HostKeys::Hosts {
+                    exact: keys.exact,
+                    suffixes: keys.suffixes,
+                }
+            }
+        }
+    }
+
+    /// The length in bytes of the rule text as written: Traefik's default router priority
+    /// (`len(rule)` in Go).
+    pub fn source_len(&self) -> usize {
+        self.source_len
+    }
+
+    /// The default priority of a router with this rule (Traefik: the rule's length).
+    pub fn default_priority(&self) -> i64 {
+        i64::try_from(self.source_len).unwrap_or(i64::MAX)
+    }
+
+    /// The syntax the rule was parsed with; `Display` prints in that syntax.
+    pub fn syntax(&self) -> RuleSyntax {
+        self.syntax
+    }
+
+    /// Every host named by a `Host` matcher that is not under a `!`, normalized, in order of
+    /// appearance, without duplicates: the domains an ACME resolver requests for the router
+    /// (Traefik's `ParseDomains`, which also skips nothing but negations make no sense there).
+    pub fn domains(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        self.expr.domains(false, &mut out);
+        out
     }
 }
 
 impl std::fmt::Display for Rule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.source)
+        self.expr.fmt_prec(f, matcher::Prec::Or)
+    }
+}
+
+/// Normalizes a request's host (from the `Host` header or the URI authority) the way rules
+/// expect `RequestInfo::host`: the port removed, IPv6 brackets removed, lower-case, no trailing
+/// dot. Borrows when nothing changes (the common case), so the proxy can call it per request.
+pub fn normalize_request_host(raw: &str) -> std::borrow::Cow<'_, str> {
+    let host = if let Some(rest) = raw.strip_prefix('[') {
+        // `[::1]` or `[::1]:8080`
+        rest.split_once(']').map_or(rest, |(ip, _)| ip)
+    } else if raw.bytes().filter(|&c| c == b':').count() == 1 {
+        // `example.com:8080`; more than one colon is a bare IPv6 literal.
+        raw.split_once(':').map_or(raw, |(h, _)| h)
+    } else {
+        raw
+    };
+    let host = match host.strip_suffix('.') {
+        Some(h) if !h.is_empty() => h,
+        _ => host,
+    };
+    if host.bytes().any(|c| c.is_ascii_uppercase()) {
+        std::borrow::Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(host)
     }
 }
 
 /// Parses a rule.
-pub fn parse(src: &str, _syntax: RuleSyntax) -> Result<Rule, RuleError> {
-    Ok(Rule { source: src.to_string() })
+pub fn parse(src: &str, syntax: RuleSyntax) -> Result<Rule, RuleError> {
+    let expr = parser::parse_expr(src, syntax)?;
+    Ok(Rule {
+        expr,
+        syntax,
+        source_len: src.len(),
+    })
 }

@@ -1,0 +1,36 @@
+//! CircuitBreaker: watches the service's outcomes and, while an expression holds, answers with a
+//! fallback status instead of calling it.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::de;
+use crate::Duration;
+
+/// `circuitBreaker`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CircuitBreakerSpec {
+    /// Trip condition: `NetworkErrorRatio() > 0.5`, `ResponseCodeRatio(500, 600, 0, 600) > 0.3`,
+    /// `LatencyAtQuantileMS(50.0) > 100`, with `&&`, `||` and comparisons. Required.
+    #[serde(
+        skip_serializing_if = "String::is_empty",
+        deserialize_with = "de::string"
+    )]
+    pub expression: String,
+    /// Interval between checks of the expression (default 100ms).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_period: Option<Duration>,
+    /// How long the breaker stays open before recovering (default 10s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fallback_duration: Option<Duration>,
+    /// How long the recovery ramp lasts (default 10s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_duration: Option<Duration>,
+    /// Status returned while open (default 503).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de::opt_int"
+    )]
+    pub response_code: Option<i64>,
+}

@@ -1,0 +1,515 @@
+//! End-to-end tests through real services: client → entry point → load balancer → an in-test
+//! backend that echoes what it received (request line and headers), streams on demand, or
+//! echoes WebSocket messages.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::tests::{raw, settings, start_with, Running};
+use super::*;
+use crate::body::BoxError;
+use crate::compile::{Route, RouteTable};
+use crate::rule::{parse, RuleSyntax};
+use crate::service::{build_services, ServiceRegistry, ServiceRuntime};
+use crate::snapshot::Snapshot;
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// A backend: `/slow` hands the test a sender that feeds its streamed answer; anything else
+/// answers the request line and headers it received, one `name: value` per line, and adds
+/// hop-by-hop headers of its own to its answer.
+struct Backend {
+    addr: SocketAddr,
+    slow: mpsc::UnboundedReceiver<mpsc::Sender<Bytes>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn spawn_backend() -> Backend {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (slow_tx, slow) = mpsc::unbounded_channel::<mpsc::Sender<Bytes>>();
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let slow_tx = slow_tx.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let slow_tx = slow_tx.clone();
+                    async move { Ok::<_, Infallible>(backend_answer(req, &slow_tx)) }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Backend { addr, slow, task }
+}
+
+type BackendBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
+fn backend_answer(
+    req: Request<hyper::body::Incoming>,
+    slow: &mpsc::UnboundedSender<mpsc::Sender<Bytes>>,
+) -> Response<BackendBody> {
+    if req.uri().path() == "/slow" {
+        let (tx, rx) = mpsc::channel::<Bytes>(4);
+        let _ = slow.send(tx);
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv()
+                .await
+                .map(|b| (Ok::<_, BoxError>(http_body::Frame::data(b)), rx))
+        });
+        return Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    }
+    let mut out = format!("{} {} {:?}\n", req.method(), req.uri(), req.version());
+    for (k, v) in req.headers() {
+        out.push_str(&format!("{}: {}\n", k, v.to_str().unwrap_or("?")));
+    }
+    let mut resp = Response::new(BodyExt::boxed(
+        Full::new(Bytes::from(out)).map_err(|e| match e {}),
+    ));
+    let h = resp.headers_mut();
+    h.insert("x-hop", http::HeaderValue::from_static("1"));
+    h.insert("connection", http::HeaderValue::from_static("x-hop"));
+    h.insert("keep-alive", http::HeaderValue::from_static("timeout=5"));
+    h.insert(
+        "proxy-authenticate",
+        http::HeaderValue::from_static("Basic"),
+    );
+    h.insert("x-kept", http::HeaderValue::from_static("yes"));
+    resp
+}
+
+async fn spawn_ws_backend() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                while let Some(Ok(msg)) = ws.next().await {
+                    if msg.is_text() && ws.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, task)
+}
+
+fn service(name: &str, urls: &[String]) -> Arc<ServiceRuntime> {
+    let servers: Vec<serde_json::Value> = urls
+        .iter()
+        .map(|u| serde_json::json!({ "url": u }))
+        .collect();
+    let services: BTreeMap<String, wharf_providers::Service> = serde_json::from_value(
+        serde_json::json!({ name: { "loadBalancer": { "servers": servers } } }),
+    )
+    .unwrap();
+    let registry = Arc::new(ServiceRegistry::new());
+    let (mut built, errors) = build_services(&services, &BTreeMap::new(), &|_| None, &registry);
+    assert!(errors.is_empty(), "{errors:?}");
+    built.remove(name).unwrap()
+}
+
+fn snapshot_with(generation: u64, routes: Vec<(&str, &str, Arc<ServiceRuntime>)>) -> Snapshot {
+    let hostless = routes
+        .into_iter()
+        .map(|(name, rule, service)| {
+            Arc::new(Route {
+                name: Arc::from(name),
+                rule: parse(rule, RuleSyntax::V3).unwrap(),
+                priority: rule.len() as i64,
+                service,
+            })
+        })
+        .collect();
+    let mut snap = Snapshot {
+        generation,
+        ..Snapshot::default()
+    };
+    snap.entry_points
+        .insert(Arc::from("web"), RouteTable { hostless });
+    snap
+}
+
+async fn front(settings: EntryPointSettings, svc: Arc<ServiceRuntime>) -> Running {
+    start_with(
+        settings,
+        snapshot_with(1, vec![("app@file", "PathPrefix(`/`)", svc)]),
+        PreRouteHooks::new(),
+    )
+    .await
+}
+
+fn lines(resp: &str) -> Vec<&str> {
+    resp.split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .lines()
+        .collect()
+}
+
+fn seen<'a>(resp: &'a str, name: &str) -> Vec<&'a str> {
+    let prefix = format!("{name}: ");
+    lines(resp)
+        .into_iter()
+        .filter_map(|l| l.strip_prefix(prefix.as_str()))
+        .collect()
+}
+
+fn resp_header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
+    resp.split("\r\n\r\n")
+        .next()?
+        .lines()
+        .skip(1)
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+}
+
+const SPOOFED: &str =
+    "GET /echo?q=1 HTTP/1.1\r\nHost: app.test:8080\r\nX-Forwarded-For: 6.6.6.6\r\n\
+X-Forwarded-Host: evil.test\r\nX-Forwarded-Proto: https\r\nX-Real-Ip: 6.6.6.6\r\n\
+X_Forwarded_Prefix: /evil\r\nX-Forwarded-Server: evil\r\nConnection: close\r\n\r\n";
+
+#[tokio::test]
+async fn forwarded_headers_from_an_untrusted_peer_are_replaced() {
+    let backend = spawn_backend().await;
+    let srv = front(
+        settings(),
+        service("app@file", &[format!("http://{}", backend.addr)]),
+    )
+    .await;
+    let resp = raw(srv.addr, SPOOFED.as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(lines(&resp)[0], "GET /echo?q=1 HTTP/1.1");
+    assert_eq!(seen(&resp, "x-forwarded-for"), ["127.0.0.1"]);
+    assert_eq!(seen(&resp, "x-forwarded-host"), ["app.test:8080"]);
+    assert_eq!(seen(&resp, "x-forwarded-proto"), ["http"]);
+    assert_eq!(seen(&resp, "x-forwarded-port"), ["8080"]);
+    assert_eq!(seen(&resp, "x-real-ip"), ["127.0.0.1"]);
+    assert_eq!(seen(&resp, "x-forwarded-server"), ["wharf-test"]);
+    assert!(seen(&resp, "x_forwarded_prefix").is_empty(), "{resp}");
+    // passHostHeader (default true): the backend sees the client's Host.
+    assert_eq!(seen(&resp, "host"), ["app.test:8080"]);
+}
+
+#[tokio::test]
+async fn forwarded_headers_from_a_trusted_peer_are_kept_and_appended() {
+    let backend = spawn_backend().await;
+    let mut s = settings();
+    s.forwarded_headers.trusted_ips = vec!["127.0.0.1/32".parse().unwrap()];
+    let srv = front(
+        s,
+        service("app@file", &[format!("http://{}", backend.addr)]),
+    )
+    .await;
+    let resp = raw(srv.addr, SPOOFED.as_bytes()).await;
+    assert_eq!(seen(&resp, "x-forwarded-for"), ["6.6.6.6, 127.0.0.1"]);
+    assert_eq!(seen(&resp, "x-forwarded-host"), ["evil.test"]);
+    assert_eq!(seen(&resp, "x-forwarded-proto"), ["https"]);
+    assert_eq!(seen(&resp, "x-real-ip"), ["6.6.6.6"]);
+    assert_eq!(seen(&resp, "x_forwarded_prefix"), ["/evil"]);
+    // Always ours.
+    assert_eq!(seen(&resp, "x-forwarded-server"), ["wharf-test"]);
+}
+
+#[tokio::test]
+async fn hop_by_hop_headers_are_removed_both_ways() {
+    let backend = spawn_backend().await;
+    let srv = front(
+        settings(),
+        service("app@file", &[format!("http://{}", backend.addr)]),
+    )
+    .await;
+    let req = "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Drop-Me\r\nX-Drop-Me: 1\r\n\
+Keep-Alive: timeout=9\r\nProxy-Authorization: Basic eA==\r\nProxy-Connection: keep-alive\r\n\
+TE: trailers\r\nUpgrade: h2c\r\nX-Stay: 1\r\n\r\n";
+    // Keep-alive client: read one answer by Content-Length.
+    let mut c = TcpStream::connect(srv.addr).await.unwrap();
+    c.write_all(req.as_bytes()).await.unwrap();
+    let resp = read_one_response(&mut c).await;
+    for gone in [
+        "x-drop-me",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "upgrade",
+    ] {
+        assert!(
+            seen(&resp, gone).is_empty(),
+            "{gone} reached the backend: {resp}"
+        );
+    }
+    assert_eq!(seen(&resp, "x-stay"), ["1"]);
+    assert_eq!(seen(&resp, "te"), ["trailers"]);
+    assert_eq!(resp_header(&resp, "x-kept"), Some("yes"));
+    for gone in ["x-hop", "keep-alive", "proxy-authenticate"] {
+        assert_eq!(
+            resp_header(&resp, gone),
+            None,
+            "{gone} reached the client: {resp}"
+        );
+    }
+}
+
+async fn read_one_response(c: &mut TcpStream) -> String {
+    let mut acc = Vec::new();
+    let mut buf = [0u8; 8192];
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            let text = String::from_utf8_lossy(&acc).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = resp_header(&format!("{head}\r\n\r\n"), "content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    return text;
+                }
+            }
+            let n = c.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed early: {text}");
+            acc.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn h2c_prior_knowledge_reaches_the_backend() {
+    let backend = spawn_backend().await;
+    let srv = front(
+        settings(),
+        service("app@file", &[format!("http://{}", backend.addr)]),
+    )
+    .await;
+    let tcp = TcpStream::connect(srv.addr).await.unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tcp))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let req = Request::builder()
+        .uri("http://h2.test/over-h2")
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let resp = tokio::time::timeout(DEADLINE, send.send_request(req))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.version(), http::Version::HTTP_2);
+    let body = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(body.starts_with("GET "), "{body}");
+    assert!(body.contains("/over-h2"), "{body}");
+    assert!(body.contains("x-forwarded-host: h2.test\n"), "{body}");
+}
+
+#[tokio::test]
+async fn upstream_errors_get_traefiks_answers() {
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let srv = front(
+        settings(),
+        service("dead@file", &[format!("http://{dead}")]),
+    )
+    .await;
+    let resp = raw(
+        srv.addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 502"), "{resp}");
+    assert!(resp.ends_with("\r\n\r\nBad Gateway"), "{resp}");
+
+    let srv = front(settings(), service("none@file", &[])).await;
+    let resp = raw(
+        srv.addr,
+        b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 503"), "{resp}");
+    assert!(resp.ends_with("\r\n\r\nno available server\n"), "{resp}");
+    assert_eq!(
+        resp_header(&resp, "x-content-type-options"),
+        Some("nosniff")
+    );
+}
+
+#[tokio::test]
+async fn websocket_echo_through_the_proxy() {
+    let (ws_addr, ws_task) = spawn_ws_backend().await;
+    let srv = front(
+        settings(),
+        service("ws@file", &[format!("http://{ws_addr}")]),
+    )
+    .await;
+    let stream = TcpStream::connect(srv.addr).await.unwrap();
+    let (mut ws, resp) = tokio_tungstenite::client_async(format!("ws://{}/chat", srv.addr), stream)
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+    for word in ["hello", "wharf"] {
+        ws.send(Message::text(word)).await.unwrap();
+        let echo = tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(echo.into_text().unwrap().as_str(), word);
+    }
+    ws_task.abort();
+}
+
+#[tokio::test]
+async fn websocket_and_slow_stream_survive_100_snapshot_swaps() {
+    let mut backend = spawn_backend().await;
+    let (ws_addr, ws_task) = spawn_ws_backend().await;
+    let app = service("app@file", &[format!("http://{}", backend.addr)]);
+    let ws_svc = service("ws@file", &[format!("http://{ws_addr}")]);
+    let routes = |g| {
+        snapshot_with(
+            g,
+            vec![
+                ("ws@file", "PathPrefix(`/chat`)", ws_svc.clone()),
+                ("app@file", "PathPrefix(`/`)", app.clone()),
+            ],
+        )
+    };
+    let srv = start_with(settings(), routes(1), PreRouteHooks::new()).await;
+
+    // An open WebSocket...
+    let stream = TcpStream::connect(srv.addr).await.unwrap();
+    let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/chat", srv.addr), stream)
+        .await
+        .unwrap();
+    // ...and a streaming response, both started on generation 1.
+    let mut slow = TcpStream::connect(srv.addr).await.unwrap();
+    slow.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let chunks = tokio::time::timeout(DEADLINE, backend.slow.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let mut acc = Vec::new();
+
+    for g in 2..=101u64 {
+        // Every other snapshot has no routes at all: open connections must not care.
+        let next = if g % 2 == 0 {
+            Snapshot {
+                generation: g,
+                ..Snapshot::default()
+            }
+        } else {
+            routes(g)
+        };
+        srv.store.store(Arc::new(next));
+        let word = format!("msg-{g}");
+        ws.send(Message::text(word.clone())).await.unwrap();
+        let echo = tokio::time::timeout(DEADLINE, ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(echo.into_text().unwrap().as_str(), word);
+        let chunk = format!("chunk-{g};");
+        chunks.send(Bytes::from(chunk.clone())).await.unwrap();
+        read_until(&mut slow, &mut acc, &chunk).await;
+    }
+    assert_eq!(srv.store.load().generation, 101);
+    drop(chunks);
+    read_until(&mut slow, &mut acc, "\r\n0\r\n\r\n").await;
+    // New requests see the latest snapshot (101 has routes; an even one would 404).
+    let resp = raw(
+        srv.addr,
+        b"GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    ws.close(None).await.ok();
+    ws_task.abort();
+}
+
+#[tokio::test]
+async fn graceful_shutdown_lets_an_in_flight_proxied_response_finish() {
+    let mut backend = spawn_backend().await;
+    let srv = front(
+        settings(),
+        service("app@file", &[format!("http://{}", backend.addr)]),
+    )
+    .await;
+    let mut c = TcpStream::connect(srv.addr).await.unwrap();
+    c.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let chunks = tokio::time::timeout(DEADLINE, backend.slow.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    chunks.send(Bytes::from_static(b"before;")).await.unwrap();
+    let mut acc = Vec::new();
+    read_until(&mut c, &mut acc, "before;").await;
+    srv.shutdown.cancel();
+    chunks.send(Bytes::from_static(b"after;")).await.unwrap();
+    drop(chunks);
+    read_until(&mut c, &mut acc, "after;").await;
+    read_until(&mut c, &mut acc, "\r\n0\r\n\r\n").await;
+    tokio::time::timeout(DEADLINE, srv.task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn read_until(c: &mut TcpStream, acc: &mut Vec<u8>, needle: &str) {
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(DEADLINE, async {
+        while !String::from_utf8_lossy(acc).contains(needle) {
+            let n = c.read(&mut buf).await.unwrap();
+            assert!(
+                n > 0,
+                "closed before {needle:?}: {}",
+                String::from_utf8_lossy(acc)
+            );
+            acc.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {needle:?} within {DEADLINE:?}"));
+}

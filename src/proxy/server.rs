@@ -1,0 +1,360 @@
+//! The accept loop and the per-request path of one entry point: hyper (HTTP/1.1 and h2c with
+//! prior knowledge) → pre-routing hooks → entry-point redirect → route table of the snapshot
+//! loaded once for this request → forwarded and hop-by-hop headers → the route's service.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::headers::{self, ForwardedInput};
+use super::hooks::{HookCtx, PreRouteHooks};
+use super::io::ClientIo;
+use super::proxy_protocol;
+use super::settings::{EntryPointSettings, MIN_MAX_HEADER_BYTES};
+use crate::body::Body;
+use crate::rule::RequestInfo;
+use crate::service::{ProxyError, RequestCtx};
+use crate::snapshot::Snapshot;
+
+/// How long a peer may take to send its PROXY header when `readTimeout` is disabled
+/// (go-proxyproto's default).
+const PROXY_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every connection of one entry point shares.
+struct EntryPoint {
+    settings: Arc<EntryPointSettings>,
+    store: Arc<ArcSwap<Snapshot>>,
+    hooks: Arc<PreRouteHooks>,
+    builder: auto::Builder<TokioExecutor>,
+    /// `:port` suffix of the redirect Location, computed once.
+    redirect_port: String,
+}
+
+/// One client connection.
+struct Conn {
+    ep: Arc<EntryPoint>,
+    /// The client: the PROXY header's source when one was accepted, else the peer.
+    client_addr: SocketAddr,
+    /// The client IP as a header value, rendered once per connection.
+    client_ip: HeaderValue,
+    /// Whether this client's X-Forwarded-* headers are believed.
+    trusted: bool,
+    /// Raised by the connection reader when a head had both Content-Length and
+    /// Transfer-Encoding.
+    ambiguous: Arc<AtomicBool>,
+}
+
+/// Serves one entry point until `shutdown` is cancelled: then it stops accepting, lets open
+/// connections finish their in-flight requests (each is told to close after them) for up to
+/// `graceTimeOut`, and aborts what is left.
+pub async fn serve(
+    listener: TcpListener,
+    settings: Arc<EntryPointSettings>,
+    store: Arc<ArcSwap<Snapshot>>,
+    hooks: Arc<PreRouteHooks>,
+    shutdown: CancellationToken,
+) {
+    let ep = Arc::new(EntryPoint {
+        builder: builder(&settings),
+        redirect_port: settings
+            .redirect
+            .as_ref()
+            .map(|r| r.port_suffix())
+            .unwrap_or_default(),
+        settings,
+        store,
+        hooks,
+    });
+    let mut conns = JoinSet::new();
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    conns.spawn(connection(stream, peer, ep.clone(), shutdown.clone()));
+                }
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning; the listener stays.
+                    tracing::warn!(entry_point = %ep.settings.name, error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let grace = tokio::time::sleep(ep.settings.grace_timeout);
+    tokio::pin!(grace);
+    loop {
+        tokio::select! {
+            _ = &mut grace => {
+                if !conns.is_empty() {
+                    tracing::warn!(entry_point = %ep.settings.name, open = conns.len(),
+                        "graceTimeOut reached; closing remaining connections");
+                }
+                conns.abort_all();
+                while conns.join_next().await.is_some() {}
+                break;
+            }
+            next = conns.join_next() => if next.is_none() { break },
+        }
+    }
+}
+
+fn builder(settings: &EntryPointSettings) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    let max_head = settings.max_header_bytes.max(MIN_MAX_HEADER_BYTES);
+    b.http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(settings.responding_timeouts.head_timeout())
+        .max_buf_size(max_head);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX));
+    b
+}
+
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    ep: Arc<EntryPoint>,
+    shutdown: CancellationToken,
+) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(%peer, error = %e, "TCP_NODELAY");
+    }
+    let mut client_addr = peer;
+    let mut prefix = Bytes::new();
+    if let Some(pp) = &ep.settings.proxy_protocol {
+        let limit = ep
+            .settings
+            .responding_timeouts
+            .read_timeout
+            .filter(|d| !d.is_zero())
+            .unwrap_or(PROXY_HEADER_TIMEOUT);
+        match tokio::time::timeout(limit, proxy_protocol::read_header(&mut stream)).await {
+            Ok(Ok(h)) => {
+                if let (true, Some(src)) = (pp.trusts(peer.ip()), h.source) {
+                    client_addr = src;
+                } else if h.present && !pp.trusts(peer.ip()) {
+                    tracing::debug!(%peer, "PROXY header from an untrusted peer ignored");
+                }
+                prefix = h.rest;
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "closing connection");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "timeout reading the PROXY header; closing connection");
+                return;
+            }
+        }
+    }
+    let ip = client_addr.ip().to_canonical();
+    let client_ip = HeaderValue::from_maybe_shared(Bytes::from(ip.to_string()))
+        .unwrap_or(HeaderValue::from_static("0.0.0.0"));
+    let ambiguous = Arc::new(AtomicBool::new(false));
+    let scan = ep
+        .settings
+        .reject_ambiguous_framing
+        .then(|| ambiguous.clone());
+    let conn = Arc::new(Conn {
+        trusted: ep.settings.forwarded_headers.trusts(ip),
+        client_addr: SocketAddr::new(ip, client_addr.port()),
+        client_ip,
+        ambiguous,
+        ep: ep.clone(),
+    });
+    let io = TokioIo::new(ClientIo::new(stream, prefix, scan));
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let conn = conn.clone();
+        async move { Ok::<_, Infallible>(conn.handle(req).await) }
+    });
+    let served = ep.builder.serve_connection_with_upgrades(io, service);
+    tokio::pin!(served);
+    let result = tokio::select! {
+        r = served.as_mut() => r,
+        _ = shutdown.cancelled() => {
+            served.as_mut().graceful_shutdown();
+            served.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
+
+impl Conn {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let settings = &*self.ep.settings;
+        let mut req = req.map(Body::from);
+
+        if req.version() <= Version::HTTP_11
+            && req.headers().contains_key(header::TRANSFER_ENCODING)
+            && self.ambiguous.swap(false, Ordering::AcqRel)
+        {
+            tracing::debug!(client = %self.client_addr, "Content-Length with Transfer-Encoding");
+            let mut resp = text_response(StatusCode::BAD_REQUEST, "400 Bad Request", false);
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            return resp;
+        }
+
+        if !self.ep.hooks.is_empty() {
+            let ctx = HookCtx {
+                entry_point: &settings.name,
+                client_addr: self.client_addr,
+            };
+            if let Some(resp) = self.ep.hooks.answer(&req, &ctx) {
+                return resp;
+            }
+        }
+
+        // The host as received: the URI authority (HTTP/2, absolute-form) wins over `Host`,
+        // as in Go. Cloning a `Host` value is a reference count, not a copy.
+        let host: Option<HeaderValue> = match req.uri().authority() {
+            Some(a) => HeaderValue::from_str(a.as_str()).ok(),
+            None => req.headers().get(header::HOST).cloned(),
+        };
+        let host_str = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
+
+        if let Some(redirect) = &settings.redirect {
+            if !host_str.is_empty() {
+                return self.redirect(redirect, &req, host_str);
+            }
+        }
+
+        let snapshot: Arc<Snapshot> = self.ep.store.load_full();
+        let Some(table) = snapshot.entry_points.get(&settings.name) else {
+            return not_found();
+        };
+        let route = {
+            let normalized = headers::normalize_host(host_str);
+            let info = RequestInfo {
+                method: req.method(),
+                host: &normalized,
+                path: req.uri().path(),
+                query: req.uri().query(),
+                headers: req.headers(),
+                client_ip: self.client_addr.ip(),
+            };
+            match table.find(&info) {
+                Some(route) => route,
+                None => return not_found(),
+            }
+        };
+
+        let input = ForwardedInput {
+            trusted: self.trusted,
+            client_ip: &self.client_ip,
+            host: host.as_ref(),
+            tls: false,
+            server_name: &settings.server_name,
+        };
+        headers::set_forwarded_headers(req.headers_mut(), &input);
+        headers::remove_hop_by_hop_request(req.headers_mut());
+
+        let ctx = RequestCtx {
+            client_addr: self.client_addr,
+            entry_point: settings.name.clone(),
+            router: route.name.clone(),
+            tls: false,
+        };
+        match route.service.serve(req, &ctx).await {
+            Ok(mut resp) => {
+                let status = resp.status();
+                headers::remove_hop_by_hop_response(status, resp.headers_mut());
+                resp
+            }
+            Err(e) => error_response(&e, &ctx),
+        }
+    }
+
+    /// The entry-point redirection, as Traefik's generated router with a redirectScheme
+    /// middleware: same host (without its port), the target scheme and port, same path and
+    /// query; 301/308 when permanent, 302/307 otherwise (308/307 for methods other than GET).
+    fn redirect(
+        &self,
+        r: &super::settings::EntryPointRedirect,
+        req: &Request<Body>,
+        host: &str,
+    ) -> Response<Body> {
+        let bare = match headers::host_port(host) {
+            Some(port) => &host[..host.len() - port.len() - 1],
+            None => host,
+        };
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let location = format!("{}://{}{}{}", r.scheme, bare, self.ep.redirect_port, path);
+        let get = req.method() == http::Method::GET;
+        let status = match (r.permanent, get) {
+            (true, true) => StatusCode::MOVED_PERMANENTLY,
+            (true, false) => StatusCode::PERMANENT_REDIRECT,
+            (false, true) => StatusCode::FOUND,
+            (false, false) => StatusCode::TEMPORARY_REDIRECT,
+        };
+        let mut resp = text_response(status, status.canonical_reason().unwrap_or(""), false);
+        match HeaderValue::from_str(&location) {
+            Ok(v) => {
+                resp.headers_mut().insert(header::LOCATION, v);
+                resp
+            }
+            Err(_) => text_response(StatusCode::BAD_REQUEST, "400 Bad Request", false),
+        }
+    }
+}
+
+static TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+
+/// A plain-text answer of our own. `nosniff` marks Go's `http.Error` answers (404, 503);
+/// Traefik's proxy error answers (502, 504) and redirects carry only the sniffed type.
+fn text_response(status: StatusCode, body: &'static str, nosniff: bool) -> Response<Body> {
+    let mut resp = Response::new(Body::full(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, TEXT_PLAIN.clone());
+    if nosniff {
+        h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
+    }
+    resp
+}
+
+/// Go's `http.NotFound`, which Traefik answers when no router matches.
+pub fn not_found() -> Response<Body> {
+    text_response(StatusCode::NOT_FOUND, "404 page not found\n", true)
+}
+
+/// Maps a forwarding error to Traefik's answer: `http.Error(w, "no available server", 503)`
+/// from its load balancer, the bare status text for what its reverse proxy's error handler
+/// answers (502, 504, 500).
+pub fn error_response(e: &ProxyError, ctx: &RequestCtx) -> Response<Body> {
+    let status = e.status();
+    match e {
+        ProxyError::Internal(_) => {
+            tracing::error!(router = %ctx.router, client = %ctx.client_addr, error = %e, "{status}")
+        }
+        _ => {
+            tracing::debug!(router = %ctx.router, client = %ctx.client_addr, error = %e, "{status}")
+        }
+    }
+    match e {
+        ProxyError::NoServer => text_response(status, "no available server\n", true),
+        _ => text_response(status, status.canonical_reason().unwrap_or(""), false),
+    }
+}

@@ -1,0 +1,782 @@
+//! Upstream clients: the last hop of the data plane. One `Transport` per serversTransport (plus
+//! the default one) holds pooled hyper-util clients (plain HTTP/1.1, TLS with ALPN, h2c prior
+//! knowledge) and sends the already-rewritten request to the chosen server. Transports live in
+//! the `ServiceRegistry`, keyed by their configuration, so pools survive configuration swaps.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::header::{HeaderName, HeaderValue, CONNECTION, HOST, UPGRADE};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use wharf_providers::ServersTransport;
+
+use super::ProxyError;
+use crate::body::Body;
+
+/// Traefik's defaults for a serversTransport.
+const DEFAULT_DIAL_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_IDLE_CONN_TIMEOUT: Duration = Duration::from_secs(90);
+const DEFAULT_MAX_IDLE_PER_HOST: usize = 200;
+
+/// Why a serversTransport could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("file {0:?} is not loaded")]
+    MissingFile(String),
+    #[error("{what} {file:?}: {reason}")]
+    BadPem {
+        what: &'static str,
+        file: String,
+        reason: String,
+    },
+    #[error("serverName {0:?} is not a valid DNS name or IP address")]
+    BadServerName(String),
+    #[error("tls: {0}")]
+    Tls(String),
+}
+
+/// Which client a server URL needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum UpstreamScheme {
+    Http,
+    Https,
+    /// `h2c://`: cleartext HTTP/2 with prior knowledge.
+    H2c,
+}
+
+/// A server URL, parsed once at build time; the per-request rewrite only clones refcounted parts.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub scheme: UpstreamScheme,
+    pub uri_scheme: Scheme,
+    pub authority: Authority,
+    /// The server's authority as a Host header (`passHostHeader: false`).
+    pub host_header: HeaderValue,
+    /// The server URL's path without a trailing slash ("" when none); used with `preservePath`.
+    pub base_path: String,
+    pub preserve_path: bool,
+}
+
+impl Target {
+    /// Parses a server URL (`http://`, `https://` or `h2c://`, with an authority).
+    pub fn parse(url: &str, preserve_path: bool) -> Result<Target, String> {
+        let uri: Uri = url
+            .trim()
+            .parse()
+            .map_err(|e| format!("invalid URL {url:?}: {e}"))?;
+        let scheme = match uri.scheme_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("http") => UpstreamScheme::Http,
+            Some("https") => UpstreamScheme::Https,
+            Some("h2c") => UpstreamScheme::H2c,
+            Some(other) => {
+                return Err(format!("invalid URL {url:?}: unsupported scheme {other:?}"))
+            }
+            None => {
+                return Err(format!(
+                    "invalid URL {url:?}: missing scheme (http, https or h2c)"
+                ))
+            }
+        };
+        let authority = uri
+            .authority()
+            .filter(|a| !a.host().is_empty())
+            .cloned()
+            .ok_or_else(|| format!("invalid URL {url:?}: missing host"))?;
+        let host_header = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| format!("invalid URL {url:?}: bad host"))?;
+        let uri_scheme = match scheme {
+            UpstreamScheme::Https => Scheme::HTTPS,
+            _ => Scheme::HTTP,
+        };
+        let base_path = uri.path().trim_end_matches('/').to_string();
+        Ok(Target {
+            scheme,
+            uri_scheme,
+            authority,
+            host_header,
+            base_path,
+            preserve_path,
+        })
+    }
+
+    /// The request's path and query rewritten for this server (Traefik drops the server URL's
+    /// path unless `preservePath`, which joins both with a single slash).
+    fn path_and_query(&self, req_uri: &Uri) -> Result<PathAndQuery, ProxyError> {
+        if !self.preserve_path || self.base_path.is_empty() {
+            return Ok(req_uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/")));
+        }
+        let path = req_uri.path();
+        let mut s = String::with_capacity(
+            self.base_path.len() + path.len() + 1 + req_uri.query().map_or(0, |q| q.len() + 1),
+        );
+        s.push_str(&self.base_path);
+        if !path.starts_with('/') {
+            s.push('/');
+        }
+        s.push_str(path);
+        if let Some(q) = req_uri.query() {
+            s.push('?');
+            s.push_str(q);
+        }
+        PathAndQuery::try_from(s)
+            .map_err(|e| ProxyError::Downstream(format!("cannot rewrite path: {e}")))
+    }
+}
+
+/// One serversTransport: TLS settings, timeouts and pool sizes, and the pooled clients of every
+/// server it reaches (`Upstream`s, shared by the snapshots that use the same server).
+pub struct Transport {
+    tls_main: Arc<rustls::ClientConfig>,
+    tls_h1: Arc<rustls::ClientConfig>,
+    server_name: Option<ServerName<'static>>,
+    dial_timeout: Duration,
+    response_header_timeout: Option<Duration>,
+    builder: hyper_util::client::legacy::Builder,
+    upstreams: Mutex<HashMap<(UpstreamScheme, String), Weak<Upstream>>>,
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transport")
+            .field("dial_timeout", &self.dial_timeout)
+            .field("response_header_timeout", &self.response_header_timeout)
+            .finish()
+    }
+}
+
+/// The pooled clients bound to one server address. The connector always dials that address,
+/// whatever the request URI says, so the URI's authority can carry the Host the client asked
+/// for: HTTP/2 sends it as `:authority` (as Traefik does with `passHostHeader`), HTTP/1.1 as Host.
+pub(crate) struct Upstream {
+    /// `http://` (HTTP/1.1) and `https://` (ALPN h2 or http/1.1 unless disableHTTP2).
+    main: Client<Connector, Body>,
+    /// `https://` upgrade requests (WebSocket): ALPN http/1.1 only, since h2 cannot answer 101.
+    h1: Client<Connector, Body>,
+    /// `h2c://`: HTTP/2 prior knowledge.
+    h2c: Client<Connector, Body>,
+    response_header_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream").finish_non_exhaustive()
+    }
+}
+
+/// Reads a referenced file's contents; a value that is itself PEM is used inline.
+fn load<'a>(
+    name: &'a str,
+    files: &dyn Fn(&str) -> Option<Arc<[u8]>>,
+) -> Result<Arc<[u8]>, TransportError> {
+    if name.trim_start().starts_with("-----BEGIN") {
+        return Ok(Arc::from(name.as_bytes()));
+    }
+    files(name).ok_or_else(|| TransportError::MissingFile(name.to_string()))
+}
+
+fn pem_certs(
+    what: &'static str,
+    name: &str,
+    pem: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, TransportError> {
+    let certs: Result<Vec<_>, _> = rustls_pemfile::certs(&mut &pem[..]).collect();
+    let certs = certs.map_err(|e| TransportError::BadPem {
+        what,
+        file: short(name),
+        reason: e.to_string(),
+    })?;
+    if certs.is_empty() {
+        return Err(TransportError::BadPem {
+            what,
+            file: short(name),
+            reason: "no certificate found".into(),
+        });
+    }
+    Ok(certs)
+}
+
+/// Inline PEM is long; name it by its first line in errors.
+fn short(name: &str) -> String {
+    if name.trim_start().starts_with("-----BEGIN") {
+        "<inline PEM>".to_string()
+    } else {
+        name.to_string()
+    }
+}
+
+/// A stable identity for a transport configuration, including the contents of its files, so
+/// the registry reuses the pool exactly when nothing that shapes a connection changed.
+pub(crate) fn transport_key(
+    cfg: &ServersTransport,
+    files: &dyn Fn(&str) -> Option<Arc<[u8]>>,
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(serde_json::to_vec(cfg).unwrap_or_default());
+    let names = cfg.root_cas.iter().chain(
+        cfg.certificates
+            .iter()
+            .flat_map(|c| [&c.cert_file, &c.key_file]),
+    );
+    for name in names {
+        h.update([0u8]);
+        if let Ok(bytes) = load(name, files) {
+            h.update(&bytes[..]);
+        }
+    }
+    let digest = h.finalize();
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Transport {
+    /// Builds the clients of a serversTransport. Needs no runtime: connections open lazily.
+    pub fn new(
+        cfg: &ServersTransport,
+        files: &dyn Fn(&str) -> Option<Arc<[u8]>>,
+    ) -> Result<Transport, TransportError> {
+        let timeouts = cfg.forwarding_timeouts.clone().unwrap_or_default();
+        let dial_timeout = timeouts
+            .dial_timeout
+            .map(|d| d.get())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(DEFAULT_DIAL_TIMEOUT);
+        let idle = timeouts
+            .idle_conn_timeout
+            .map(|d| d.get())
+            .unwrap_or(DEFAULT_IDLE_CONN_TIMEOUT);
+        let response_header_timeout = timeouts
+            .response_header_timeout
+            .map(|d| d.get())
+            .filter(|d| !d.is_zero());
+        // Go semantics: unset → Traefik's 200; 0 → Go's default of 2; negative → keep none.
+        let max_idle = match cfg.max_idle_conns_per_host {
+            None => DEFAULT_MAX_IDLE_PER_HOST,
+            Some(n) if n < 0 => 0,
+            Some(0) => 2,
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        let server_name = if cfg.server_name.is_empty() {
+            None
+        } else {
+            Some(
+                ServerName::try_from(cfg.server_name.clone())
+                    .map_err(|_| TransportError::BadServerName(cfg.server_name.clone()))?,
+            )
+        };
+
+        let alpn_main: Vec<Vec<u8>> = if cfg.disable_http2 {
+            vec![b"http/1.1".to_vec()]
+        } else {
+            vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+        };
+        let tls_main = Arc::new(tls_config(cfg, files, alpn_main)?);
+        let tls_h1 = Arc::new(tls_config(cfg, files, vec![b"http/1.1".to_vec()])?);
+
+        let mut builder = Client::builder(TokioExecutor::new());
+        builder
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(idle)
+            .pool_max_idle_per_host(max_idle);
+        if let Some(d) = timeouts
+            .read_idle_timeout
+            .map(|d| d.get())
+            .filter(|d| !d.is_zero())
+        {
+            builder.http2_keep_alive_interval(d);
+            builder.http2_keep_alive_timeout(
+                timeouts
+                    .ping_timeout
+                    .map(|d| d.get())
+                    .unwrap_or(Duration::from_secs(15)),
+            );
+        }
+        Ok(Transport {
+            tls_main,
+            tls_h1,
+            server_name,
+            dial_timeout,
+            response_header_timeout,
+            builder,
+            upstreams: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The clients for one server address (`host:port`), shared while anything holds them.
+    pub(crate) fn upstream(&self, scheme: UpstreamScheme, authority: &Authority) -> Arc<Upstream> {
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let port = authority.port_u16().unwrap_or(match scheme {
+            UpstreamScheme::Https => 443,
+            _ => 80,
+        });
+        let key = (scheme, format!("{host}:{port}"));
+        let mut map = match self.upstreams.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if let Some(u) = map.get(&key).and_then(Weak::upgrade) {
+            return u;
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let dest = Arc::new(Dest {
+            host: host.to_string(),
+            port,
+            tls: scheme == UpstreamScheme::Https,
+        });
+        let connector = |tls: &Arc<rustls::ClientConfig>| Connector {
+            dest: dest.clone(),
+            tls: tls.clone(),
+            server_name: self.server_name.clone(),
+            dial_timeout: self.dial_timeout,
+        };
+        let main = self.builder.build(connector(&self.tls_main));
+        let h1 = self.builder.build(connector(&self.tls_h1));
+        let mut h2 = self.builder.clone();
+        h2.http2_only(true);
+        let h2c = h2.build(connector(&self.tls_main));
+        let u = Arc::new(Upstream {
+            main,
+            h1,
+            h2c,
+            response_header_timeout: self.response_header_timeout,
+        });
+        map.insert(key, Arc::downgrade(&u));
+        u
+    }
+}
+
+impl Upstream {
+    /// Sends a request to this upstream's server. The response header timeout covers
+    /// connecting, sending and waiting for the response head.
+    pub(crate) async fn send(
+        &self,
+        scheme: UpstreamScheme,
+        upgrade: bool,
+        req: Request<Body>,
+    ) -> Result<Response<Incoming>, ProxyError> {
+        let client = match scheme {
+            UpstreamScheme::H2c => &self.h2c,
+            UpstreamScheme::Https if upgrade => &self.h1,
+            _ => &self.main,
+        };
+        let fut = client.request(req);
+        let res = match self.response_header_timeout {
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .map_err(|_| ProxyError::Timeout)?,
+            None => fut.await,
+        };
+        res.map_err(|e| ProxyError::Upstream(error_chain(&e)))
+    }
+}
+
+/// An error and its sources on one line (hyper-util's top-level message alone says little).
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let s_msg = s.to_string();
+        if !msg.ends_with(&s_msg) {
+            msg.push_str(": ");
+            msg.push_str(&s_msg);
+        }
+        src = s.source();
+    }
+    msg
+}
+
+fn tls_config(
+    cfg: &ServersTransport,
+    files: &dyn Fn(&str) -> Option<Arc<[u8]>>,
+    alpn: Vec<Vec<u8>>,
+) -> Result<rustls::ClientConfig, TransportError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TransportError::Tls(e.to_string()))?;
+    let builder = if cfg.insecure_skip_verify {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider.clone())))
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        if cfg.root_cas.is_empty() {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        } else {
+            // As Go's tls.Config.RootCAs: the given CAs replace the system pool.
+            for name in &cfg.root_cas {
+                let pem = load(name, files)?;
+                for cert in pem_certs("rootCAs", name, &pem)? {
+                    roots.add(cert).map_err(|e| TransportError::BadPem {
+                        what: "rootCAs",
+                        file: short(name),
+                        reason: e.to_string(),
+                    })?;
+                }
+            }
+        }
+        builder.with_root_certificates(roots)
+    };
+    let mut config = if cfg.certificates.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let mut keys = Vec::with_capacity(cfg.certificates.len());
+        for c in &cfg.certificates {
+            let cert_pem = load(&c.cert_file, files)?;
+            let chain = pem_certs("certificates.certFile", &c.cert_file, &cert_pem)?;
+            let key_pem = load(&c.key_file, files)?;
+            let bad_key = |reason: String| TransportError::BadPem {
+                what: "certificates.keyFile",
+                file: short(&c.key_file),
+                reason,
+            };
+            let key = rustls_pemfile::private_key(&mut &key_pem[..])
+                .map_err(|e| bad_key(e.to_string()))?
+                .ok_or_else(|| bad_key("no private key found".into()))?;
+            let signing = provider
+                .key_provider
+                .load_private_key(key)
+                .map_err(|e| bad_key(e.to_string()))?;
+            keys.push(Arc::new(rustls::sign::CertifiedKey::new(chain, signing)));
+        }
+        builder.with_client_cert_resolver(Arc::new(ClientCerts(keys)))
+    };
+    config.alpn_protocols = alpn;
+    Ok(config)
+}
+
+/// `certificates`: like Go's client, present the first certificate whose key can sign with a
+/// scheme the server accepts.
+#[derive(Debug)]
+struct ClientCerts(Vec<Arc<rustls::sign::CertifiedKey>>);
+
+impl rustls::client::ResolvesClientCert for ClientCerts {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        self.0
+            .iter()
+            .find(|k| k.key.choose_scheme(sigschemes).is_some())
+            .cloned()
+    }
+
+    fn has_certs(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+/// `insecureSkipVerify`: accept any server certificate, but still check handshake signatures.
+#[derive(Debug)]
+struct NoVerify(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// Where an upstream's connections go.
+#[derive(Debug)]
+struct Dest {
+    host: String,
+    port: u16,
+    tls: bool,
+}
+
+/// Opens TCP to a fixed server (bounded by dialTimeout, TLS handshake included), and TLS for
+/// `https` servers with SNI = `serverName` or the server's host.
+#[derive(Clone)]
+pub(crate) struct Connector {
+    dest: Arc<Dest>,
+    tls: Arc<rustls::ClientConfig>,
+    server_name: Option<ServerName<'static>>,
+    dial_timeout: Duration,
+}
+
+/// Why a connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    #[error("dial timeout after {0:?}")]
+    Timeout(Duration),
+    #[error("dial {0}: {1}")]
+    Io(String, io::Error),
+    #[error("tls handshake with {0}: {1}")]
+    Tls(String, io::Error),
+    #[error("invalid server name {0:?}")]
+    Name(String),
+}
+
+impl tower_service::Service<Uri> for Connector {
+    type Response = TokioIo<Stream>;
+    type Error = ConnectError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// The URI only names the pool (and the `:authority`); the destination is fixed.
+    fn call(&mut self, _uri: Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move {
+            let timeout = this.dial_timeout;
+            tokio::time::timeout(timeout, this.connect())
+                .await
+                .map_err(|_| ConnectError::Timeout(timeout))?
+        })
+    }
+}
+
+impl Connector {
+    async fn connect(&self) -> Result<TokioIo<Stream>, ConnectError> {
+        let Dest { host, port, tls } = &*self.dest;
+        let tcp = TcpStream::connect((host.as_str(), *port))
+            .await
+            .map_err(|e| ConnectError::Io(format!("{host}:{port}"), e))?;
+        let _ = tcp.set_nodelay(true);
+        if !tls {
+            return Ok(TokioIo::new(Stream::Plain(tcp)));
+        }
+        let name = match &self.server_name {
+            Some(n) => n.clone(),
+            None => {
+                ServerName::try_from(host.clone()).map_err(|_| ConnectError::Name(host.clone()))?
+            }
+        };
+        let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| ConnectError::Tls(format!("{host}:{port}"), e))?;
+        Ok(TokioIo::new(Stream::Tls(Box::new(tls))))
+    }
+}
+
+/// A connection to a server, plain or TLS.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl Connection for Stream {
+    fn connected(&self) -> Connected {
+        match self {
+            Stream::Plain(_) => Connected::new(),
+            Stream::Tls(s) if s.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                Connected::new().negotiated_h2()
+            }
+            Stream::Tls(_) => Connected::new(),
+        }
+    }
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+/// Removes hop-by-hop headers (and those `Connection` names) from a server's response.
+fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    if let Some(conn) = headers
+        .get(CONNECTION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+    {
+        for name in conn.split(',') {
+            if let Ok(n) = HeaderName::from_bytes(name.trim().as_bytes()) {
+                headers.remove(n);
+            }
+        }
+    }
+    for h in HOP_BY_HOP {
+        headers.remove(h);
+    }
+    headers.remove(UPGRADE);
+}
+
+/// Forwards a request to one server: rewrites URI and Host, sends it, and on `101 Switching
+/// Protocols` splices the client's and the server's upgraded connections.
+pub(crate) async fn forward(
+    upstream: &Upstream,
+    target: &Target,
+    pass_host_header: bool,
+    mut req: Request<Body>,
+) -> Result<Response<Body>, ProxyError> {
+    if pass_host_header {
+        // HTTP/2 clients send :authority, not Host: keep the name they asked for.
+        if !req.headers().contains_key(HOST) {
+            if let Some(v) = req
+                .uri()
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
+                req.headers_mut().insert(HOST, v);
+            }
+        }
+    } else {
+        req.headers_mut().insert(HOST, target.host_header.clone());
+    }
+    // The URI's authority becomes HTTP/2's `:authority`, so it carries the Host; plain HTTP is
+    // always HTTP/1.1, where the Host header alone counts (no parse needed).
+    let authority = match (target.scheme, pass_host_header) {
+        (UpstreamScheme::Http, _) | (_, false) => target.authority.clone(),
+        _ => req
+            .headers()
+            .get(HOST)
+            .and_then(|h| Authority::try_from(h.as_bytes()).ok())
+            .unwrap_or_else(|| target.authority.clone()),
+    };
+    let pq = target.path_and_query(req.uri())?;
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(target.uri_scheme.clone());
+    parts.authority = Some(authority);
+    parts.path_and_query = Some(pq);
+    *req.uri_mut() = Uri::from_parts(parts)
+        .map_err(|e| ProxyError::Downstream(format!("cannot rewrite URI: {e}")))?;
+    // The client picks h1 or h2 per connection; an h1 version is accepted by both.
+    *req.version_mut() = Version::HTTP_11;
+
+    let upgrade = target.scheme != UpstreamScheme::H2c && req.headers().contains_key(UPGRADE);
+    let client_upgrade = if upgrade {
+        req.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+        Some(hyper::upgrade::on(&mut req))
+    } else {
+        None
+    };
+
+    let mut resp = upstream.send(target.scheme, upgrade, req).await?;
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let Some(client_upgrade) = client_upgrade else {
+            return Err(ProxyError::Upstream(
+                "server switched protocols without an upgrade request".into(),
+            ));
+        };
+        let server_upgrade = hyper::upgrade::on(&mut resp);
+        tokio::spawn(super::upgrade::splice(client_upgrade, server_upgrade));
+        let (parts, _) = resp.into_parts();
+        return Ok(Response::from_parts(parts, Body::empty()));
+    }
+    strip_hop_by_hop(resp.headers_mut());
+    Ok(resp.map(Body::from))
+}
