@@ -1,38 +1,49 @@
 #!/bin/sh
 # Builds wharf's images offline: ONE static release build (glibc, crt-static) of the wharf and
 # whoami binaries, then `wharf:dev` and `wharf-whoami:dev`, both FROM scratch (nothing is pulled).
-# The binaries are also left in images/bin/ so `docker-compose up --build` in examples/compose
-# can rebuild the images from them, and the end-to-end tests use the same binaries.
+# The binaries are also copied to images/bin/ (the images' build context), so
+# `docker-compose up --build` in examples/compose rebuilds the images from them offline.
 #
-# Environment: CARGO_TARGET_DIR (default: <repo>/target), WHARF_TAG (default: dev),
-# WHARF_SKIP_CARGO=1 (reuse the binaries already in images/bin/).
+#   images/build.sh              cargo build (static, release), then the images
+#   images/build.sh --no-build   reuse the binaries of an earlier static build (scripts/test)
+#
+# Environment: WHARF_BIN_DIR (where the static binaries are; default
+# <target>/x86_64-unknown-linux-gnu/release), CARGO_TARGET_DIR, WHARF_TAG (default: dev).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
 tag=${WHARF_TAG:-dev}
 triple=x86_64-unknown-linux-gnu
 target_dir=${CARGO_TARGET_DIR:-$repo/target}
+bin_dir=${WHARF_BIN_DIR:-$target_dir/$triple/release}
 
-if [ "${WHARF_SKIP_CARGO:-0}" != 1 ]; then
+build=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-build) build=0 ;;
+    *) echo "usage: images/build.sh [--no-build]" >&2; exit 2 ;;
+  esac
+done
+
+if [ "$build" = 1 ]; then
   (cd "$repo" && RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
-    cargo build --release --locked --target "$triple" --bin wharf --bin whoami)
-  mkdir -p "$here/bin"
-  for b in wharf whoami; do
-    cp "$target_dir/$triple/release/$b" "$here/bin/$b.tmp"
-    mv "$here/bin/$b.tmp" "$here/bin/$b"
-  done
+    cargo build --release --target "$triple" --bin wharf --bin whoami)
 fi
 
+mkdir -p "$here/bin"
 for b in wharf whoami; do
-  if [ ! -x "$here/bin/$b" ]; then
-    echo "images/build.sh: missing $here/bin/$b" >&2
+  src="$bin_dir/$b"
+  if [ ! -x "$src" ]; then
+    echo "images/build.sh: missing $src (run without --no-build, or set WHARF_BIN_DIR)" >&2
     exit 1
   fi
   # A FROM scratch image has no loader: refuse a dynamically linked binary early.
-  if command -v file >/dev/null 2>&1 && file "$here/bin/$b" | grep -q 'dynamically linked'; then
-    echo "images/build.sh: $b is dynamically linked; it cannot run FROM scratch" >&2
+  if command -v file >/dev/null 2>&1 && file -L "$src" | grep -q 'dynamically linked'; then
+    echo "images/build.sh: $src is dynamically linked; build with RUSTFLAGS='-C target-feature=+crt-static'" >&2
     exit 1
   fi
+  cp "$src" "$here/bin/$b.tmp"
+  mv "$here/bin/$b.tmp" "$here/bin/$b"
 done
 
 docker build -q -f "$here/Dockerfile.wharf" -t "wharf:$tag" "$here"
