@@ -9,8 +9,10 @@ use wharf_providers::{ItemKind, Severity};
 
 /// Inspect JSON for a running container on the default bridge network, port 80 exposed.
 fn inspect(name: &str, ip: &str, labels: &[(&str, &str)]) -> Value {
-    let labels: serde_json::Map<String, Value> =
-        labels.iter().map(|(k, v)| (k.to_string(), Value::String(v.to_string()))).collect();
+    let labels: serde_json::Map<String, Value> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+        .collect();
     json!({
         "Id": format!("{:0<64}", format!("{}", name.len()) + &name.bytes().map(|b| format!("{:02x}", b)).collect::<String>()),
         "Name": format!("/{name}"),
@@ -37,24 +39,40 @@ fn with(mut v: Value, path: &[&str], new: Value) -> Value {
 }
 
 fn ports(v: Value, ports: &[&str]) -> Value {
-    let exposed: serde_json::Map<String, Value> = ports.iter().map(|p| (p.to_string(), json!({}))).collect();
-    let bound: serde_json::Map<String, Value> = ports.iter().map(|p| (p.to_string(), Value::Null)).collect();
+    let exposed: serde_json::Map<String, Value> =
+        ports.iter().map(|p| (p.to_string(), json!({}))).collect();
+    let bound: serde_json::Map<String, Value> =
+        ports.iter().map(|p| (p.to_string(), Value::Null)).collect();
     let v = with(v, &["Config", "ExposedPorts"], Value::Object(exposed));
     with(v, &["NetworkSettings", "Ports"], Value::Object(bound))
 }
 
 fn health(v: Value, status: &str) -> Value {
-    with(v, &["State", "Health"], json!({"Status": status, "FailingStreak": 0}))
+    with(
+        v,
+        &["State", "Health"],
+        json!({"Status": status, "FailingStreak": 0}),
+    )
 }
 
 fn networks(v: Value, nets: &[(&str, &str)]) -> Value {
-    let m: serde_json::Map<String, Value> =
-        nets.iter().map(|(n, ip)| (n.to_string(), json!({"NetworkID": format!("id-{n}"), "IPAddress": ip}))).collect();
+    let m: serde_json::Map<String, Value> = nets
+        .iter()
+        .map(|(n, ip)| {
+            (
+                n.to_string(),
+                json!({"NetworkID": format!("id-{n}"), "IPAddress": ip}),
+            )
+        })
+        .collect();
     with(v, &["NetworkSettings", "Networks"], Value::Object(m))
 }
 
 fn compose(service: &str, project: &str) -> [(&'static str, String); 2] {
-    [("com.docker.compose.service", service.to_string()), ("com.docker.compose.project", project.to_string())]
+    [
+        ("com.docker.compose.service", service.to_string()),
+        ("com.docker.compose.project", project.to_string()),
+    ]
 }
 
 struct Case {
@@ -69,7 +87,14 @@ struct Case {
 }
 
 fn case(name: &'static str, containers: Vec<Value>, want: Value) -> Case {
-    Case { name, containers, settings: DockerSettings::default(), own: &[], want, problems: Vec::new() }
+    Case {
+        name,
+        containers,
+        settings: DockerSettings::default(),
+        own: &[],
+        want,
+        problems: Vec::new(),
+    }
 }
 
 impl Case {
@@ -81,7 +106,13 @@ impl Case {
         self.own = own;
         self
     }
-    fn problem(mut self, kind: ItemKind, name: &'static str, sev: Severity, text: &'static str) -> Self {
+    fn problem(
+        mut self,
+        kind: ItemKind,
+        name: &'static str,
+        sev: Severity,
+        text: &'static str,
+    ) -> Self {
         self.problems.push((kind, name, sev, text));
         self
     }
@@ -111,7 +142,9 @@ fn cases() -> Vec<Case> {
         v
     };
     let owned = |v: &[(&'static str, String)]| -> Vec<(&'static str, &'static str)> {
-        v.iter().map(|(k, s)| (*k, &*Box::leak(s.clone().into_boxed_str()))).collect()
+        v.iter()
+            .map(|(k, s)| (*k, &*Box::leak(s.clone().into_boxed_str())))
+            .collect()
     };
     vec![
         case(
@@ -553,7 +586,11 @@ fn stringify_scalars(v: Value) -> Value {
         Value::Number(n) => Value::String(n.to_string()),
         Value::Bool(b) => Value::String(b.to_string()),
         Value::Array(a) => Value::Array(a.into_iter().map(stringify_scalars).collect()),
-        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, stringify_scalars(v))).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .map(|(k, v)| (k, stringify_scalars(v)))
+                .collect(),
+        ),
         other => other,
     }
 }
@@ -574,11 +611,15 @@ fn build_fixture_table() {
             .iter()
             .map(|v| {
                 let c: bollard::models::ContainerInspectResponse =
-                    serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{}: bad fixture JSON: {e}", case.name));
+                    serde_json::from_value(v.clone())
+                        .unwrap_or_else(|e| panic!("{}: bad fixture JSON: {e}", case.name));
                 ContainerInfo::from_inspect(&c)
             })
             .collect();
-        let prepared = case.settings.prepare().unwrap_or_else(|e| panic!("{}: settings: {e}", case.name));
+        let prepared = case
+            .settings
+            .prepare()
+            .unwrap_or_else(|e| panic!("{}: settings: {e}", case.name));
         let own: BTreeSet<String> = case.own.iter().map(|s| s.to_string()).collect();
         let dc = build(&containers, &prepared, &own);
         let mut got = serde_json::to_value(&dc.http).unwrap_or_default();
@@ -598,7 +639,10 @@ fn build_fixture_table() {
                 case.name,
                 case.want,
                 got,
-                dc.problems.iter().map(|p| p.to_string()).collect::<Vec<_>>()
+                dc.problems
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
             ));
         }
         for (kind, name, sev, text) in &case.problems {
@@ -606,44 +650,78 @@ fn build_fixture_table() {
                 p.kind == *kind
                     && p.name == *name
                     && p.severity == *sev
-                    && (p.message.contains(text) || p.location.as_deref().is_some_and(|l| l.contains(text)))
+                    && (p.message.contains(text)
+                        || p.location.as_deref().is_some_and(|l| l.contains(text)))
             });
             if !found {
-                failures.push(format!("{}: missing problem {kind:?} {name} {sev:?} ~ {text:?}; got {:#?}", case.name, dc.problems));
+                failures.push(format!(
+                    "{}: missing problem {kind:?} {name} {sev:?} ~ {text:?}; got {:#?}",
+                    case.name, dc.problems
+                ));
             }
         }
         // No error-level problem that the case did not expect.
         for p in dc.problems.iter().filter(|p| p.severity == Severity::Error) {
-            let expected = case.problems.iter().any(|(k, n, s, _)| *k == p.kind && *n == p.name && *s == p.severity);
+            let expected = case
+                .problems
+                .iter()
+                .any(|(k, n, s, _)| *k == p.kind && *n == p.name && *s == p.severity);
             if !expected {
                 failures.push(format!("{}: unexpected error problem {p:?}", case.name));
             }
         }
     }
-    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failure(s):\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
 }
 
 #[test]
 fn container_info_from_engine_json() {
-    let v = health(ports(inspect("demo_web_1", "172.20.0.3", &[("a", "b")]), &["443/tcp", "80/tcp", "53/udp"]), "starting");
-    let c: bollard::models::ContainerInspectResponse = serde_json::from_value(v).expect("inspect JSON");
+    let v = health(
+        ports(
+            inspect("demo_web_1", "172.20.0.3", &[("a", "b")]),
+            &["443/tcp", "80/tcp", "53/udp"],
+        ),
+        "starting",
+    );
+    let c: bollard::models::ContainerInspectResponse =
+        serde_json::from_value(v).expect("inspect JSON");
     let info = ContainerInfo::from_inspect(&c);
     assert_eq!(info.name, "demo_web_1");
     assert_eq!(info.ports, vec![80, 443]);
-    assert_eq!(info.health, wharf_providers::docker::model::Health::Starting);
+    assert_eq!(
+        info.health,
+        wharf_providers::docker::model::Health::Starting
+    );
     assert_eq!(info.networks["bridge"].ip, "172.20.0.3");
     assert_eq!(info.labels["a"], "b");
 }
 
 #[test]
 fn bad_settings_are_reported() {
-    let bad_rule = DockerSettings { default_rule: "Host(`{{ normalize .Name `)".into(), ..DockerSettings::default() };
+    let bad_rule = DockerSettings {
+        default_rule: "Host(`{{ normalize .Name `)".into(),
+        ..DockerSettings::default()
+    };
     assert!(bad_rule.prepare().is_err());
-    let bad_constraints = DockerSettings { constraints: "Label(`a`".into(), ..DockerSettings::default() };
+    let bad_constraints = DockerSettings {
+        constraints: "Label(`a`".into(),
+        ..DockerSettings::default()
+    };
     assert!(bad_constraints.prepare().is_err());
-    let bad_endpoint = DockerSettings { endpoint: Some("ftp://x".into()), ..DockerSettings::default() };
+    let bad_endpoint = DockerSettings {
+        endpoint: Some("ftp://x".into()),
+        ..DockerSettings::default()
+    };
     assert!(bad_endpoint.prepare().is_err());
-    let tcp = DockerSettings { endpoint: Some("tcp://127.0.0.1:2375".into()), ..DockerSettings::default() };
+    let tcp = DockerSettings {
+        endpoint: Some("tcp://127.0.0.1:2375".into()),
+        ..DockerSettings::default()
+    };
     assert!(tcp.prepare().is_ok());
     assert_eq!(tcp.resolved_endpoint(), "tcp://127.0.0.1:2375");
 }

@@ -52,7 +52,11 @@ fn hostname() -> String {
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|s| s.trim().to_string()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
         .unwrap_or_else(|| "unknown".to_string())
 }
 
@@ -62,7 +66,10 @@ fn main() -> std::process::ExitCode {
         .or_else(|| std::env::var("PORT").ok())
         .and_then(|p| p.trim().parse().ok())
         .unwrap_or(80);
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("whoami: cannot start runtime: {e}");
@@ -70,7 +77,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     if let Some(pos) = args.iter().position(|a| a == "--healthcheck") {
-        let p = args.get(pos + 1).and_then(|p| p.parse().ok()).unwrap_or(port);
+        let p = args
+            .get(pos + 1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(port);
         return rt.block_on(healthcheck(p));
     }
     let state = Arc::new(State {
@@ -78,7 +88,8 @@ fn main() -> std::process::ExitCode {
         hostname: hostname(),
         name: arg_value(&args, "--name").or_else(|| std::env::var("WHOAMI_NAME").ok()),
         healthy: AtomicBool::new(true),
-        health_file: arg_value(&args, "--health-file").or_else(|| std::env::var("WHOAMI_HEALTH_FILE").ok()),
+        health_file: arg_value(&args, "--health-file")
+            .or_else(|| std::env::var("WHOAMI_HEALTH_FILE").ok()),
     });
     match rt.block_on(serve(state)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -92,10 +103,13 @@ fn main() -> std::process::ExitCode {
 async fn healthcheck(port: u16) -> std::process::ExitCode {
     let check = async {
         let mut s = TcpStream::connect(("127.0.0.1", port)).await?;
-        s.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n").await?;
+        s.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await?;
         let mut buf = Vec::new();
         s.read_to_end(&mut buf).await?;
-        Ok::<bool, std::io::Error>(buf.starts_with(b"HTTP/1.1 200") || buf.starts_with(b"HTTP/1.0 200"))
+        Ok::<bool, std::io::Error>(
+            buf.starts_with(b"HTTP/1.1 200") || buf.starts_with(b"HTTP/1.0 200"),
+        )
     };
     match tokio::time::timeout(std::time::Duration::from_secs(3), check).await {
         Ok(Ok(true)) => std::process::ExitCode::SUCCESS,
@@ -138,11 +152,18 @@ async fn serve(state: Arc<State>) -> std::io::Result<()> {
 fn text(status: StatusCode, body: impl Into<Bytes>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
-    r.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
-async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+async fn handle(
+    state: Arc<State>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     let path = req.uri().path().to_string();
     match (req.method(), path.as_str()) {
         (&Method::POST, "/health/fail") => {
@@ -154,7 +175,10 @@ async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>) -> 
             return Ok(text(StatusCode::OK, "health: ok\n"));
         }
         (_, "/health") => {
-            let file_says_bad = state.health_file.as_deref().is_some_and(|f| std::path::Path::new(f).exists());
+            let file_says_bad = state
+                .health_file
+                .as_deref()
+                .is_some_and(|f| std::path::Path::new(f).exists());
             return Ok(if state.healthy.load(Ordering::SeqCst) && !file_says_bad {
                 text(StatusCode::OK, "ok\n")
             } else {
@@ -171,10 +195,18 @@ async fn handle(state: Arc<State>, peer: SocketAddr, req: Request<Incoming>) -> 
     out.push_str(&format!("Hostname: {}\n", state.hostname));
     out.push_str(&format!("Port: {}\n", state.port));
     out.push_str(&format!("RemoteAddr: {peer}\n"));
-    let pq = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let pq = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     out.push_str(&format!("{} {} {:?}\n", req.method(), pq, req.version()));
     for (k, v) in req.headers() {
-        out.push_str(&format!("{}: {}\n", k, String::from_utf8_lossy(v.as_bytes())));
+        out.push_str(&format!(
+            "{}: {}\n",
+            k,
+            String::from_utf8_lossy(v.as_bytes())
+        ));
     }
     let method_has_body = req.method() != Method::GET && req.method() != Method::HEAD;
     if method_has_body {
@@ -211,8 +243,14 @@ fn websocket(mut req: Request<Incoming>) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::new()));
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let hd = r.headers_mut();
-    hd.insert(http::header::UPGRADE, http::HeaderValue::from_static("websocket"));
-    hd.insert(http::header::CONNECTION, http::HeaderValue::from_static("Upgrade"));
+    hd.insert(
+        http::header::UPGRADE,
+        http::HeaderValue::from_static("websocket"),
+    );
+    hd.insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("Upgrade"),
+    );
     if let Ok(v) = http::HeaderValue::from_str(&accept) {
         hd.insert("sec-websocket-accept", v);
     }
@@ -259,7 +297,11 @@ async fn ws_echo<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) -> std::io::Result
     }
 }
 
-async fn write_frame<S: AsyncWrite + Unpin>(s: &mut S, opcode: u8, payload: &[u8]) -> std::io::Result<()> {
+async fn write_frame<S: AsyncWrite + Unpin>(
+    s: &mut S,
+    opcode: u8,
+    payload: &[u8],
+) -> std::io::Result<()> {
     let mut out = Vec::with_capacity(payload.len() + 10);
     out.push(0x80 | opcode);
     match payload.len() {

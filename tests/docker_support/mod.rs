@@ -19,21 +19,36 @@ pub fn engine_available() -> bool {
         eprintln!("skipping: no docker engine socket at {SOCK}");
         return false;
     }
-    let ok = Command::new("docker").args(["image", "inspect", WHOAMI]).output().map(|o| o.status.success()).unwrap_or(false);
+    let ok = Command::new("docker")
+        .args(["image", "inspect", WHOAMI])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
     assert!(ok, "image {WHOAMI} is missing: run images/build.sh first");
     true
 }
 
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().expect("run docker CLI");
-    assert!(out.status.success(), "docker {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("run docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// A name unique to this test run.
 pub fn unique(tag: &str) -> String {
     static N: AtomicUsize = AtomicUsize::new(0);
-    format!("wharf-e2e-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "wharf-e2e-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A container removed when dropped.
@@ -42,7 +57,13 @@ pub struct Container(pub String);
 impl Container {
     /// `docker run -d` of `image` with the test's selection label plus `labels`; `extra` items
     /// before `--` go to `docker run`, the rest to the container's command.
-    pub fn run(image: &str, name: &str, test_id: &str, labels: &[(&str, &str)], extra: &[&str]) -> Container {
+    pub fn run(
+        image: &str,
+        name: &str,
+        test_id: &str,
+        labels: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Container {
         let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), name.into()];
         args.push("--label".into());
         args.push(format!("wharf.test={test_id}"));
@@ -53,13 +74,24 @@ impl Container {
         let split = extra.iter().position(|a| *a == "--").unwrap_or(extra.len());
         args.extend(extra[..split].iter().map(|s| s.to_string()));
         args.push(image.into());
-        args.extend(extra.get(split + 1..).unwrap_or_default().iter().map(|s| s.to_string()));
+        args.extend(
+            extra
+                .get(split + 1..)
+                .unwrap_or_default()
+                .iter()
+                .map(|s| s.to_string()),
+        );
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         docker(&refs);
         Container(name.to_string())
     }
     pub fn ip(&self) -> String {
-        docker(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", &self.0])
+        docker(&[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &self.0,
+        ])
     }
     /// The hostname whoami reports (the short container id).
     pub fn hostname(&self) -> String {
@@ -91,10 +123,16 @@ pub fn health_image() -> String {
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(dockerfile.as_bytes()).expect("write Dockerfile");
+        stdin
+            .write_all(dockerfile.as_bytes())
+            .expect("write Dockerfile");
     }
     let out = child.wait_with_output().expect("docker build output");
-    assert!(out.status.success(), "docker build of {tag}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "docker build of {tag}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     tag
 }
 
@@ -105,15 +143,23 @@ pub async fn post(ip: &str, port: u16, path: &str) {
     loop {
         let attempt = async {
             let mut s = tokio::net::TcpStream::connect((ip, port)).await?;
-            s.write_all(format!("POST {path} HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n").as_bytes()).await?;
+            s.write_all(
+                format!("POST {path} HTTP/1.0\r\nHost: x\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+            )
+            .await?;
             let mut buf = Vec::new();
             s.read_to_end(&mut buf).await?;
-            Ok::<bool, std::io::Error>(buf.starts_with(b"HTTP/1.1 200") || buf.starts_with(b"HTTP/1.0 200"))
+            Ok::<bool, std::io::Error>(
+                buf.starts_with(b"HTTP/1.1 200") || buf.starts_with(b"HTTP/1.0 200"),
+            )
         };
         if let Ok(true) = attempt.await {
             return;
         }
-        assert!(start.elapsed() < std::time::Duration::from_secs(20), "POST {path} to {ip}:{port} never succeeded");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "POST {path} to {ip}:{port} never succeeded"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
@@ -127,7 +173,11 @@ pub struct Relay {
 
 impl Relay {
     pub fn new(path: PathBuf) -> Relay {
-        Relay { path, task: None, conns: Arc::default() }
+        Relay {
+            path,
+            task: None,
+            conns: Arc::default(),
+        }
     }
     pub fn start(&mut self) {
         let _ = std::fs::remove_file(&self.path);
@@ -135,9 +185,13 @@ impl Relay {
         let conns = self.conns.clone();
         self.task = Some(tokio::spawn(async move {
             loop {
-                let Ok((mut down, _)) = listener.accept().await else { return };
+                let Ok((mut down, _)) = listener.accept().await else {
+                    return;
+                };
                 let t = tokio::spawn(async move {
-                    let Ok(mut up) = UnixStream::connect(SOCK).await else { return };
+                    let Ok(mut up) = UnixStream::connect(SOCK).await else {
+                        return;
+                    };
                     let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
                 });
                 conns.lock().unwrap_or_else(|e| e.into_inner()).push(t);
@@ -148,7 +202,12 @@ impl Relay {
         if let Some(t) = self.task.take() {
             t.abort();
         }
-        for c in self.conns.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+        for c in self
+            .conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
             c.abort();
         }
         let _ = std::fs::remove_file(&self.path);

@@ -12,7 +12,9 @@ use super::constraints::Constraint;
 use super::model::{ContainerInfo, Health, RunState};
 use super::template::{normalize, Template, TemplateModel};
 use crate::labels::{self, LabelConfig};
-use crate::{DynamicConfig, ItemKind, LoadBalancer, Problem, Router, Server, Service, ServersTransport};
+use crate::{
+    DynamicConfig, ItemKind, LoadBalancer, Problem, Router, Server, ServersTransport, Service,
+};
 
 /// The static options `build()` needs, parsed once (see `DockerSettings::prepare`).
 #[derive(Debug, Clone)]
@@ -30,7 +32,8 @@ impl Default for BuildSettings {
     fn default() -> Self {
         BuildSettings {
             exposed_by_default: true,
-            default_rule: Template::parse(super::DEFAULT_RULE).unwrap_or_else(|_| Template::text(super::DEFAULT_RULE)),
+            default_rule: Template::parse(super::DEFAULT_RULE)
+                .unwrap_or_else(|_| Template::text(super::DEFAULT_RULE)),
             network: String::new(),
             constraints: None,
             allow_empty_services: true,
@@ -55,7 +58,11 @@ struct Part {
 
 /// Names of the items of `kind` whose labels failed to decode (they are absent from the config).
 fn failed_names(problems: &[Problem], kind: ItemKind) -> BTreeSet<String> {
-    problems.iter().filter(|p| p.kind == kind && !p.name.is_empty()).map(|p| p.name.clone()).collect()
+    problems
+        .iter()
+        .filter(|p| p.kind == kind && !p.name.is_empty())
+        .map(|p| p.name.clone())
+        .collect()
 }
 
 /// The service name Traefik gives a container: compose `service_project`, else its name.
@@ -67,11 +74,17 @@ pub fn service_name(c: &ContainerInfo) -> String {
 }
 
 /// Builds the provider's full view from every known container.
-pub fn build(containers: &[ContainerInfo], settings: &BuildSettings, own_networks: &BTreeSet<String>) -> DynamicConfig {
+pub fn build(
+    containers: &[ContainerInfo],
+    settings: &BuildSettings,
+    own_networks: &BTreeSet<String>,
+) -> DynamicConfig {
     let mut sorted: Vec<&ContainerInfo> = containers.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-    let parts: Vec<Part> =
-        sorted.iter().filter_map(|c| build_container(c, containers, settings, own_networks)).collect();
+    let parts: Vec<Part> = sorted
+        .iter()
+        .filter_map(|c| build_container(c, containers, settings, own_networks))
+        .collect();
     merge(parts)
 }
 
@@ -81,8 +94,13 @@ fn build_container(
     s: &BuildSettings,
     own_networks: &BTreeSet<String>,
 ) -> Option<Part> {
-    let LabelConfig { config: decoded, problems: label_problems, enable, docker, unsupported } =
-        labels::decode(&c.labels, &s.label_prefix);
+    let LabelConfig {
+        config: decoded,
+        problems: label_problems,
+        enable,
+        docker,
+        unsupported,
+    } = labels::decode(&c.labels, &s.label_prefix);
     if !enable.unwrap_or(s.exposed_by_default) {
         return None;
     }
@@ -95,14 +113,18 @@ fn build_container(
     if c.state == RunState::NotRunning && !allow_non_running {
         return None;
     }
-    let serving = c.state == RunState::Running && matches!(c.health, Health::None | Health::Healthy);
+    let serving =
+        c.state == RunState::Running && matches!(c.health, Health::None | Health::Healthy);
     if !serving && !s.allow_empty_services && !allow_non_running {
         return None;
     }
 
     let svc_name = service_name(c);
     let prefix = &s.label_prefix;
-    let mut part = Part { container: c.name.clone(), ..Part::default() };
+    let mut part = Part {
+        container: c.name.clone(),
+        ..Part::default()
+    };
     let failed_routers = failed_names(&label_problems, ItemKind::Router);
     let failed_services = failed_names(&label_problems, ItemKind::Service);
     let mut plugin_reported: BTreeSet<String> = BTreeSet::new();
@@ -111,34 +133,70 @@ fn build_container(
             p.name = format!("container {}", c.name);
         }
         let is_plugin = p.kind == ItemKind::Middleware
-            && p.location.as_deref().is_some_and(|l| l.to_ascii_lowercase().contains(".plugin."));
+            && p.location
+                .as_deref()
+                .is_some_and(|l| l.to_ascii_lowercase().contains(".plugin."));
         if is_plugin {
             // Plugins are a known feature that wharf does not have yet, not a typo.
             if plugin_reported.insert(p.name.clone()) {
-                part.problems.push(Problem::error(ItemKind::Middleware, p.name.clone(), "plugin middlewares are not supported yet").at(p.location.unwrap_or_default()));
+                part.problems.push(
+                    Problem::error(
+                        ItemKind::Middleware,
+                        p.name.clone(),
+                        "plugin middlewares are not supported yet",
+                    )
+                    .at(p.location.unwrap_or_default()),
+                );
             }
             continue;
         }
         part.problems.push(p);
     }
 
-    let http_labels = !decoded.http.is_empty() || part.problems.iter().any(|p| p.kind != ItemKind::Source);
+    let http_labels =
+        !decoded.http.is_empty() || part.problems.iter().any(|p| p.kind != ItemKind::Source);
     // tcp / udp: shown as items with "unsupported yet", never dropped silently.
     let groups = [
         ("tcp", "routers", ItemKind::Router, &unsupported.tcp_routers),
-        ("tcp", "services", ItemKind::Service, &unsupported.tcp_services),
-        ("tcp", "middlewares", ItemKind::Middleware, &unsupported.tcp_middlewares),
+        (
+            "tcp",
+            "services",
+            ItemKind::Service,
+            &unsupported.tcp_services,
+        ),
+        (
+            "tcp",
+            "middlewares",
+            ItemKind::Middleware,
+            &unsupported.tcp_middlewares,
+        ),
         ("udp", "routers", ItemKind::Router, &unsupported.udp_routers),
-        ("udp", "services", ItemKind::Service, &unsupported.udp_services),
+        (
+            "udp",
+            "services",
+            ItemKind::Service,
+            &unsupported.udp_services,
+        ),
     ];
     for (proto, kind, item_kind, names) in groups {
         for name in names {
             part.problems.push(
-                Problem::error(item_kind, name.clone(), format!("{} {kind} are not supported yet", proto.to_uppercase()))
-                    .at(format!("{prefix}.{proto}.{kind}.{name}")),
+                Problem::error(
+                    item_kind,
+                    name.clone(),
+                    format!("{} {kind} are not supported yet", proto.to_uppercase()),
+                )
+                .at(format!("{prefix}.{proto}.{kind}.{name}")),
             );
-            let section = if proto == "tcp" { &mut part.tcp } else { &mut part.udp };
-            section.entry(kind.to_string()).or_default().insert(name.clone(), serde_json::json!({}));
+            let section = if proto == "tcp" {
+                &mut part.tcp
+            } else {
+                &mut part.udp
+            };
+            section
+                .entry(kind.to_string())
+                .or_default()
+                .insert(name.clone(), serde_json::json!({}));
         }
     }
     if !unsupported.is_empty() && !http_labels {
@@ -153,11 +211,14 @@ fn build_container(
     let mut guessed: BTreeMap<String, String> = BTreeMap::new();
     let network = choose_network(c, all, docker.network.as_deref(), s, own_networks);
     for (name, service) in services.iter_mut() {
-        let other_kind = service.weighted.is_some() || service.mirroring.is_some() || service.failover.is_some();
+        let other_kind =
+            service.weighted.is_some() || service.mirroring.is_some() || service.failover.is_some();
         if !other_kind && service.load_balancer.is_none() {
             service.load_balancer = Some(LoadBalancer::default());
         }
-        let Some(lb) = service.load_balancer.as_mut() else { continue };
+        let Some(lb) = service.load_balancer.as_mut() else {
+            continue;
+        };
         // `loadbalancer.server.*` labels decode into one template server.
         let template = lb.servers.first().cloned().unwrap_or_default();
         lb.servers.clear();
@@ -171,7 +232,8 @@ fn build_container(
                 }
                 Err(ServerError(msg, label)) => {
                     let p = Problem::error(ItemKind::Service, name.clone(), msg);
-                    part.problems.push(if label.is_empty() { p } else { p.at(label) });
+                    part.problems
+                        .push(if label.is_empty() { p } else { p.at(label) });
                 }
             }
         } else {
@@ -185,19 +247,31 @@ fn build_container(
             part.problems.push(Problem::warning(
                 ItemKind::Service,
                 name.clone(),
-                format!("container {} is {why}: no server until it is running and healthy", c.name),
+                format!(
+                    "container {} is {why}: no server until it is running and healthy",
+                    c.name
+                ),
             ));
         }
     }
     if let Ok((_, Some(w))) = &network {
         for name in services.keys() {
-            part.problems.push(Problem::warning(ItemKind::Service, name.clone(), w.clone()));
+            part.problems
+                .push(Problem::warning(ItemKind::Service, name.clone(), w.clone()));
         }
     }
-    let all_services: BTreeSet<String> = services.keys().cloned().chain(failed_services.iter().cloned()).collect();
+    let all_services: BTreeSet<String> = services
+        .keys()
+        .cloned()
+        .chain(failed_services.iter().cloned())
+        .collect();
 
     // Routers: defaulted (rule from the template, the container's only service).
-    let model = TemplateModel { name: &svc_name, container_name: &c.name, labels: &c.labels };
+    let model = TemplateModel {
+        name: &svc_name,
+        container_name: &c.name,
+        labels: &c.labels,
+    };
     let mut routers = decoded.http.routers;
     if routers.is_empty() && failed_routers.is_empty() {
         if all_services.len() == 1 {
@@ -223,7 +297,11 @@ fn build_container(
                     name.clone(),
                     "the default rule template gave an empty rule; set a rule label",
                 )),
-                Err(e) => part.problems.push(Problem::error(ItemKind::Router, name.clone(), e.to_string())),
+                Err(e) => part.problems.push(Problem::error(
+                    ItemKind::Router,
+                    name.clone(),
+                    e.to_string(),
+                )),
             }
         }
         if router.service.is_empty() {
@@ -243,11 +321,13 @@ fn build_container(
             }
         }
         if let Some(w) = guessed.get(&router.service) {
-            part.problems.push(Problem::warning(ItemKind::Router, name.clone(), w.clone()));
+            part.problems
+                .push(Problem::warning(ItemKind::Router, name.clone(), w.clone()));
         }
         if let Ok((_, Some(w))) = &network {
             if services.contains_key(&router.service) {
-                part.problems.push(Problem::warning(ItemKind::Router, name.clone(), w.clone()));
+                part.problems
+                    .push(Problem::warning(ItemKind::Router, name.clone(), w.clone()));
             }
         }
     }
@@ -276,24 +356,38 @@ fn choose_network(
         return Ok(("127.0.0.1".to_string(), None));
     }
     if let Some(target) = c.network_mode.strip_prefix("container:") {
-        let Some(other) = all.iter().find(|o| o.id.starts_with(target) || o.name == target) else {
-            return Err(format!("network mode container:{target}: that container is not known"));
+        let Some(other) = all
+            .iter()
+            .find(|o| o.id.starts_with(target) || o.name == target)
+        else {
+            return Err(format!(
+                "network mode container:{target}: that container is not known"
+            ));
         };
         if other.network_mode.starts_with("container:") {
-            return Err(format!("network mode container:{target}: chained container network modes are not followed"));
+            return Err(format!(
+                "network mode container:{target}: chained container network modes are not followed"
+            ));
         }
-        let other_label = labels::decode(&other.labels, &s.label_prefix).docker.network;
+        let other_label = labels::decode(&other.labels, &s.label_prefix)
+            .docker
+            .network;
         return choose_network(other, all, other_label.as_deref().or(label), s, own);
     }
     let project = c.compose_service().map(|(_, p)| p.to_string());
     let lookup = |want: &str| -> Option<String> {
         let direct = c.networks.get(want);
-        let prefixed = project.as_ref().and_then(|p| c.networks.get(&format!("{p}_{want}")));
+        let prefixed = project
+            .as_ref()
+            .and_then(|p| c.networks.get(&format!("{p}_{want}")));
         direct.or(prefixed).map(|n| n.ip.clone())
     };
     let names: Vec<&str> = c.networks.keys().map(String::as_str).collect();
     let mut note: Option<String> = None;
-    for (want, source) in [(label.unwrap_or(""), "label traefik.docker.network"), (s.network.as_str(), "providers.docker.network")] {
+    for (want, source) in [
+        (label.unwrap_or(""), "label traefik.docker.network"),
+        (s.network.as_str(), "providers.docker.network"),
+    ] {
         if want.is_empty() {
             continue;
         }
@@ -301,22 +395,28 @@ fn choose_network(
             Some(ip) if !ip.is_empty() => return Ok((ip, None)),
             _ => {
                 note.get_or_insert_with(|| {
-                    format!("network {want:?} ({source}) is not one of the container's networks ({})", names.join(", "))
+                    format!(
+                        "network {want:?} ({source}) is not one of the container's networks ({})",
+                        names.join(", ")
+                    )
                 });
             }
         }
     }
-    let shared = c
-        .networks
-        .iter()
-        .find(|(name, ep)| !ep.ip.is_empty() && (own.contains(*name) || (!ep.network_id.is_empty() && own.contains(&ep.network_id))));
+    let shared = c.networks.iter().find(|(name, ep)| {
+        !ep.ip.is_empty()
+            && (own.contains(*name) || (!ep.network_id.is_empty() && own.contains(&ep.network_id)))
+    });
     if let Some((_, ep)) = shared {
         return Ok((ep.ip.clone(), note));
     }
     let Some((first, ep)) = c.networks.iter().find(|(_, ep)| !ep.ip.is_empty()) else {
         return Err(match note {
             Some(n) => format!("{n}; and the container has no IP address on any network"),
-            None => format!("the container has no IP address (network mode {:?})", c.network_mode),
+            None => format!(
+                "the container has no IP address (network mode {:?})",
+                c.network_mode
+            ),
         });
     };
     let with_ip = c.networks.values().filter(|ep| !ep.ip.is_empty()).count();
@@ -325,7 +425,10 @@ fn choose_network(
             "network guessed: using {first:?} (first by name of {}); set the label traefik.docker.network or providers.docker.network",
             names.join(", ")
         );
-        return Ok((ep.ip.clone(), Some(note.map(|n| format!("{n}; {guess}")).unwrap_or(guess))));
+        return Ok((
+            ep.ip.clone(),
+            Some(note.map(|n| format!("{n}; {guess}")).unwrap_or(guess)),
+        ));
     }
     Ok((ep.ip.clone(), None))
 }
@@ -338,7 +441,11 @@ fn server_for(
     network: &NetworkChoice,
 ) -> Result<(Server, Option<String>), ServerError> {
     let prefix = &s.label_prefix;
-    let mut server = Server { weight: template.weight, preserve_path: template.preserve_path, ..Server::default() };
+    let mut server = Server {
+        weight: template.weight,
+        preserve_path: template.preserve_path,
+        ..Server::default()
+    };
     if !template.url.is_empty() {
         server.url = template.url.clone();
         return Ok((server, None));
@@ -369,18 +476,26 @@ fn server_for(
             }
         },
     };
-    let scheme = template.scheme.as_deref().map(str::trim).filter(|s| !s.is_empty()).unwrap_or("http");
+    let scheme = template
+        .scheme
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("http");
     if s.use_bind_port_ip {
-        let bound = c
-            .bindings
-            .get(&format!("{port}/tcp"))
-            .and_then(|b| b.iter().find(|b| !b.host_ip.is_empty() && b.host_ip != "0.0.0.0" && !b.host_port.is_empty()));
+        let bound = c.bindings.get(&format!("{port}/tcp")).and_then(|b| {
+            b.iter().find(|b| {
+                !b.host_ip.is_empty() && b.host_ip != "0.0.0.0" && !b.host_port.is_empty()
+            })
+        });
         if let Some(b) = bound {
             server.url = format!("{scheme}://{}", join_host_port(&b.host_ip, &b.host_port));
             return Ok((server, warning));
         }
     }
-    let (ip, _) = network.as_ref().map_err(|e| ServerError(e.clone(), String::new()))?;
+    let (ip, _) = network
+        .as_ref()
+        .map_err(|e| ServerError(e.clone(), String::new()))?;
     server.url = format!("{scheme}://{}", join_host_port(ip, &port.to_string()));
     Ok((server, warning))
 }
@@ -460,7 +575,9 @@ fn merge(parts: Vec<Part>) -> DynamicConfig {
         }
         for (target, section) in [(&mut tcp, part.tcp), (&mut udp, part.udp)] {
             for (kind, items) in section {
-                let slot = target.entry(kind).or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+                let slot = target
+                    .entry(kind)
+                    .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
                 if let Some(obj) = slot.as_object_mut() {
                     obj.extend(items);
                 }
@@ -473,12 +590,18 @@ fn merge(parts: Vec<Part>) -> DynamicConfig {
         }
     }
     for ((kind, name), _) in conflicts {
-        let mut who: Vec<String> = owners.get(&(kind, name.clone())).cloned().unwrap_or_default();
+        let mut who: Vec<String> = owners
+            .get(&(kind, name.clone()))
+            .cloned()
+            .unwrap_or_default();
         who.dedup();
         problems.push(Problem::error(
             kind,
             name,
-            format!("defined differently by several containers ({}); only identical definitions merge", who.join(", ")),
+            format!(
+                "defined differently by several containers ({}); only identical definitions merge",
+                who.join(", ")
+            ),
         ));
     }
     if !tcp.is_empty() {

@@ -21,14 +21,28 @@ use crate::provider::{channel, ProviderHandle, ProviderSender};
 
 /// Container event actions that can change routing (`health_status` arrives as
 /// `health_status: healthy`; `exec_*` events of health checks are ignored).
-const CONTAINER_ACTIONS: &[&str] =
-    &["start", "die", "stop", "kill", "destroy", "pause", "unpause", "health_status", "rename", "restart", "create"];
+const CONTAINER_ACTIONS: &[&str] = &[
+    "start",
+    "die",
+    "stop",
+    "kill",
+    "destroy",
+    "pause",
+    "unpause",
+    "health_status",
+    "rename",
+    "restart",
+    "create",
+];
 
 /// Why a session with the engine ended.
 #[derive(Debug, thiserror::Error)]
 enum SessionError {
     #[error("docker engine at {endpoint}: {source}")]
-    Engine { endpoint: String, source: BollardError },
+    Engine {
+        endpoint: String,
+        source: BollardError,
+    },
     #[error("docker engine at {0}: the events stream ended")]
     StreamEnded(String),
 }
@@ -57,7 +71,15 @@ async fn run(settings: DockerSettings, tx: ProviderSender) {
     let mut backoff = min_backoff;
     loop {
         let mut listed = false;
-        let result = session(&settings, &prepared, &endpoint, &tx, &mut cache, &mut listed).await;
+        let result = session(
+            &settings,
+            &prepared,
+            &endpoint,
+            &tx,
+            &mut cache,
+            &mut listed,
+        )
+        .await;
         match result {
             Ok(()) => return, // watch = false: one list, done.
             Err(e) => {
@@ -93,7 +115,10 @@ async fn session(
     cache: &mut HashMap<String, ContainerInfo>,
     listed: &mut bool,
 ) -> Result<(), SessionError> {
-    let eng = |source| SessionError::Engine { endpoint: endpoint.to_string(), source };
+    let eng = |source| SessionError::Engine {
+        endpoint: endpoint.to_string(),
+        source,
+    };
     let docker = connect(endpoint, settings.request_timeout).map_err(eng)?;
     // GET /version: speak the engine's API version when it is older than bollard's.
     let docker = docker.negotiate_version().await.map_err(eng)?;
@@ -105,8 +130,15 @@ async fn session(
         .map(|d| d.as_secs().saturating_sub(2))
         .unwrap_or(0);
     let mut events = settings.watch.then(|| {
-        let filters = HashMap::from([("type".to_string(), vec!["container".to_string(), "network".to_string()])]);
-        docker.events(Some(EventsOptions { since: Some(since.to_string()), until: None, filters: Some(filters) }))
+        let filters = HashMap::from([(
+            "type".to_string(),
+            vec!["container".to_string(), "network".to_string()],
+        )]);
+        docker.events(Some(EventsOptions {
+            since: Some(since.to_string()),
+            until: None,
+            filters: Some(filters),
+        }))
     });
 
     // Events older than the list are already reflected in the inspections that follow it.
@@ -115,7 +147,10 @@ async fn session(
         .map(|d| d.as_nanos() as i64)
         .unwrap_or(0);
     let list = docker
-        .list_containers(Some(ListContainersOptions { all: true, ..Default::default() }))
+        .list_containers(Some(ListContainersOptions {
+            all: true,
+            ..Default::default()
+        }))
         .await
         .map_err(eng)?;
     let ids: Vec<String> = list.into_iter().filter_map(|c| c.id).collect();
@@ -192,9 +227,14 @@ async fn session(
 
 /// `Ok(None)` when the container is gone (404): it simply leaves the cache.
 async fn inspect(docker: &Docker, id: &str) -> Result<Option<ContainerInfo>, BollardError> {
-    match docker.inspect_container(id, Some(InspectContainerOptions { size: false })).await {
+    match docker
+        .inspect_container(id, Some(InspectContainerOptions { size: false }))
+        .await
+    {
         Ok(c) => Ok(Some(ContainerInfo::from_inspect(&c))),
-        Err(BollardError::DockerResponseServerError { status_code: 404, .. }) => Ok(None),
+        Err(BollardError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -219,7 +259,12 @@ fn relevant(msg: &EventMessage) -> Option<(String, bool)> {
     }
 }
 
-fn publish(tx: &ProviderSender, cache: &HashMap<String, ContainerInfo>, prepared: &BuildSettings, own: &BTreeSet<String>) {
+fn publish(
+    tx: &ProviderSender,
+    cache: &HashMap<String, ContainerInfo>,
+    prepared: &BuildSettings,
+    own: &BTreeSet<String>,
+) {
     let containers: Vec<ContainerInfo> = cache.values().cloned().collect();
     let cfg = build(&containers, prepared, own);
     for p in &cfg.problems {
@@ -259,7 +304,10 @@ fn own_container_id(cache: &HashMap<String, ContainerInfo>) -> Option<String> {
             }
         }
     }
-    let host = std::fs::read_to_string("/etc/hostname").ok()?.trim().to_string();
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()?
+        .trim()
+        .to_string();
     if host.len() >= 12 && host.chars().all(|c| c.is_ascii_hexdigit()) {
         return cache.keys().find(|id| id.starts_with(&host)).cloned();
     }
@@ -271,13 +319,23 @@ mod tests {
     use super::*;
     use bollard::models::EventActor;
 
-    fn ev(typ: EventMessageTypeEnum, action: &str, id: &str, attrs: &[(&str, &str)]) -> EventMessage {
+    fn ev(
+        typ: EventMessageTypeEnum,
+        action: &str,
+        id: &str,
+        attrs: &[(&str, &str)],
+    ) -> EventMessage {
         EventMessage {
             typ: Some(typ),
             action: Some(action.to_string()),
             actor: Some(EventActor {
                 id: Some(id.to_string()),
-                attributes: Some(attrs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                attributes: Some(
+                    attrs
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
             }),
             ..Default::default()
         }
@@ -286,11 +344,31 @@ mod tests {
     #[test]
     fn events_that_matter() {
         use EventMessageTypeEnum::*;
-        assert_eq!(relevant(&ev(CONTAINER, "start", "c1", &[])), Some(("c1".into(), false)));
-        assert_eq!(relevant(&ev(CONTAINER, "health_status: unhealthy", "c1", &[])), Some(("c1".into(), false)));
-        assert_eq!(relevant(&ev(CONTAINER, "destroy", "c1", &[])), Some(("c1".into(), true)));
-        assert_eq!(relevant(&ev(CONTAINER, "exec_start: /whoami --healthcheck", "c1", &[])), None);
-        assert_eq!(relevant(&ev(NETWORK, "connect", "net1", &[("container", "c2")])), Some(("c2".into(), false)));
+        assert_eq!(
+            relevant(&ev(CONTAINER, "start", "c1", &[])),
+            Some(("c1".into(), false))
+        );
+        assert_eq!(
+            relevant(&ev(CONTAINER, "health_status: unhealthy", "c1", &[])),
+            Some(("c1".into(), false))
+        );
+        assert_eq!(
+            relevant(&ev(CONTAINER, "destroy", "c1", &[])),
+            Some(("c1".into(), true))
+        );
+        assert_eq!(
+            relevant(&ev(
+                CONTAINER,
+                "exec_start: /whoami --healthcheck",
+                "c1",
+                &[]
+            )),
+            None
+        );
+        assert_eq!(
+            relevant(&ev(NETWORK, "connect", "net1", &[("container", "c2")])),
+            Some(("c2".into(), false))
+        );
         assert_eq!(relevant(&ev(NETWORK, "create", "net1", &[])), None);
         assert_eq!(relevant(&ev(IMAGE, "pull", "i", &[])), None);
     }

@@ -28,7 +28,11 @@ pub enum Constraint {
 
 impl Constraint {
     pub fn parse(src: &str) -> Result<Constraint, ConstraintError> {
-        let mut p = Parser { s: src.as_bytes(), src, pos: 0 };
+        let mut p = Parser {
+            s: src.as_bytes(),
+            src,
+            pos: 0,
+        };
         let c = p.or()?;
         p.ws();
         if p.pos != p.s.len() {
@@ -56,10 +60,17 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn err(&self, m: &str) -> ConstraintError {
-        ConstraintError { message: m.to_string(), offset: self.pos }
+        ConstraintError {
+            message: m.to_string(),
+            offset: self.pos,
+        }
     }
     fn ws(&mut self) {
-        while self.s.get(self.pos).is_some_and(|c| c.is_ascii_whitespace()) {
+        while self
+            .s
+            .get(self.pos)
+            .is_some_and(|c| c.is_ascii_whitespace())
+        {
             self.pos += 1;
         }
     }
@@ -101,7 +112,11 @@ impl Parser<'_> {
         }
         self.ws();
         let start = self.pos;
-        while self.s.get(self.pos).is_some_and(|c| c.is_ascii_alphanumeric()) {
+        while self
+            .s
+            .get(self.pos)
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        {
             self.pos += 1;
         }
         let name = &self.src[start..self.pos];
@@ -110,7 +125,9 @@ impl Parser<'_> {
             "" => return Err(self.err("expected Label(...), LabelRegex(...), ! or (")),
             _ => {
                 self.pos = start;
-                return Err(self.err(&format!("unknown matcher {name:?} (use Label or LabelRegex)")));
+                return Err(self.err(&format!(
+                    "unknown matcher {name:?} (use Label or LabelRegex)"
+                )));
             }
         }
         if !self.eat("(") {
@@ -127,7 +144,8 @@ impl Parser<'_> {
         if name == "Label" {
             Ok(Constraint::Label(key, value))
         } else {
-            let re = Regex::new(&value).map_err(|e| self.err(&format!("bad regex {value:?}: {e}")))?;
+            let re =
+                Regex::new(&value).map_err(|e| self.err(&format!("bad regex {value:?}: {e}")))?;
             Ok(Constraint::LabelRegex(key, re))
         }
     }
@@ -153,7 +171,9 @@ mod tests {
     use super::*;
 
     fn labels(l: &[(&str, &str)]) -> BTreeMap<String, String> {
-        l.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        l.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -175,7 +195,15 @@ mod tests {
 
     #[test]
     fn errors_are_precise() {
-        for bad in ["", "Label(`a`)", "Lable(`a`,`b`)", "Label(`a`,`b`) &&", "(Label(`a`,`b`)", "LabelRegex(`a`,`(`)", "Label(`a`,`b`) x"] {
+        for bad in [
+            "",
+            "Label(`a`)",
+            "Lable(`a`,`b`)",
+            "Label(`a`,`b`) &&",
+            "(Label(`a`,`b`)",
+            "LabelRegex(`a`,`(`)",
+            "Label(`a`,`b`) x",
+        ] {
             assert!(Constraint::parse(bad).is_err(), "{bad} should fail");
         }
         let e = Constraint::parse("Lable(`a`,`b`)").unwrap_err();

@@ -94,7 +94,12 @@ pub enum SettingsError {
 impl DockerSettings {
     /// The endpoint to use: the option, else `DOCKER_HOST`, else the default socket.
     pub fn resolved_endpoint(&self) -> String {
-        match self.endpoint.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        match self
+            .endpoint
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
             Some(e) => e.to_string(),
             None => std::env::var("DOCKER_HOST")
                 .ok()
@@ -112,7 +117,11 @@ impl DockerSettings {
         if self.label_prefix.trim().is_empty() {
             return Err(SettingsError::LabelPrefix);
         }
-        let rule = if self.default_rule.trim().is_empty() { DEFAULT_RULE } else { self.default_rule.as_str() };
+        let rule = if self.default_rule.trim().is_empty() {
+            DEFAULT_RULE
+        } else {
+            self.default_rule.as_str()
+        };
         let constraints = match self.constraints.trim() {
             "" => None,
             c => Some(constraints::Constraint::parse(c)?),

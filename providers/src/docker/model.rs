@@ -79,7 +79,12 @@ impl ContainerInfo {
     pub fn from_inspect(c: &ContainerInspectResponse) -> Self {
         let mut info = ContainerInfo {
             id: c.id.clone().unwrap_or_default(),
-            name: c.name.as_deref().unwrap_or_default().trim_start_matches('/').to_string(),
+            name: c
+                .name
+                .as_deref()
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
             ..ContainerInfo::default()
         };
         if let Some(state) = &c.state {
@@ -132,8 +137,13 @@ impl ContainerInfo {
                     .filter(|s| !s.is_empty())
                     .or_else(|| ep.global_ipv6_address.clone())
                     .unwrap_or_default();
-                info.networks
-                    .insert(name.clone(), NetworkEndpoint { network_id: ep.network_id.clone().unwrap_or_default(), ip });
+                info.networks.insert(
+                    name.clone(),
+                    NetworkEndpoint {
+                        network_id: ep.network_id.clone().unwrap_or_default(),
+                        ip,
+                    },
+                );
             }
         }
         info.ports.sort_unstable();

@@ -62,8 +62,18 @@ pub struct Template {
     nodes: Vec<Node>,
 }
 
-const FUNCS: &[&str] =
-    &["normalize", "index", "lower", "upper", "trim", "trimPrefix", "trimSuffix", "replace", "default", "print"];
+const FUNCS: &[&str] = &[
+    "normalize",
+    "index",
+    "lower",
+    "upper",
+    "trim",
+    "trimPrefix",
+    "trimSuffix",
+    "replace",
+    "default",
+    "print",
+];
 
 impl Template {
     pub fn parse(src: &str) -> Result<Template, TemplateError> {
@@ -98,14 +108,21 @@ impl Template {
             let mut pos = 0;
             let pipe = parse_pipeline(&tokens, &mut pos)?;
             if pos != tokens.len() {
-                return Err(TemplateError::Syntax(format!("unexpected {:?} in action", tokens[pos])));
+                return Err(TemplateError::Syntax(format!(
+                    "unexpected {:?} in action",
+                    tokens[pos]
+                )));
             }
             if pipe.is_empty() {
                 return Err(TemplateError::Syntax("empty action {{ }}".into()));
             }
             nodes.push(Node::Action(pipe));
         }
-        let text = if trim_next_left { rest.trim_start() } else { rest };
+        let text = if trim_next_left {
+            rest.trim_start()
+        } else {
+            rest
+        };
         if !text.is_empty() {
             nodes.push(Node::Text(text.to_string()));
         }
@@ -114,7 +131,9 @@ impl Template {
 
     /// A template that is only text (no actions).
     pub fn text(s: &str) -> Template {
-        Template { nodes: vec![Node::Text(s.to_string())] }
+        Template {
+            nodes: vec![Node::Text(s.to_string())],
+        }
     }
 
     pub fn render(&self, model: &TemplateModel<'_>) -> Result<String, TemplateError> {
@@ -124,7 +143,9 @@ impl Template {
                 Node::Text(t) => out.push_str(t),
                 Node::Action(p) => match eval_pipeline(p, model)? {
                     Value::Str(s) => out.push_str(&s),
-                    Value::Map => return Err(TemplateError::Eval("cannot print a map (use index)".into())),
+                    Value::Map => {
+                        return Err(TemplateError::Eval("cannot print a map (use index)".into()))
+                    }
                 },
             }
         }
@@ -204,7 +225,9 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, TemplateError> {
                                 Some('n') => v.push('\n'),
                                 Some('t') => v.push('\t'),
                                 Some(&o) => v.push(o),
-                                None => return Err(TemplateError::Syntax("unterminated string".into())),
+                                None => {
+                                    return Err(TemplateError::Syntax("unterminated string".into()))
+                                }
                             }
                         }
                         Some(&o) => v.push(o),
@@ -228,7 +251,10 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, TemplateError> {
                 while chars.get(i) == Some(&'.') {
                     i += 1;
                     let start = i;
-                    while chars.get(i).is_some_and(|c| c.is_alphanumeric() || *c == '_') {
+                    while chars
+                        .get(i)
+                        .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+                    {
                         i += 1;
                     }
                     if start == i {
@@ -240,12 +266,19 @@ fn tokenize(s: &str) -> Result<Vec<Tok>, TemplateError> {
             }
             c if c.is_alphabetic() => {
                 let start = i;
-                while chars.get(i).is_some_and(|c| c.is_alphanumeric() || *c == '_') {
+                while chars
+                    .get(i)
+                    .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+                {
                     i += 1;
                 }
                 toks.push(Tok::Ident(chars[start..i].iter().collect()));
             }
-            other => return Err(TemplateError::Syntax(format!("unexpected character {other:?}"))),
+            other => {
+                return Err(TemplateError::Syntax(format!(
+                    "unexpected character {other:?}"
+                )))
+            }
         }
     }
     Ok(toks)
@@ -291,7 +324,9 @@ fn parse_pipeline(toks: &[Tok], pos: &mut usize) -> Result<Pipeline, TemplateErr
             return Err(TemplateError::Syntax("empty command in pipeline".into()));
         }
         if args.len() > 1 && !matches!(args[0], Term::Func(_)) {
-            return Err(TemplateError::Syntax("a value cannot take arguments".into()));
+            return Err(TemplateError::Syntax(
+                "a value cannot take arguments".into(),
+            ));
         }
         pipe.push(Command { args });
         if toks.get(*pos) == Some(&Tok::Pipe) {
@@ -323,22 +358,36 @@ fn eval_term(t: &Term, m: &TemplateModel<'_>) -> Result<Value, TemplateError> {
         Term::Paren(p) => eval_pipeline(p, m),
         Term::Func(f) => eval_func(f, Vec::new(), m),
         Term::Field(path) => {
-            let first = path.first().ok_or_else(|| TemplateError::Eval("`.` alone has no value".into()))?;
+            let first = path
+                .first()
+                .ok_or_else(|| TemplateError::Eval("`.` alone has no value".into()))?;
             match (first.as_str(), path.len()) {
                 ("Name", 1) => Ok(Value::Str(m.name.to_string())),
                 ("ContainerName", 1) => Ok(Value::Str(m.container_name.to_string())),
                 ("Labels", 1) => Ok(Value::Map),
-                ("Labels", _) => Ok(Value::Str(m.labels.get(&path[1..].join(".")).cloned().unwrap_or_default())),
+                ("Labels", _) => Ok(Value::Str(
+                    m.labels
+                        .get(&path[1..].join("."))
+                        .cloned()
+                        .unwrap_or_default(),
+                )),
                 _ => Err(TemplateError::UnknownField(path.join("."))),
             }
         }
     }
 }
 
-fn eval_command(cmd: &Command, piped: Option<Value>, m: &TemplateModel<'_>) -> Result<Value, TemplateError> {
+fn eval_command(
+    cmd: &Command,
+    piped: Option<Value>,
+    m: &TemplateModel<'_>,
+) -> Result<Value, TemplateError> {
     match &cmd.args[0] {
         Term::Func(f) => {
-            let mut args = cmd.args[1..].iter().map(|a| eval_term(a, m)).collect::<Result<Vec<_>, _>>()?;
+            let mut args = cmd.args[1..]
+                .iter()
+                .map(|a| eval_term(a, m))
+                .collect::<Result<Vec<_>, _>>()?;
             if let Some(v) = piped {
                 args.push(v);
             }
@@ -356,7 +405,9 @@ fn eval_command(cmd: &Command, piped: Option<Value>, m: &TemplateModel<'_>) -> R
 fn str_arg(f: &str, v: &Value) -> Result<String, TemplateError> {
     match v {
         Value::Str(s) => Ok(s.clone()),
-        Value::Map => Err(TemplateError::Eval(format!("{f}: expected a string, got the Labels map"))),
+        Value::Map => Err(TemplateError::Eval(format!(
+            "{f}: expected a string, got the Labels map"
+        ))),
     }
 }
 
@@ -365,7 +416,10 @@ fn eval_func(f: &str, args: Vec<Value>, m: &TemplateModel<'_>) -> Result<Value, 
         if args.len() == n {
             Ok(())
         } else {
-            Err(TemplateError::Eval(format!("{f}: wants {n} argument(s), got {}", args.len())))
+            Err(TemplateError::Eval(format!(
+                "{f}: wants {n} argument(s), got {}",
+                args.len()
+            )))
         }
     };
     let s = |i: usize| str_arg(f, &args[i]);
@@ -409,12 +463,20 @@ fn eval_func(f: &str, args: Vec<Value>, m: &TemplateModel<'_>) -> Result<Value, 
                 v
             }
         }
-        "print" => args.iter().map(|a| str_arg(f, a)).collect::<Result<Vec<_>, _>>()?.concat(),
+        "print" => args
+            .iter()
+            .map(|a| str_arg(f, a))
+            .collect::<Result<Vec<_>, _>>()?
+            .concat(),
         "index" => {
             want(2)?;
             match &args[0] {
                 Value::Map => m.labels.get(&s(1)?).cloned().unwrap_or_default(),
-                Value::Str(_) => return Err(TemplateError::Eval("index: first argument must be .Labels".into())),
+                Value::Str(_) => {
+                    return Err(TemplateError::Eval(
+                        "index: first argument must be .Labels".into(),
+                    ))
+                }
             }
         }
         other => return Err(TemplateError::UnknownFunction(other.to_string())),
@@ -424,7 +486,10 @@ fn eval_func(f: &str, args: Vec<Value>, m: &TemplateModel<'_>) -> Result<Value, 
 /// Traefik's `provider.Normalize`: runs of characters that are not letters or digits become
 /// one `-`, leading and trailing ones vanish.
 pub fn normalize(name: &str) -> String {
-    name.split(|c: char| !c.is_alphanumeric()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("-")
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 #[cfg(test)]
@@ -432,34 +497,63 @@ mod tests {
     use super::*;
 
     fn render(t: &str, name: &str, labels: &[(&str, &str)]) -> Result<String, TemplateError> {
-        let labels: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Template::parse(t)?.render(&TemplateModel { name, container_name: "c-1", labels: &labels })
+        let labels: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Template::parse(t)?.render(&TemplateModel {
+            name,
+            container_name: "c-1",
+            labels: &labels,
+        })
     }
 
     #[test]
     fn default_rule() {
-        assert_eq!(render("Host(`{{ normalize .Name }}`)", "web_app", &[]).unwrap(), "Host(`web-app`)");
+        assert_eq!(
+            render("Host(`{{ normalize .Name }}`)", "web_app", &[]).unwrap(),
+            "Host(`web-app`)"
+        );
     }
 
     #[test]
     fn index_labels_and_pipelines() {
         let l = [("com.example.domain", "example.org")];
         assert_eq!(
-            render(r#"Host(`{{ .Name }}.{{ index .Labels "com.example.domain" }}`)"#, "svc", &l).unwrap(),
+            render(
+                r#"Host(`{{ .Name }}.{{ index .Labels "com.example.domain" }}`)"#,
+                "svc",
+                &l
+            )
+            .unwrap(),
             "Host(`svc.example.org`)"
         );
-        assert_eq!(render("{{ .Name | normalize | upper }}", "a_b", &[]).unwrap(), "A-B");
-        assert_eq!(render("{{ lower (normalize .Name) }}", "A.B", &[]).unwrap(), "a-b");
+        assert_eq!(
+            render("{{ .Name | normalize | upper }}", "a_b", &[]).unwrap(),
+            "A-B"
+        );
+        assert_eq!(
+            render("{{ lower (normalize .Name) }}", "A.B", &[]).unwrap(),
+            "a-b"
+        );
         assert_eq!(render("{{ .ContainerName }}", "x", &[]).unwrap(), "c-1");
-        assert_eq!(render(r#"{{ index .Labels "missing" | default "d" }}"#, "x", &[]).unwrap(), "d");
+        assert_eq!(
+            render(r#"{{ index .Labels "missing" | default "d" }}"#, "x", &[]).unwrap(),
+            "d"
+        );
         assert_eq!(render("a {{- .Name -}} b", "x", &[]).unwrap(), "axb");
     }
 
     #[test]
     fn errors() {
         assert_eq!(Template::parse("{{ .Name "), Err(TemplateError::Unclosed));
-        assert!(matches!(Template::parse("{{ nope .Name }}"), Err(TemplateError::UnknownFunction(f)) if f == "nope"));
-        assert!(matches!(render("{{ .Bogus }}", "x", &[]), Err(TemplateError::UnknownField(_))));
+        assert!(
+            matches!(Template::parse("{{ nope .Name }}"), Err(TemplateError::UnknownFunction(f)) if f == "nope")
+        );
+        assert!(matches!(
+            render("{{ .Bogus }}", "x", &[]),
+            Err(TemplateError::UnknownField(_))
+        ));
         assert!(render("{{ .Labels }}", "x", &[]).is_err());
         assert!(Template::parse("{{ }}").is_err());
     }
