@@ -285,7 +285,7 @@ async fn ws_echo<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) -> std::io::Result
             }
         }
         let reply_op = match opcode {
-            0x1 | 0x2 | 0x0 => opcode,
+            0x0..=0x2 => opcode,
             0x8 => {
                 write_frame(&mut s, 0x8, &payload).await?;
                 return Ok(());

@@ -4,6 +4,7 @@
 //! - `client`: the loop (read calls only: version, list, inspect, events), throttling, reconnects.
 //! - `build`: pure translation of containers into config (fixture-tested).
 //! - `model`: `ContainerInfo`, what is kept of an inspect result.
+//!
 //! Labels decode through the shared `crate::labels` decoder (one item fails alone).
 //! - `template`: the `defaultRule` template; `constraints`: the constraints expression.
 //!
