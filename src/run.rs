@@ -423,10 +423,11 @@ pub fn start_providers(cfg: &StaticConfig) -> Result<Vec<ProviderHandle>, RunErr
     if let Some(file) = &cfg.providers.file {
         handles.push(start_file_provider(file)?);
     }
-    if cfg.providers.docker.is_some() {
-        tracing::warn!(
-            "providers.docker is configured but the docker provider is not part of this build yet"
-        );
+    if let Some(docker) = &cfg.providers.docker {
+        handles.push(start_docker_provider(
+            docker,
+            cfg.providers.providers_throttle_duration.get(),
+        ));
     }
     Ok(handles)
 }
@@ -673,6 +674,35 @@ fn load_file_provider_once(
         })
         .collect();
     Ok((cfg, lines))
+}
+
+/// Starts the Docker provider (owner: the docker work). Returns at once: an engine that is down
+/// never blocks the start; the provider reports `Error` and retries with backoff. Needs a tokio
+/// runtime (it spawns its loop).
+pub fn start_docker_provider(
+    docker: &config::DockerProvider,
+    throttle: std::time::Duration,
+) -> ProviderHandle {
+    // The static default equals Traefik's socket path; treat it as "not set" so DOCKER_HOST wins.
+    let endpoint = Some(docker.endpoint.trim())
+        .filter(|e| !e.is_empty() && *e != config::DEFAULT_DOCKER_ENDPOINT)
+        .map(str::to_string);
+    let settings = wharf_providers::docker::DockerSettings {
+        endpoint,
+        exposed_by_default: docker.exposed_by_default,
+        default_rule: docker.default_rule.clone(),
+        network: docker.network.clone(),
+        constraints: docker.constraints.clone(),
+        allow_empty_services: docker.allow_empty_services,
+        use_bind_port_ip: docker.use_bind_port_ip,
+        watch: docker.watch,
+        label_prefix: docker.label_prefix.clone(),
+        throttle,
+        request_timeout: Some(docker.http_client_timeout.get())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(std::time::Duration::from_secs(30)),
+    };
+    wharf_providers::docker::spawn(settings)
 }
 
 #[cfg(test)]
