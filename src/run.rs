@@ -105,10 +105,10 @@ pub fn bind_all(
     Ok(out)
 }
 
-/// Reads every file the configuration refers to (serversTransport CAs and client certificates,
-/// TLS certificates and client CAs). Inline PEM (Traefik accepts it in the same fields) is not
-/// a path and is skipped. This is the only I/O before compile.
-pub fn load_files(cfg: &DynamicConfig) -> FileContents {
+/// Every file path the configuration refers to: serversTransport CAs and client certificates,
+/// TLS certificates and client CAs, users files of basicAuth/digestAuth, forwardAuth TLS files.
+/// Inline PEM (Traefik accepts it in the same fields) is not a path and is skipped.
+pub fn referenced_paths(cfg: &DynamicConfig) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
     let mut add = |p: &str| {
         if !p.is_empty() && !p.contains("-----BEGIN") {
@@ -120,6 +120,19 @@ pub fn load_files(cfg: &DynamicConfig) -> FileContents {
         for c in &st.certificates {
             add(&c.cert_file);
             add(&c.key_file);
+        }
+    }
+    for m in cfg.http.middlewares.values() {
+        if let Some(b) = &m.basic_auth {
+            add(&b.users_file);
+        }
+        if let Some(d) = &m.digest_auth {
+            add(&d.users_file);
+        }
+        if let Some(tls) = m.forward_auth.as_ref().and_then(|f| f.tls.as_ref()) {
+            add(&tls.ca);
+            add(&tls.cert);
+            add(&tls.key);
         }
     }
     for c in &cfg.tls.certificates {
@@ -138,6 +151,11 @@ pub fn load_files(cfg: &DynamicConfig) -> FileContents {
         }
     }
     paths
+}
+
+/// Reads every referenced file (see [`referenced_paths`]). This is the only I/O before compile.
+pub fn load_files(cfg: &DynamicConfig) -> FileContents {
+    referenced_paths(cfg)
         .into_iter()
         .map(|p| {
             let r = std::fs::read(&p).map(Arc::from).map_err(|e| e.to_string());
@@ -145,6 +163,25 @@ pub fn load_files(cfg: &DynamicConfig) -> FileContents {
         })
         .collect()
 }
+
+/// What identifies a file's content cheaply: modification time and length (`None`: unreadable).
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamps(paths: &BTreeSet<String>) -> Vec<(String, Stamp)> {
+    paths
+        .iter()
+        .map(|p| {
+            // `metadata` follows symlinks, so a Kubernetes secret's `..data` swap is seen.
+            let st = std::fs::metadata(p)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            (p.clone(), st)
+        })
+        .collect()
+}
+
+/// How often referenced files are checked for changes (a stat per file: cheap).
+const FILE_POLL: Duration = Duration::from_secs(1);
 
 /// What the compile loop needs besides the views.
 #[derive(Debug)]
@@ -158,7 +195,14 @@ pub struct CompileLoop {
 impl CompileLoop {
     /// Merges, loads files, compiles and stores once. Returns the new generation.
     pub fn apply(&self, views: &Views) -> u64 {
+        self.apply_watched(views).0
+    }
+
+    /// [`apply`](Self::apply), also returning the stamps of the referenced files, taken before
+    /// they were read (so a change during the read is seen on the next poll).
+    fn apply_watched(&self, views: &Views) -> (u64, Vec<(String, Stamp)>) {
         let merged = Arc::new(aggregate::merge(views, &self.default_entry_points));
+        let watched = stamps(&referenced_paths(&merged));
         let files = load_files(&merged);
         let started = std::time::Instant::now();
         let snap = compile::compile(CompileInput {
@@ -178,7 +222,7 @@ impl CompileLoop {
             took_ms = started.elapsed().as_millis() as u64,
             "configuration applied"
         );
-        g
+        (g, watched)
     }
 
     /// Applies every change of `views` until the channel closes or `shutdown` fires.
@@ -187,19 +231,35 @@ impl CompileLoop {
         mut views: watch::Receiver<Views>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        // Referenced files (certificates, CAs, users files) are watched by polling their stamps:
+        // a change recompiles with the same views.
+        let mut watched: Vec<(String, Stamp)> = Vec::new();
+        let mut tick = tokio::time::interval(FILE_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 r = views.changed() => if r.is_err() { return },
                 _ = shutdown.changed() => return,
+                _ = tick.tick(), if !watched.is_empty() => {
+                    let w = watched.clone();
+                    let changed = tokio::task::spawn_blocking(move || {
+                        let paths: BTreeSet<String> = w.iter().map(|(p, _)| p.clone()).collect();
+                        stamps(&paths) != w
+                    })
+                    .await
+                    .unwrap_or(false);
+                    if !changed {
+                        continue;
+                    }
+                    tracing::info!("a referenced file changed; recompiling");
+                }
             }
             let v = views.borrow_and_update().clone();
             let me = self.clone();
             // Compile is CPU work (10k routers take a while): keep it off the async workers.
-            if tokio::task::spawn_blocking(move || me.apply(&v))
-                .await
-                .is_err()
-            {
-                tracing::error!("compile panicked; the previous snapshot keeps serving");
+            match tokio::task::spawn_blocking(move || me.apply_watched(&v)).await {
+                Ok((_, w)) => watched = w,
+                Err(_) => tracing::error!("compile panicked; the previous snapshot keeps serving"),
             }
         }
     }
