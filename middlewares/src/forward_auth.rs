@@ -52,6 +52,13 @@ pub struct ForwardAuthSpec {
         deserialize_with = "de::opt_int"
     )]
     pub max_body_size: Option<i64>,
+    /// Largest auth-server response body read (default -1: no limit); larger answers are
+    /// refused with 401 (Traefik v2.11.x / v3.6+).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de::opt_int"
+    )]
+    pub max_response_body_size: Option<i64>,
     /// Return the auth server's `Location` header unchanged instead of making it absolute.
     #[serde(skip_serializing_if = "de::is_false", deserialize_with = "de::bool")]
     pub preserve_location_header: bool,
@@ -125,12 +132,20 @@ pub fn validate(spec: &ForwardAuthSpec) -> Result<(), crate::SpecError> {
             })?;
         }
     }
-    if let Some(n) = spec.max_body_size {
-        if n < -1 {
-            return Err(SpecError::invalid(
-                "forwardAuth.maxBodySize",
-                format!("must be -1 (no limit) or more (got {n})"),
-            ));
+    for (field, v) in [
+        ("forwardAuth.maxBodySize", spec.max_body_size),
+        (
+            "forwardAuth.maxResponseBodySize",
+            spec.max_response_body_size,
+        ),
+    ] {
+        if let Some(n) = v {
+            if n < -1 {
+                return Err(SpecError::invalid(
+                    field,
+                    format!("must be -1 (no limit) or more (got {n})"),
+                ));
+            }
         }
     }
     Ok(())
@@ -181,6 +196,7 @@ pub struct ForwardAuth {
     header_field: Option<HeaderName>,
     forward_body: bool,
     max_body_size: i64,
+    max_response_body_size: i64,
     preserve_location_header: bool,
     preserve_request_method: bool,
     /// TLS towards the auth server, for the proxy's client.
@@ -225,6 +241,7 @@ impl ForwardAuth {
             },
             forward_body: spec.forward_body,
             max_body_size: spec.max_body_size.unwrap_or(-1),
+            max_response_body_size: spec.max_response_body_size.unwrap_or(-1),
             preserve_location_header: spec.preserve_location_header,
             preserve_request_method: spec.preserve_request_method,
             tls: spec.tls.clone(),
@@ -235,6 +252,12 @@ impl ForwardAuth {
     /// no limit. A body over the limit must be answered 401 (as Traefik).
     pub fn forward_body(&self) -> Option<i64> {
         self.forward_body.then_some(self.max_body_size)
+    }
+
+    /// Largest auth-server answer body the proxy reads (< 0: no limit). Over it, the client
+    /// gets 401, as Traefik.
+    pub fn max_response_body_size(&self) -> i64 {
+        self.max_response_body_size
     }
 
     /// The auth request, as Traefik builds it: method GET (or the client's with
