@@ -41,14 +41,12 @@ impl AddPrefix {
 
     /// As Traefik: the prefix is prepended as is, and a leading slash is ensured.
     pub fn on_request(&self, parts: &mut http::request::Parts) -> crate::Action {
-        let old = parts.uri.path();
-        let mut path = String::with_capacity(1 + self.prefix.len() + old.len());
-        if !self.prefix.starts_with('/') {
-            path.push('/');
-        }
-        path.push_str(&self.prefix);
-        path.push_str(old);
-        match crate::util::set_path(parts, &path) {
+        let slash = if self.prefix.starts_with('/') {
+            ""
+        } else {
+            "/"
+        };
+        match crate::util::set_path_from(parts, &[slash, &self.prefix], 0) {
             Ok(()) => crate::Action::Continue,
             Err(_) => crate::Action::Respond(crate::util::text(
                 http::StatusCode::BAD_REQUEST,

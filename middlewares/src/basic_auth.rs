@@ -380,7 +380,7 @@ mod tests {
                 assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"traefik\"");
                 r.status().as_u16()
             }
-            Action::Delay(_) => panic!("no delay"),
+            _ => panic!("unexpected action"),
         };
         (code, p)
     }

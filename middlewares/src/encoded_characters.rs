@@ -95,7 +95,7 @@ mod tests {
         match f.on_request(&p) {
             crate::Action::Continue => 200,
             crate::Action::Respond(r) => r.status().as_u16(),
-            crate::Action::Delay(_) => 0,
+            _ => 0,
         }
     }
 

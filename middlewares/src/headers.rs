@@ -624,7 +624,7 @@ mod tests {
                 run_response(&chain, 1, &mut rp, &conn, &flow);
                 (Some(parts), http::Response::from_parts(rp, body))
             }
-            ChainOutcome::Delay { .. } => panic!("no delay"),
+            _ => panic!("unexpected outcome"),
         }
     }
 

@@ -107,7 +107,7 @@ mod tests {
         match f.on_request(&p, &conn(remote)) {
             Action::Continue => 200,
             Action::Respond(r) => r.status().as_u16(),
-            Action::Delay(_) => panic!("no delay"),
+            _ => panic!("unexpected action"),
         }
     }
 

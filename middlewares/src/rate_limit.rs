@@ -153,7 +153,8 @@ impl Buckets {
         if b.tokens >= 0.0 {
             return Ok(StdDuration::ZERO);
         }
-        let wait = StdDuration::from_secs_f64(-b.tokens / self.rate);
+        let wait =
+            StdDuration::try_from_secs_f64(-b.tokens / self.rate).unwrap_or(StdDuration::MAX);
         if wait > self.max_delay {
             b.tokens += 1.0;
             return Err(wait);

@@ -163,7 +163,7 @@ mod tests {
                 r.headers()["location"].to_str().unwrap().to_string(),
             )),
             Action::Continue => None,
-            Action::Delay(_) => panic!("no delay expected"),
+            _ => panic!("unexpected action"),
         }
     }
 

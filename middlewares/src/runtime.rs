@@ -18,6 +18,7 @@ pub use crate::basic_auth::BasicAuth;
 pub use crate::content_type::ContentType;
 pub use crate::digest_auth::DigestAuth;
 pub use crate::encoded_characters::EncodedCharacters;
+pub use crate::forward_auth::ForwardAuth;
 pub use crate::headers::Headers;
 pub use crate::in_flight_req::{InFlightGuard, InFlightReq};
 pub use crate::ip_allow_list::IpAllowList;
@@ -31,6 +32,7 @@ pub use crate::strip_prefix_regex::StripPrefixRegex;
 
 /// What a filter decided about a request.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Action {
     /// Go on with the next filter (or the service).
     Continue,
@@ -40,6 +42,9 @@ pub enum Action {
     /// Wait this long, then go on (RateLimit smooths bursts by delaying up to 1/(2·rate), as
     /// Traefik sleeps). The caller awaits a timer and resumes the chain after this filter.
     Delay(StdDuration),
+    /// Send this request (ForwardAuth's call to the auth server), then hand the answer to
+    /// `Filter::on_call_response` of the same filter, and go on as it says.
+    Call(Box<request::Parts>),
 }
 
 /// Facts about the client connection the filters need.
@@ -67,6 +72,8 @@ pub struct FlowState {
     /// A Headers middleware set `X-Forwarded-For: ""`: the proxy must not add X-Forwarded-For
     /// when forwarding (Traefik's behaviour for that setting).
     pub suppress_forwarded_for: bool,
+    /// Cookies a ForwardAuth server set that go to the client (`addAuthCookiesToResponse`).
+    pub(crate) auth_cookies: Vec<HeaderValue>,
 }
 
 /// One compiled middleware. Variants exist only for middlewares wharf implements; the others
@@ -78,6 +85,7 @@ pub enum Filter {
     ContentType(ContentType),
     DigestAuth(Box<DigestAuth>),
     EncodedCharacters(EncodedCharacters),
+    ForwardAuth(Box<ForwardAuth>),
     Headers(Box<Headers>),
     IpAllowList(IpAllowList),
     InFlightReq(InFlightReq),
@@ -105,6 +113,7 @@ impl Filter {
             Filter::ContentType(_) => Action::Continue,
             Filter::DigestAuth(f) => f.on_request(parts, flow),
             Filter::EncodedCharacters(f) => f.on_request(parts),
+            Filter::ForwardAuth(f) => Action::Call(Box::new(f.auth_request(parts, conn))),
             Filter::Headers(f) => f.on_request(index, parts, conn, flow),
             Filter::IpAllowList(f) => f.on_request(parts, conn),
             Filter::InFlightReq(f) => f.on_request(parts, conn, flow),
@@ -128,6 +137,7 @@ impl Filter {
     ) {
         match self {
             Filter::Headers(f) => f.on_response(index, parts, conn, flow),
+            Filter::ForwardAuth(f) => f.on_response(parts, flow),
             Filter::AddPrefix(_)
             | Filter::BasicAuth(_)
             | Filter::ContentType(_)
@@ -145,6 +155,21 @@ impl Filter {
         }
     }
 
+    /// After `Action::Call`: the called server's answer (its body read whole). Only
+    /// ForwardAuth calls; for any other filter this is a 500, never a silent pass.
+    pub fn on_call_response(
+        &self,
+        answer: &response::Parts,
+        body: Bytes,
+        parts: &mut request::Parts,
+        flow: &mut FlowState,
+    ) -> Action {
+        match self {
+            Filter::ForwardAuth(f) => f.on_call_response(answer, body, parts, flow),
+            _ => Action::Respond(crate::forward_auth::call_failed()),
+        }
+    }
+
     /// The proxy must sniff the first bytes of a response without `Content-Type` and call
     /// `content_type::detect` (the ContentType middleware).
     pub fn wants_content_sniffing(&self) -> bool {
@@ -154,6 +179,7 @@ impl Filter {
 
 /// Where the request phase of a chain stopped.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ChainOutcome {
     /// Every filter ran: forward the request. Run the response phase over the whole chain.
     Forward,
@@ -164,6 +190,15 @@ pub enum ChainOutcome {
     },
     /// Filter `index` asks to wait; then call `run_request` again from `index + 1`.
     Delay { index: usize, delay: StdDuration },
+    /// Filter `index` needs `request` sent (the auth server for ForwardAuth; with the client's
+    /// body when `ForwardAuth::forward_body()` says so). On failure answer
+    /// `forward_auth::call_failed()`; else pass the answer to `chain[index].on_call_response`,
+    /// then go on from `index + 1` (or run the response phase over `chain[..index]` on a
+    /// `Respond`).
+    Call {
+        index: usize,
+        request: Box<request::Parts>,
+    },
 }
 
 /// Runs the request phase from `start` (0, or one past a `Delay`).
@@ -179,6 +214,7 @@ pub fn run_request(
             Action::Continue => {}
             Action::Respond(response) => return ChainOutcome::Respond { index, response },
             Action::Delay(delay) => return ChainOutcome::Delay { index, delay },
+            Action::Call(request) => return ChainOutcome::Call { index, request },
         }
     }
     ChainOutcome::Forward
@@ -236,6 +272,16 @@ pub struct CompileCtx<'a> {
     /// Who uses this instance: the qualified router name. RateLimit and InFlightReq keep their
     /// state per router and middleware, as Traefik builds one middleware instance per router.
     pub scope: &'a str,
+    /// What the proxy can run beyond the synchronous filters. Middlewares that need a feature
+    /// the proxy does not declare fail with "not supported yet" instead of doing nothing.
+    pub support: ProxySupport,
+}
+
+/// Proxy features that some middlewares need (set by the proxy once it handles them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProxySupport {
+    /// `ChainOutcome::Call` is handled: ForwardAuth can run.
+    pub forward_auth: bool,
 }
 
 impl Default for CompileCtx<'_> {
@@ -244,6 +290,7 @@ impl Default for CompileCtx<'_> {
             files: &NoFiles,
             registry: None,
             scope: "",
+            support: ProxySupport::default(),
         }
     }
 }
@@ -348,6 +395,9 @@ pub fn compile(
         K::Errors => {
             crate::errors::validate(opt(&spec.errors)?)?;
             nsy(kind)
+        }
+        K::ForwardAuth if ctx.support.forward_auth => {
+            ForwardAuth::compile(opt(&spec.forward_auth)?).map(|f| Filter::ForwardAuth(Box::new(f)))
         }
         K::ForwardAuth => {
             crate::forward_auth::validate(opt(&spec.forward_auth)?)?;

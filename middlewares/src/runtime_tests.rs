@@ -211,6 +211,7 @@ fn run(
                 return (None, rp);
             }
             ChainOutcome::Delay { index, .. } => start = index + 1,
+            other => panic!("unexpected {other:?}"),
         }
     }
 }
@@ -267,4 +268,124 @@ fn run_request_resumes_from_start() {
         ChainOutcome::Forward
     ));
     assert_eq!(parts.uri, "/b/x");
+}
+
+#[test]
+fn forward_auth_call_protocol() {
+    let s = spec("forwardAuth: {address: 'http://auth/check', authResponseHeaders: [X-User]}");
+    assert_eq!(
+        compile("fa@file", &s, &CompileCtx::default()).unwrap_err(),
+        SpecError::NotSupportedYet("forwardAuth".into()),
+        "without proxy support it must not compile to a no-op"
+    );
+    let ctx = CompileCtx {
+        support: ProxySupport { forward_auth: true },
+        ..CompileCtx::default()
+    };
+    let chain = [
+        compile("fa@file", &s, &ctx).unwrap(),
+        build("addPrefix: {prefix: /p}").unwrap(),
+    ];
+    let (mut parts, ()) = http::Request::get("/x")
+        .header("host", "app")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let mut flow = FlowState::default();
+    let ChainOutcome::Call { index, request } =
+        run_request(&chain, 0, &mut parts, &CONN, &mut flow)
+    else {
+        panic!("expected a call");
+    };
+    assert_eq!(
+        (index, request.uri.to_string()),
+        (0, "http://auth/check".to_string())
+    );
+    assert_eq!(request.headers["x-forwarded-uri"], "/x");
+    // The auth server says yes.
+    let (ok, ()) = http::Response::builder()
+        .header("x-user", "bob")
+        .body(())
+        .unwrap()
+        .into_parts();
+    assert!(matches!(
+        chain[index].on_call_response(&ok, bytes::Bytes::new(), &mut parts, &mut flow),
+        Action::Continue
+    ));
+    assert!(matches!(
+        run_request(&chain, index + 1, &mut parts, &CONN, &mut flow),
+        ChainOutcome::Forward
+    ));
+    assert_eq!(parts.uri, "/p/x");
+    assert_eq!(parts.headers["x-user"], "bob");
+    // A filter that never calls answers a stray call response with 500.
+    let (no, ()) = http::Response::builder()
+        .status(401)
+        .body(())
+        .unwrap()
+        .into_parts();
+    match chain[1].on_call_response(&no, bytes::Bytes::new(), &mut parts, &mut flow) {
+        Action::Respond(r) => assert_eq!(r.status(), 500),
+        other => panic!("{other:?}"),
+    }
+}
+
+mod hostile_input {
+    //! Every filter on arbitrary request targets and header values: no panic, and a path
+    //! rewrite always leaves a valid URI.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn all_filters() -> Vec<Filter> {
+        [
+            "addPrefix: {prefix: /a}",
+            "basicAuth: {users: ['u:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=']}",
+            "digestAuth: {users: ['test:traefik:a2688e031edb4be6a3797f3882655c05']}",
+            "encodedCharacters: {}",
+            "headers: {customRequestHeaders: {X-A: b}, accessControlAllowOriginList: ['*'], allowedHosts: [a], stsSeconds: 5}",
+            "ipAllowList: {sourceRange: [127.0.0.1], ipStrategy: {depth: 3}}",
+            "ipAllowList: {sourceRange: [127.0.0.1], ipStrategy: {excludedIPs: [10.0.0.0/8]}}",
+            "inFlightReq: {amount: 1000, sourceCriterion: {requestHeaderName: X-K}}",
+            "rateLimit: {average: 1000000, burst: 1000000, sourceCriterion: {ipStrategy: {depth: 1, ipv6Subnet: 64}}}",
+            "redirectRegex: {regex: '^http://([^/]*)/(.*)', replacement: 'https://$1/$2'}",
+            "redirectScheme: {scheme: https, port: '8443'}",
+            "replacePath: {path: /x}",
+            "replacePathRegex: {regex: '^/(.*)/(.*)', replacement: '/$2/${1}%2'}",
+            "stripPrefix: {prefixes: [/a, /]}",
+            "stripPrefix: {prefixes: [/a], forceSlash: true}",
+            "stripPrefixRegex: {regex: ['/[^/]*']}",
+        ]
+        .iter()
+        .map(|y| build(y).unwrap_or_else(|e| panic!("{y}: {e}")))
+        .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn no_panic(path in "/[a-zA-Z0-9%/._~!$&'()*+,;=:@-]{0,40}(\\?[a-z=&%0-9]{0,10})?",
+                    header in "[ -~]{0,40}",
+                    v6 in any::<bool>()) {
+            let filters = all_filters();
+            let Ok(req) = http::Request::get(path.as_str())
+                .header("host", header.as_str())
+                .header("authorization", header.as_str())
+                .header("x-forwarded-for", header.as_str())
+                .header("origin", header.as_str())
+                .header("x-k", header.as_str())
+                .body(()) else { return Ok(()) };
+            let conn = ConnInfo {
+                remote_ip: if v6 { "2001:db8::1".parse().unwrap() } else { "127.0.0.1".parse().unwrap() },
+                tls: v6,
+            };
+            for (i, f) in filters.iter().enumerate() {
+                let (mut parts, ()) = http::Request::from_parts(req.clone().into_parts().0, ()).into_parts();
+                let mut flow = FlowState::default();
+                let _ = f.on_request(i, &mut parts, &conn, &mut flow);
+                prop_assert!(parts.uri.path().starts_with('/'));
+                let (mut rp, ()) = http::Response::new(()).into_parts();
+                f.on_response(i, &mut rp, &conn, &flow);
+            }
+        }
+    }
 }

@@ -67,14 +67,16 @@ impl StripPrefix {
             return crate::Action::Continue;
         };
         let rest = &path[prefix.len()..];
-        let new_path = if self.force_slash {
-            force_slash(rest)
+        // Traefik: forceSlash gives "/" + rest minus one leading slash; otherwise a leading
+        // slash is ensured on a non-empty rest.
+        let (lead, skip) = if self.force_slash {
+            ("/", prefix.len() + usize::from(rest.starts_with('/')))
         } else if rest.is_empty() || rest.starts_with('/') {
-            rest.to_string()
+            ("", prefix.len())
         } else {
-            format!("/{rest}")
+            ("/", prefix.len())
         };
-        if crate::util::set_path(parts, &new_path).is_err() {
+        if crate::util::set_path_from(parts, &[lead], skip).is_err() {
             return crate::Action::Respond(crate::util::text(
                 http::StatusCode::BAD_REQUEST,
                 "Bad Request",
@@ -83,11 +85,6 @@ impl StripPrefix {
         parts.headers.append("x-forwarded-prefix", hv.clone());
         crate::Action::Continue
     }
-}
-
-/// Traefik's forceSlash: `"/" + TrimPrefix(rest, "/")` (only one leading slash is removed).
-fn force_slash(rest: &str) -> String {
-    format!("/{}", rest.strip_prefix('/').unwrap_or(rest))
 }
 
 #[cfg(test)]

@@ -48,13 +48,14 @@ impl StripPrefixRegex {
             let Ok(prefix) = http::HeaderValue::from_str(m.as_str()) else {
                 continue;
             };
-            let rest = &path[m.end()..];
-            let new_path = if rest.is_empty() || rest.starts_with('/') {
-                rest.to_string()
+            let end = m.end();
+            let rest = &path[end..];
+            let lead = if rest.is_empty() || rest.starts_with('/') {
+                ""
             } else {
-                format!("/{rest}")
+                "/"
             };
-            if crate::util::set_path(parts, &new_path).is_err() {
+            if crate::util::set_path_from(parts, &[lead], end).is_err() {
                 return crate::Action::Respond(crate::util::text(
                     http::StatusCode::BAD_REQUEST,
                     "Bad Request",

@@ -43,6 +43,38 @@ pub(crate) fn set_path(parts: &mut request::Parts, path: &str) -> Result<(), htt
     Ok(())
 }
 
+/// Sets the path to `leads` joined + `path[skip..]`, keeping the query, with one allocation
+/// (an empty result becomes `/`).
+pub(crate) fn set_path_from(
+    parts: &mut request::Parts,
+    leads: &[&str],
+    skip: usize,
+) -> Result<(), http::Error> {
+    let path = parts.uri.path();
+    let rest = path.get(skip..).unwrap_or("");
+    let q = parts.uri.query();
+    let lead_len: usize = leads.iter().map(|l| l.len()).sum();
+    // Exact capacity: `Bytes::from` a full Vec takes it over without another allocation.
+    let path_len = (lead_len + rest.len()).max(1);
+    let mut s = String::with_capacity(path_len + q.map_or(0, |q| q.len() + 1));
+    for l in leads {
+        s.push_str(l);
+    }
+    s.push_str(rest);
+    if s.is_empty() {
+        s.push('/');
+    }
+    if let Some(q) = q {
+        s.push('?');
+        s.push_str(q);
+    }
+    let pq = PathAndQuery::from_maybe_shared(bytes::Bytes::from(s))?;
+    let mut up = std::mem::take(&mut parts.uri).into_parts();
+    up.path_and_query = Some(pq);
+    parts.uri = Uri::from_parts(up)?;
+    Ok(())
+}
+
 /// Go's `url.PathUnescape` acceptance: every `%` starts a two-hex-digit escape.
 pub(crate) fn valid_escapes(path: &str) -> bool {
     let b = path.as_bytes();
