@@ -358,6 +358,11 @@ async fn upstream_errors_get_traefiks_answers() {
     .await;
     assert!(resp.starts_with("HTTP/1.1 502"), "{resp}");
     assert!(resp.ends_with("\r\n\r\nBad Gateway"), "{resp}");
+    assert_eq!(
+        resp_header(&resp, "content-type"),
+        None,
+        "Traefik sends no Content-Type"
+    );
 
     let srv = front(settings(), service("none@file", &[])).await;
     let resp = raw(
