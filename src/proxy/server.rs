@@ -263,6 +263,18 @@ impl Conn {
     async fn route(&self, req: Request<Incoming>) -> Response<Body> {
         let settings = &*self.ep.settings;
         let mut req = req.map(Body::from);
+        // readTimeout covers the body too, as Go's: a body still arriving at the deadline
+        // fails (slow uploads cannot hold a connection and an upstream forever).
+        if let Some(limit) = settings
+            .responding_timeouts
+            .read_timeout
+            .filter(|d| !d.is_zero())
+        {
+            if !http_body::Body::is_end_stream(req.body()) {
+                let deadline = tokio::time::Instant::now() + limit;
+                req = req.map(|b| b.with_deadline(deadline));
+            }
+        }
 
         if req.version() <= Version::HTTP_11
             && req.headers().contains_key(header::TRANSFER_ENCODING)
