@@ -15,6 +15,7 @@ use crate::{MiddlewareKind, MiddlewareSpec, SpecError};
 
 pub use crate::add_prefix::AddPrefix;
 pub use crate::basic_auth::BasicAuth;
+pub use crate::circuit_breaker::CircuitBreaker;
 pub use crate::content_type::ContentType;
 pub use crate::digest_auth::DigestAuth;
 pub use crate::encoded_characters::EncodedCharacters;
@@ -82,6 +83,7 @@ pub struct FlowState {
 pub enum Filter {
     AddPrefix(AddPrefix),
     BasicAuth(Box<BasicAuth>),
+    CircuitBreaker(Box<CircuitBreaker>),
     ContentType(ContentType),
     DigestAuth(Box<DigestAuth>),
     EncodedCharacters(EncodedCharacters),
@@ -110,6 +112,7 @@ impl Filter {
         match self {
             Filter::AddPrefix(f) => f.on_request(parts),
             Filter::BasicAuth(f) => f.on_request(parts, flow),
+            Filter::CircuitBreaker(f) => f.on_request(),
             Filter::ContentType(_) => Action::Continue,
             Filter::DigestAuth(f) => f.on_request(parts, flow),
             Filter::EncodedCharacters(f) => f.on_request(parts),
@@ -140,6 +143,7 @@ impl Filter {
             Filter::ForwardAuth(f) => f.on_response(parts, flow),
             Filter::AddPrefix(_)
             | Filter::BasicAuth(_)
+            | Filter::CircuitBreaker(_)
             | Filter::ContentType(_)
             | Filter::DigestAuth(_)
             | Filter::EncodedCharacters(_)
@@ -167,6 +171,14 @@ impl Filter {
         match self {
             Filter::ForwardAuth(f) => f.on_call_response(answer, body, parts, flow),
             _ => Action::Respond(crate::forward_auth::call_failed()),
+        }
+    }
+
+    /// After the service answered a forwarded request (502/504 for transport errors): feeds
+    /// CircuitBreaker windows. Call it for every filter of the chain; others ignore it.
+    pub fn record_outcome(&self, status: http::StatusCode, latency: StdDuration) {
+        if let Filter::CircuitBreaker(f) = self {
+            f.record(status, latency);
         }
     }
 
@@ -282,6 +294,8 @@ pub struct CompileCtx<'a> {
 pub struct ProxySupport {
     /// `ChainOutcome::Call` is handled: ForwardAuth can run.
     pub forward_auth: bool,
+    /// `Filter::record_outcome` is called after each forwarded request: CircuitBreaker can run.
+    pub circuit_breaker: bool,
 }
 
 impl Default for CompileCtx<'_> {
@@ -381,6 +395,10 @@ pub fn compile(
         K::Buffering => {
             crate::buffering::validate(opt(&spec.buffering)?)?;
             nsy(kind)
+        }
+        K::CircuitBreaker if ctx.support.circuit_breaker => {
+            CircuitBreaker::compile(name, opt(&spec.circuit_breaker)?, ctx)
+                .map(|f| Filter::CircuitBreaker(Box::new(f)))
         }
         K::CircuitBreaker => {
             crate::circuit_breaker::validate(opt(&spec.circuit_breaker)?)?;

@@ -279,7 +279,10 @@ fn forward_auth_call_protocol() {
         "without proxy support it must not compile to a no-op"
     );
     let ctx = CompileCtx {
-        support: ProxySupport { forward_auth: true },
+        support: ProxySupport {
+            forward_auth: true,
+            ..ProxySupport::default()
+        },
         ..CompileCtx::default()
     };
     let chain = [
@@ -387,5 +390,37 @@ mod hostile_input {
                 f.on_response(i, &mut rp, &conn, &flow);
             }
         }
+    }
+}
+
+#[test]
+fn circuit_breaker_needs_outcomes() {
+    let s = spec("circuitBreaker: {expression: 'NetworkErrorRatio() > 0.5', responseCode: 503}");
+    assert_eq!(
+        compile("cb@file", &s, &CompileCtx::default()).unwrap_err(),
+        SpecError::NotSupportedYet("circuitBreaker".into())
+    );
+    let ctx = CompileCtx {
+        support: ProxySupport {
+            circuit_breaker: true,
+            ..ProxySupport::default()
+        },
+        ..CompileCtx::default()
+    };
+    let f = compile("cb@file", &s, &ctx).unwrap();
+    let (mut parts, ()) = http::Request::get("/").body(()).unwrap().into_parts();
+    assert!(matches!(
+        f.on_request(0, &mut parts, &CONN, &mut FlowState::default()),
+        Action::Continue
+    ));
+    for _ in 0..3 {
+        f.record_outcome(
+            http::StatusCode::BAD_GATEWAY,
+            std::time::Duration::from_millis(1),
+        );
+    }
+    match f.on_request(0, &mut parts, &CONN, &mut FlowState::default()) {
+        Action::Respond(r) => assert_eq!(r.status(), 503),
+        other => panic!("expected the fallback, got {other:?}"),
     }
 }
