@@ -1,6 +1,7 @@
 //! The compiled side: `compile` turns a `MiddlewareSpec` into a `Filter`; the proxy walks a
 //! router's `[Filter]` with `run_request` / `run_response` (synchronous, no boxed future and no
-//! allocation per middleware; `Action::Delay` is the only await point, handled by the caller).
+//! allocation per middleware). The await points are the caller's: `ChainOutcome::Delay`
+//! (RateLimit) and `ChainOutcome::Call` (ForwardAuth), after which it resumes the chain.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
