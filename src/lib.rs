@@ -10,5 +10,6 @@ pub mod compile;
 pub mod config;
 pub mod proxy;
 pub mod rule;
+pub mod run;
 pub mod service;
 pub mod snapshot;

@@ -5,11 +5,31 @@
 //! Contract used by the proxy (keep these signatures):
 //! - `RouteTable::find(&self, &RequestInfo) -> Option<&Arc<Route>>`: exact host candidates, then
 //!   wildcard suffixes, then host-less routes; each list pre-merged and sorted by priority.
+//!
+//! Order of work: middlewares, then services, then routers (a router is disabled when its rule,
+//! its entry points, its service or one of its middlewares is broken), then one route table per
+//! entry point. Priority: explicit `priority` if set and non-zero, else the rule's length in
+//! bytes; ties are broken by the qualified router name, ascending (Traefik leaves them to map
+//! iteration order).
 
+mod middlewares;
+mod report;
+mod services;
+mod table;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use crate::rule::{RequestInfo, Rule};
-use crate::service::ServiceRuntime;
+use wharf_providers::{DynamicConfig, ItemKind, Problem, Severity};
+
+pub use report::{ItemReport, Report, Status};
+pub use table::{route_order, RouteTable};
+
+use crate::aggregate::provider_of;
+use crate::rule::{self, Rule, RuleSyntax};
+use crate::service::{ServiceRegistry, ServiceRuntime};
+use crate::snapshot::Snapshot;
 
 /// One enabled router, compiled.
 #[derive(Debug)]
@@ -19,16 +39,247 @@ pub struct Route {
     pub rule: Rule,
     pub priority: i64,
     pub service: Arc<ServiceRuntime>,
+    /// Qualified names of the router's middlewares, in order (compiled filters join when the
+    /// middlewares crate's `Filter` lands).
+    pub middlewares: Arc<[Arc<str>]>,
 }
 
-/// The routes of one entry point, indexed by host.
+/// The contents of files the configuration refers to (CA bundles, certificates, users files),
+/// read and watched before compile: path → bytes, or the read error.
+pub type FileContents = BTreeMap<String, Result<Arc<[u8]>, String>>;
+
+/// What compile needs from the static configuration.
+#[derive(Clone, Debug, Default)]
+pub struct CompileSettings {
+    /// Names of the configured entry points (routers naming another one get a warning).
+    pub entry_points: Vec<String>,
+    /// `core.defaultRuleSyntax`.
+    pub default_rule_syntax: RuleSyntax,
+    /// Services provided by wharf itself (`api@internal`, `ping@internal`, `noop@internal`...),
+    /// which routers may name without a definition. Filled by the runtime as those land.
+    pub internal_services: BTreeMap<String, Arc<ServiceRuntime>>,
+}
+
+/// State that outlives snapshots, keyed by stable identities (health, pools, buckets).
 #[derive(Debug, Default)]
-pub struct RouteTable {
-    pub hostless: Vec<Arc<Route>>,
+pub struct Registries {
+    pub services: Arc<ServiceRegistry>,
 }
 
-impl RouteTable {
-    pub fn find(&self, req: &RequestInfo<'_>) -> Option<&Arc<Route>> {
-        self.hostless.iter().find(|r| r.rule.matches(req))
+/// Everything compile reads. No I/O happens inside compile.
+#[derive(Debug)]
+pub struct CompileInput<'a> {
+    /// The merged (aggregated, qualified) configuration.
+    pub config: Arc<DynamicConfig>,
+    pub settings: &'a CompileSettings,
+    pub files: &'a FileContents,
+    pub now: SystemTime,
+    pub registries: &'a Registries,
+}
+
+/// Compiles the merged configuration into a snapshot (generation 0; the store numbers it).
+pub fn compile(input: CompileInput<'_>) -> Snapshot {
+    let cfg = &*input.config;
+    let mut report = Report::default();
+
+    // Provider problems, by kind and qualified name.
+    let mut problems: HashMap<(ItemKind, &str), Vec<&Problem>> = HashMap::new();
+    for p in &cfg.problems {
+        match p.kind {
+            ItemKind::Router | ItemKind::Service | ItemKind::Middleware => problems
+                .entry((p.kind, p.name.as_str()))
+                .or_default()
+                .push(p),
+            _ => report.problems.push(p.clone()),
+        }
+    }
+    let attach = |item: &mut ItemReport, ps: Option<&Vec<&Problem>>| {
+        for p in ps.into_iter().flatten() {
+            match p.severity {
+                Severity::Error => item.disable(p.to_string()),
+                Severity::Warning => item.warn(p.to_string()),
+            }
+        }
+    };
+    // Items that exist only as problems (a router whose labels could not be decoded) still show.
+    for ((kind, name), ps) in &problems {
+        let map = match kind {
+            ItemKind::Router => &mut report.routers,
+            ItemKind::Service => &mut report.services,
+            _ => &mut report.middlewares,
+        };
+        let defined = match kind {
+            ItemKind::Router => cfg.http.routers.contains_key(*name),
+            ItemKind::Service => cfg.http.services.contains_key(*name),
+            _ => cfg.http.middlewares.contains_key(*name),
+        };
+        if !defined {
+            let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
+            attach(&mut it, Some(ps));
+            if it.status != Status::Disabled {
+                it.disable("not defined");
+            }
+            map.insert(name.to_string(), it);
+        }
+    }
+
+    // Middlewares: one type each; chains and errors pages refer to existing items, no cycles.
+    for (name, spec) in &cfg.http.middlewares {
+        let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
+        attach(
+            &mut it,
+            problems.get(&(ItemKind::Middleware, name.as_str())),
+        );
+        if let Err(e) = spec.kind() {
+            it.disable(e.to_string());
+        }
+        if let Some(errors) = &spec.errors {
+            if !errors.service.is_empty()
+                && !cfg.http.services.contains_key(&errors.service)
+                && !input
+                    .settings
+                    .internal_services
+                    .contains_key(&errors.service)
+            {
+                it.disable(format!("service `{}` does not exist", errors.service));
+            }
+        }
+        report.middlewares.insert(name.clone(), it);
+    }
+    middlewares::check_chains(cfg, &mut report.middlewares);
+
+    // Services.
+    let built = services::build(cfg, &input, &problems, &mut report.services);
+
+    // Routers.
+    let known_eps: BTreeSet<&str> = input
+        .settings
+        .entry_points
+        .iter()
+        .map(String::as_str)
+        .collect();
+    let mut per_ep: BTreeMap<String, Vec<Arc<Route>>> = BTreeMap::new();
+    for (name, r) in &cfg.http.routers {
+        let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
+        attach(&mut it, problems.get(&(ItemKind::Router, name.as_str())));
+
+        // Entry points.
+        let mut eps = Vec::new();
+        for ep in &r.entry_points {
+            if known_eps.contains(ep.as_str()) {
+                if !eps.contains(ep) {
+                    eps.push(ep.clone());
+                }
+            } else {
+                it.warn(format!("entry point `{ep}` does not exist"));
+            }
+        }
+        if eps.is_empty() {
+            it.disable("no valid entry point for this router");
+        }
+        it.using = eps.clone();
+
+        // Rule.
+        let syntax = match r
+            .rule_syntax
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("") => Some(input.settings.default_rule_syntax),
+            Some("v3") => Some(RuleSyntax::V3),
+            Some("v2") => Some(RuleSyntax::V2),
+            Some(other) => {
+                it.disable(format!(
+                    "unknown rule syntax `{other}` (expected `v3` or `v2`)"
+                ));
+                None
+            }
+        };
+        let rule = if r.rule.trim().is_empty() {
+            it.disable("router has no rule");
+            None
+        } else if let Some(syntax) = syntax {
+            match rule::parse(&r.rule, syntax) {
+                Ok(rule) => Some(rule),
+                Err(e) => {
+                    it.disable(format!("invalid rule `{}`: {e}", r.rule));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let priority = match r.priority {
+            Some(p) if p != 0 => p,
+            _ => r.rule.len() as i64,
+        };
+        it.priority = Some(priority);
+
+        // Service.
+        let service = if r.service.is_empty() {
+            it.disable("router has no service");
+            None
+        } else if let Some(s) = input.settings.internal_services.get(&r.service) {
+            Some(s.clone())
+        } else if let Some(srep) = report.services.get_mut(&r.service) {
+            srep.used_by.push(name.clone());
+            match built.get(&r.service) {
+                Some(s) if !srep.is_disabled() => Some(s.clone()),
+                _ => {
+                    it.disable(format!("service `{}` is disabled", r.service));
+                    None
+                }
+            }
+        } else {
+            it.disable(format!("service `{}` does not exist", r.service));
+            None
+        };
+
+        // Middlewares.
+        let mut mws = Vec::with_capacity(r.middlewares.len());
+        for m in &r.middlewares {
+            match report.middlewares.get_mut(m) {
+                Some(mrep) => {
+                    mrep.used_by.push(name.clone());
+                    if mrep.is_disabled() {
+                        it.disable(format!("middleware `{m}` is disabled"));
+                    }
+                    mws.push(Arc::<str>::from(m.as_str()));
+                }
+                None => it.disable(format!("middleware `{m}` does not exist")),
+            }
+        }
+
+        if let (false, Some(rule), Some(service)) = (it.is_disabled(), rule, service) {
+            let route = Arc::new(Route {
+                name: Arc::from(name.as_str()),
+                rule,
+                priority,
+                service,
+                middlewares: mws.into(),
+            });
+            for ep in &eps {
+                per_ep.entry(ep.clone()).or_default().push(route.clone());
+            }
+        }
+        report.routers.insert(name.clone(), it);
+    }
+
+    let mut entry_points = HashMap::new();
+    for ep in &input.settings.entry_points {
+        let routes = per_ep.remove(ep).unwrap_or_default();
+        entry_points.insert(Arc::from(ep.as_str()), RouteTable::build(routes));
+    }
+
+    Snapshot {
+        generation: 0,
+        entry_points,
+        services: built,
+        report,
+        config: input.config.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests;

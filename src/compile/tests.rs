@@ -1,0 +1,426 @@
+//! Fixture tests of compile: route order, host index, report.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use wharf_providers::DynamicConfig;
+
+use super::*;
+use crate::aggregate;
+use crate::rule::RequestInfo;
+
+fn settings() -> CompileSettings {
+    CompileSettings {
+        entry_points: vec!["web".into(), "websecure".into()],
+        ..Default::default()
+    }
+}
+
+fn compile_yaml(yaml: &str) -> Snapshot {
+    let view: DynamicConfig = match serde_norway::from_str(yaml) {
+        Ok(v) => v,
+        Err(e) => panic!("fixture does not parse: {e}"),
+    };
+    let merged = aggregate::merge(
+        &[("file".to_string(), Arc::new(view))],
+        &["web".to_string()],
+    );
+    let files = BTreeMap::new();
+    let registries = Registries::default();
+    let settings = settings();
+    compile(CompileInput {
+        config: Arc::new(merged),
+        settings: &settings,
+        files: &files,
+        now: SystemTime::UNIX_EPOCH,
+        registries: &registries,
+    })
+}
+
+fn find<'s>(snap: &'s Snapshot, ep: &str, host: &str, path: &str) -> Option<&'s str> {
+    let headers = http::HeaderMap::new();
+    let req = RequestInfo {
+        method: &http::Method::GET,
+        host,
+        path,
+        query: None,
+        headers: &headers,
+        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    snap.entry_points.get(ep)?.find(&req).map(|r| &*r.name)
+}
+
+const SVC: &str = r#"
+  services:
+    s:
+      loadBalancer:
+        servers:
+          - url: http://127.0.0.1:1
+"#;
+
+fn fixture(routers: &str) -> String {
+    format!("http:\n  routers:\n{routers}{SVC}")
+}
+
+#[test]
+fn default_priority_is_rule_length() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    short:
+      rule: "PathPrefix(`/`)"
+      service: s
+    longer:
+      rule: "PathPrefix(`/api`)"
+      service: s
+"#,
+    ));
+    assert_eq!(snap.report.routers["short@file"].priority, Some(15));
+    assert_eq!(snap.report.routers["longer@file"].priority, Some(18));
+    assert_eq!(find(&snap, "web", "x", "/api/v1"), Some("longer@file"));
+    assert_eq!(find(&snap, "web", "x", "/other"), Some("short@file"));
+}
+
+#[test]
+fn hostless_rule_with_higher_priority_wins_over_host_rule() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    host:
+      rule: "Host(`a.example.com`)"
+      service: s
+    catchall:
+      rule: "PathPrefix(`/`)"
+      priority: 1000
+      service: s
+    low:
+      rule: "PathPrefix(`/low`)"
+      priority: 1
+      service: s
+"#,
+    ));
+    assert_eq!(
+        find(&snap, "web", "a.example.com", "/x"),
+        Some("catchall@file")
+    );
+    let table = &snap.entry_points["web"];
+    let names: Vec<&str> = table
+        .candidates("a.example.com")
+        .iter()
+        .map(|r| &*r.name)
+        .collect();
+    assert_eq!(names, vec!["catchall@file", "host@file", "low@file"]);
+    // Another host sees only the host-less routes.
+    let names: Vec<&str> = table
+        .candidates("b.example.com")
+        .iter()
+        .map(|r| &*r.name)
+        .collect();
+    assert_eq!(names, vec!["catchall@file", "low@file"]);
+}
+
+#[test]
+fn host_rule_beats_lower_hostless() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    host:
+      rule: "Host(`a.example.com`)"
+      service: s
+    catchall:
+      rule: "PathPrefix(`/`)"
+      service: s
+"#,
+    ));
+    assert_eq!(find(&snap, "web", "a.example.com", "/x"), Some("host@file"));
+    assert_eq!(
+        find(&snap, "web", "b.example.com", "/x"),
+        Some("catchall@file")
+    );
+}
+
+#[test]
+fn ties_break_by_name() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    zeta:
+      rule: "PathPrefix(`/`)"
+      priority: 5
+      service: s
+    alpha:
+      rule: "PathPrefix(`/`)"
+      priority: 5
+      service: s
+"#,
+    ));
+    assert_eq!(find(&snap, "web", "x", "/"), Some("alpha@file"));
+}
+
+#[test]
+fn entry_points_get_their_own_tables() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    secure:
+      rule: "PathPrefix(`/`)"
+      entryPoints: [websecure]
+      service: s
+    default:
+      rule: "Path(`/d`)"
+      service: s
+"#,
+    ));
+    assert_eq!(find(&snap, "websecure", "x", "/"), Some("secure@file"));
+    assert_eq!(find(&snap, "web", "x", "/"), None);
+    assert_eq!(find(&snap, "web", "x", "/d"), Some("default@file"));
+    assert_eq!(
+        snap.report.routers["default@file"].using,
+        vec!["web".to_string()]
+    );
+}
+
+#[test]
+fn report_disables_broken_items_alone() {
+    let snap = compile_yaml(
+        r#"
+http:
+  routers:
+    good:
+      rule: "Host(`good.example.com`)"
+      service: s
+    nosvc:
+      rule: "Path(`/a`)"
+      service: missing
+    nomw:
+      rule: "Path(`/b`)"
+      service: s
+      middlewares: [nope]
+    badrule:
+      rule: "Host(`a.example.com`) && Path(`/x`"
+      service: s
+    badsvc:
+      rule: "Path(`/c`)"
+      service: broken
+    unknownep:
+      rule: "Path(`/d`)"
+      entryPoints: [web, nowhere]
+      service: s
+    onlyunknownep:
+      rule: "Path(`/e`)"
+      entryPoints: [nowhere]
+      service: s
+  services:
+    s:
+      loadBalancer:
+        servers:
+          - url: http://127.0.0.1:1
+    broken:
+      loadBalancer:
+        servers:
+          - url: "ftp://x"
+    w:
+      weighted:
+        services:
+          - name: s
+          - name: ghost
+"#,
+    );
+    let r = &snap.report.routers;
+    assert_eq!(r["good@file"].status, Status::Enabled);
+    assert_eq!(r["nosvc@file"].status, Status::Disabled);
+    assert_eq!(
+        r["nosvc@file"].errors,
+        vec!["service `missing@file` does not exist".to_string()]
+    );
+    assert_eq!(
+        r["nomw@file"].errors,
+        vec!["middleware `nope@file` does not exist".to_string()]
+    );
+    assert_eq!(r["badrule@file"].status, Status::Disabled);
+    assert!(
+        r["badrule@file"].errors[0].contains("column"),
+        "{:?}",
+        r["badrule@file"].errors
+    );
+    assert_eq!(
+        r["badsvc@file"].errors,
+        vec!["service `broken@file` is disabled".to_string()]
+    );
+    assert_eq!(r["unknownep@file"].status, Status::Warning);
+    assert_eq!(
+        r["unknownep@file"].errors,
+        vec!["entry point `nowhere` does not exist".to_string()]
+    );
+    assert_eq!(r["onlyunknownep@file"].status, Status::Disabled);
+    let s = &snap.report.services;
+    assert_eq!(s["s@file"].status, Status::Enabled);
+    assert!(s["s@file"].used_by.contains(&"good@file".to_string()));
+    assert_eq!(s["broken@file"].status, Status::Disabled);
+    assert!(
+        s["broken@file"].errors[0].contains("unsupported scheme"),
+        "{:?}",
+        s["broken@file"].errors
+    );
+    assert_eq!(
+        s["w@file"].errors,
+        vec!["service `ghost@file` does not exist".to_string()]
+    );
+    // The good router still serves.
+    assert_eq!(
+        find(&snap, "web", "good.example.com", "/"),
+        Some("good@file")
+    );
+    assert_eq!(find(&snap, "web", "x", "/d"), Some("unknownep@file"));
+    assert!(snap.report.has_errors());
+}
+
+#[test]
+fn service_cycles_are_reported() {
+    let snap = compile_yaml(
+        r#"
+http:
+  services:
+    a:
+      failover:
+        service: b
+        fallback: b
+    b:
+      weighted:
+        services:
+          - name: a
+"#,
+    );
+    let s = &snap.report.services;
+    assert_eq!(s["a@file"].status, Status::Disabled);
+    assert_eq!(s["b@file"].status, Status::Disabled);
+}
+
+#[test]
+fn provider_problems_attach_to_items() {
+    let mut view = DynamicConfig::default();
+    view.problems.push(wharf_providers::Problem::error(
+        wharf_providers::ItemKind::Router,
+        "ghost",
+        "bad label",
+    ));
+    let merged = aggregate::merge(&[("docker".to_string(), Arc::new(view))], &[]);
+    let files = BTreeMap::new();
+    let registries = Registries::default();
+    let settings = settings();
+    let snap = compile(CompileInput {
+        config: Arc::new(merged),
+        settings: &settings,
+        files: &files,
+        now: SystemTime::UNIX_EPOCH,
+        registries: &registries,
+    });
+    let g = &snap.report.routers["ghost@docker"];
+    assert_eq!(g.status, Status::Disabled);
+    assert_eq!(g.provider, "docker");
+    assert_eq!(g.errors[0], "bad label");
+}
+
+#[test]
+fn many_hosts_index() {
+    let mut routers = String::new();
+    for i in 0..200 {
+        routers.push_str(&format!(
+            "    r{i}:\n      rule: \"Host(`h{i}.example.com`)\"\n      service: s\n"
+        ));
+    }
+    let snap = compile_yaml(&fixture(&routers));
+    let t = &snap.entry_points["web"];
+    assert_eq!(t.exact.len(), 200);
+    assert_eq!(t.candidates("h17.example.com").len(), 1);
+    assert_eq!(find(&snap, "web", "h17.example.com", "/"), Some("r17@file"));
+    assert_eq!(find(&snap, "web", "nope.example.com", "/"), None);
+}
+
+#[test]
+fn wildcard_suffixes_merge_in_priority_order() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    wild:
+      rule: "HostRegexp(`^[a-z0-9-]+\\.example\\.com$`)"
+      service: s
+    deep:
+      rule: "HostRegexp(`^[a-z]+\\.api\\.example\\.com$`)"
+      service: s
+    exact:
+      rule: "Host(`a.example.com`) && Path(`/only`)"
+      service: s
+    any:
+      rule: "PathPrefix(`/`)"
+      service: s
+"#,
+    ));
+    let t = &snap.entry_points["web"];
+    assert!(
+        !t.suffixes.is_empty(),
+        "HostRegexp with a literal suffix is indexed"
+    );
+    // An exact host also sees the wildcard routes that cover it, in priority order.
+    let names: Vec<&str> = t
+        .candidates("a.example.com")
+        .iter()
+        .map(|r| &*r.name)
+        .collect();
+    assert_eq!(names, vec!["wild@file", "exact@file", "any@file"]);
+    assert_eq!(find(&snap, "web", "a.example.com", "/x"), Some("wild@file"));
+    assert_eq!(find(&snap, "web", "b.example.com", "/x"), Some("wild@file"));
+    // The deeper suffix's list holds the shorter one too (here `wild` cannot match two labels).
+    assert_eq!(
+        find(&snap, "web", "www.api.example.com", "/x"),
+        Some("deep@file")
+    );
+    assert_eq!(find(&snap, "web", "other.org", "/x"), Some("any@file"));
+}
+
+#[test]
+fn middlewares_are_checked() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    ok:
+      rule: "Path(`/ok`)"
+      service: s
+      middlewares: [strip, good-chain]
+    bad:
+      rule: "Path(`/bad`)"
+      service: s
+      middlewares: [broken-chain]
+  middlewares:
+    strip:
+      stripPrefix:
+        prefixes: ["/api"]
+    notype: {}
+    good-chain:
+      chain:
+        middlewares: [strip]
+    broken-chain:
+      chain:
+        middlewares: [strip, notype]
+    loop-a:
+      chain:
+        middlewares: [loop-b]
+    loop-b:
+      chain:
+        middlewares: [loop-a]
+"#,
+    ));
+    let m = &snap.report.middlewares;
+    assert_eq!(m["strip@file"].status, Status::Enabled);
+    assert_eq!(m["strip@file"].used_by, vec!["ok@file".to_string()]);
+    assert_eq!(m["notype@file"].status, Status::Disabled);
+    assert_eq!(m["good-chain@file"].status, Status::Enabled);
+    assert_eq!(
+        m["broken-chain@file"].errors,
+        vec!["middleware `notype@file` is disabled".to_string()]
+    );
+    assert_eq!(m["loop-a@file"].status, Status::Disabled);
+    assert_eq!(m["loop-b@file"].status, Status::Disabled);
+    assert_eq!(snap.report.routers["ok@file"].status, Status::Enabled);
+    assert_eq!(
+        snap.report.routers["bad@file"].errors,
+        vec!["middleware `broken-chain@file` is disabled".to_string()]
+    );
+    assert_eq!(find(&snap, "web", "x", "/ok"), Some("ok@file"));
+    assert_eq!(find(&snap, "web", "x", "/bad"), None);
+}
