@@ -105,10 +105,10 @@ pub fn bind_all(
     Ok(out)
 }
 
-/// Reads every file the configuration refers to (serversTransport CAs and client certificates,
-/// TLS certificates and client CAs). Inline PEM (Traefik accepts it in the same fields) is not
-/// a path and is skipped. This is the only I/O before compile.
-pub fn load_files(cfg: &DynamicConfig) -> FileContents {
+/// Every file path the configuration refers to: serversTransport CAs and client certificates,
+/// TLS certificates and client CAs, users files of basicAuth/digestAuth, forwardAuth TLS files.
+/// Inline PEM (Traefik accepts it in the same fields) is not a path and is skipped.
+pub fn referenced_paths(cfg: &DynamicConfig) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
     let mut add = |p: &str| {
         if !p.is_empty() && !p.contains("-----BEGIN") {
@@ -120,6 +120,19 @@ pub fn load_files(cfg: &DynamicConfig) -> FileContents {
         for c in &st.certificates {
             add(&c.cert_file);
             add(&c.key_file);
+        }
+    }
+    for m in cfg.http.middlewares.values() {
+        if let Some(b) = &m.basic_auth {
+            add(&b.users_file);
+        }
+        if let Some(d) = &m.digest_auth {
+            add(&d.users_file);
+        }
+        if let Some(tls) = m.forward_auth.as_ref().and_then(|f| f.tls.as_ref()) {
+            add(&tls.ca);
+            add(&tls.cert);
+            add(&tls.key);
         }
     }
     for c in &cfg.tls.certificates {
@@ -138,6 +151,11 @@ pub fn load_files(cfg: &DynamicConfig) -> FileContents {
         }
     }
     paths
+}
+
+/// Reads every referenced file (see [`referenced_paths`]). This is the only I/O before compile.
+pub fn load_files(cfg: &DynamicConfig) -> FileContents {
+    referenced_paths(cfg)
         .into_iter()
         .map(|p| {
             let r = std::fs::read(&p).map(Arc::from).map_err(|e| e.to_string());
@@ -145,6 +163,25 @@ pub fn load_files(cfg: &DynamicConfig) -> FileContents {
         })
         .collect()
 }
+
+/// What identifies a file's content cheaply: modification time and length (`None`: unreadable).
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamps(paths: &BTreeSet<String>) -> Vec<(String, Stamp)> {
+    paths
+        .iter()
+        .map(|p| {
+            // `metadata` follows symlinks, so a Kubernetes secret's `..data` swap is seen.
+            let st = std::fs::metadata(p)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            (p.clone(), st)
+        })
+        .collect()
+}
+
+/// How often referenced files are checked for changes (a stat per file: cheap).
+const FILE_POLL: Duration = Duration::from_secs(1);
 
 /// What the compile loop needs besides the views.
 #[derive(Debug)]
@@ -158,7 +195,14 @@ pub struct CompileLoop {
 impl CompileLoop {
     /// Merges, loads files, compiles and stores once. Returns the new generation.
     pub fn apply(&self, views: &Views) -> u64 {
+        self.apply_watched(views).0
+    }
+
+    /// [`apply`](Self::apply), also returning the stamps of the referenced files, taken before
+    /// they were read (so a change during the read is seen on the next poll).
+    fn apply_watched(&self, views: &Views) -> (u64, Vec<(String, Stamp)>) {
         let merged = Arc::new(aggregate::merge(views, &self.default_entry_points));
+        let watched = stamps(&referenced_paths(&merged));
         let files = load_files(&merged);
         let started = std::time::Instant::now();
         let snap = compile::compile(CompileInput {
@@ -178,7 +222,7 @@ impl CompileLoop {
             took_ms = started.elapsed().as_millis() as u64,
             "configuration applied"
         );
-        g
+        (g, watched)
     }
 
     /// Applies every change of `views` until the channel closes or `shutdown` fires.
@@ -187,19 +231,35 @@ impl CompileLoop {
         mut views: watch::Receiver<Views>,
         mut shutdown: watch::Receiver<bool>,
     ) {
+        // Referenced files (certificates, CAs, users files) are watched by polling their stamps:
+        // a change recompiles with the same views.
+        let mut watched: Vec<(String, Stamp)> = Vec::new();
+        let mut tick = tokio::time::interval(FILE_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 r = views.changed() => if r.is_err() { return },
                 _ = shutdown.changed() => return,
+                _ = tick.tick(), if !watched.is_empty() => {
+                    let w = watched.clone();
+                    let changed = tokio::task::spawn_blocking(move || {
+                        let paths: BTreeSet<String> = w.iter().map(|(p, _)| p.clone()).collect();
+                        stamps(&paths) != w
+                    })
+                    .await
+                    .unwrap_or(false);
+                    if !changed {
+                        continue;
+                    }
+                    tracing::info!("a referenced file changed; recompiling");
+                }
             }
             let v = views.borrow_and_update().clone();
             let me = self.clone();
             // Compile is CPU work (10k routers take a while): keep it off the async workers.
-            if tokio::task::spawn_blocking(move || me.apply(&v))
-                .await
-                .is_err()
-            {
-                tracing::error!("compile panicked; the previous snapshot keeps serving");
+            match tokio::task::spawn_blocking(move || me.apply_watched(&v)).await {
+                Ok((_, w)) => watched = w,
+                Err(_) => tracing::error!("compile panicked; the previous snapshot keeps serving"),
             }
         }
     }
@@ -209,7 +269,13 @@ impl CompileLoop {
 fn log_report_changes(prev: &Report, next: &Report) {
     let old: BTreeSet<String> = prev.error_lines().into_iter().collect();
     for line in next.error_lines() {
-        if !old.contains(&line) {
+        if old.contains(&line) {
+            continue;
+        }
+        // A disabled item is an error (as Traefik logs it); a warning keeps serving.
+        if line.starts_with("error") {
+            tracing::error!("{line}");
+        } else {
             tracing::warn!("{line}");
         }
     }
@@ -417,10 +483,11 @@ pub fn start_providers(cfg: &StaticConfig) -> Result<Vec<ProviderHandle>, RunErr
     if let Some(file) = &cfg.providers.file {
         handles.push(start_file_provider(file)?);
     }
-    if cfg.providers.docker.is_some() {
-        tracing::warn!(
-            "providers.docker is configured but the docker provider is not part of this build yet"
-        );
+    if let Some(docker) = &cfg.providers.docker {
+        handles.push(start_docker_provider(
+            docker,
+            cfg.providers.providers_throttle_duration.get(),
+        ));
     }
     Ok(handles)
 }
@@ -443,10 +510,14 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
     let view = match load_file_provider_once(file) {
         Ok((v, problems)) => {
             // Problems of whole files and of items the provider could not decode, each already
-            // `file:line: message`.
-            for p in problems {
-                out.errors += 1;
-                out.lines.push(format!("error: {p}"));
+            // `file:line: key: message`.
+            for (is_error, p) in problems {
+                if is_error {
+                    out.errors += 1;
+                    out.lines.push(format!("error: {p}"));
+                } else {
+                    out.lines.push(format!("warning: {p}"));
+                }
             }
             v
         }
@@ -457,20 +528,8 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
         }
     };
     let sources = locate::read_sources(&file.filename, &file.directory);
-    // Provider problems carry their own location; they also show in the report, so print each
-    // once here and skip the report entries that repeat them.
-    let mut seen = BTreeSet::new();
-    for p in &view.problems {
-        let sev = match p.severity {
-            wharf_providers::Severity::Error => {
-                out.errors += 1;
-                "error"
-            }
-            wharf_providers::Severity::Warning => "warning",
-        };
-        seen.insert(p.to_string());
-        out.lines.push(format!("{sev}: {p}"));
-    }
+    // The provider's problems were printed above; the report repeats them on their items.
+    let seen: BTreeSet<String> = view.problems.iter().map(ToString::to_string).collect();
     let merged = aggregate::merge(
         &[("file".to_string(), Arc::new(view))],
         &cfg.default_router_entry_points(),
@@ -624,13 +683,86 @@ pub fn local_target(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-fn start_file_provider(_file: &config::FileProvider) -> Result<ProviderHandle, RunError> {
-    Err(RunError::Provider("file provider pending".into()))
+fn file_settings(file: &config::FileProvider) -> wharf_providers::file::FileProviderSettings {
+    let path = |s: &str| (!s.is_empty()).then(|| std::path::PathBuf::from(s));
+    wharf_providers::file::FileProviderSettings {
+        filename: path(&file.filename),
+        directory: path(&file.directory),
+        watch: file.watch,
+    }
 }
+
+/// Starts the file provider (watching when `providers.file.watch`).
+fn start_file_provider(file: &config::FileProvider) -> Result<ProviderHandle, RunError> {
+    if file.filename.is_empty() && file.directory.is_empty() {
+        return Err(RunError::Provider(
+            "providers.file needs `filename` or `directory`".into(),
+        ));
+    }
+    Ok(wharf_providers::file::spawn(file_settings(file)))
+}
+
+/// Reads the file provider's sources once (for `wharf check`): the view, and its problems as
+/// `(is_error, "file:line: key.path: message")`.
 fn load_file_provider_once(
-    _file: &config::FileProvider,
-) -> Result<(DynamicConfig, Vec<String>), String> {
-    Err("file provider pending".into())
+    file: &config::FileProvider,
+) -> Result<(DynamicConfig, Vec<(bool, String)>), String> {
+    if file.filename.is_empty() && file.directory.is_empty() {
+        return Err("providers.file needs `filename` or `directory`".into());
+    }
+    let (cfg, problems) = wharf_providers::file::load_once(&file_settings(file));
+    let warnings: BTreeSet<String> = cfg
+        .problems
+        .iter()
+        .filter(|p| p.severity == wharf_providers::Severity::Warning)
+        .map(ToString::to_string)
+        .collect();
+    let lines = problems
+        .into_iter()
+        .map(|p| {
+            let is_error = !warnings.contains(&p.message);
+            // Messages start with `file:line:`; add the key path when the message lacks it.
+            let text = if p.path.is_empty() || p.message.contains(&p.path) {
+                p.message
+            } else {
+                match p.message.split_once(": ") {
+                    Some((loc, rest)) => format!("{loc}: {}: {rest}", p.path),
+                    None => format!("{}: {}", p.path, p.message),
+                }
+            };
+            (is_error, text)
+        })
+        .collect();
+    Ok((cfg, lines))
+}
+
+/// Starts the Docker provider (owner: the docker work). Returns at once: an engine that is down
+/// never blocks the start; the provider reports `Error` and retries with backoff. Needs a tokio
+/// runtime (it spawns its loop).
+pub fn start_docker_provider(
+    docker: &config::DockerProvider,
+    throttle: std::time::Duration,
+) -> ProviderHandle {
+    // The static default equals Traefik's socket path; treat it as "not set" so DOCKER_HOST wins.
+    let endpoint = Some(docker.endpoint.trim())
+        .filter(|e| !e.is_empty() && *e != config::DEFAULT_DOCKER_ENDPOINT)
+        .map(str::to_string);
+    let settings = wharf_providers::docker::DockerSettings {
+        endpoint,
+        exposed_by_default: docker.exposed_by_default,
+        default_rule: docker.default_rule.clone(),
+        network: docker.network.clone(),
+        constraints: docker.constraints.clone(),
+        allow_empty_services: docker.allow_empty_services,
+        use_bind_port_ip: docker.use_bind_port_ip,
+        watch: docker.watch,
+        label_prefix: docker.label_prefix.clone(),
+        throttle,
+        request_timeout: Some(docker.http_client_timeout.get())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(std::time::Duration::from_secs(30)),
+    };
+    wharf_providers::docker::spawn(settings)
 }
 
 #[cfg(test)]

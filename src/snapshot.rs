@@ -2,7 +2,7 @@
 //! in one `ArcSwap`. The proxy loads it once per request; the API serializes the same one.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
@@ -34,6 +34,10 @@ pub struct Snapshot {
 pub struct SnapshotStore {
     current: Arc<ArcSwap<Snapshot>>,
     generation: Arc<watch::Sender<u64>>,
+    /// Replaced snapshots still held by in-flight requests. Freeing a large snapshot takes
+    /// milliseconds (10k routes, regexes); keeping a reference here makes that happen in
+    /// `store` (the compile thread) instead of on the proxy worker whose request ends last.
+    retired: Arc<Mutex<Vec<Arc<Snapshot>>>>,
 }
 
 impl Default for SnapshotStore {
@@ -49,6 +53,7 @@ impl SnapshotStore {
         SnapshotStore {
             current: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
             generation: Arc::new(tx),
+            retired: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -68,8 +73,13 @@ impl SnapshotStore {
     pub fn store(&self, mut snap: Snapshot) -> u64 {
         let g = *self.generation.borrow() + 1;
         snap.generation = g;
-        self.current.store(Arc::new(snap));
+        let old = self.current.swap(Arc::new(snap));
         self.generation.send_replace(g);
+        // Free here what no request holds any more (a count of 1 is our own reference, which
+        // nobody else can clone); keep the rest for the next store.
+        let mut retired = self.retired.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        retired.push(old);
+        retired.retain(|s| Arc::strong_count(s) > 1);
         g
     }
 

@@ -133,3 +133,37 @@ fn healthcheck_pings_the_running_instance() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn json_log_format() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let stat = tmp.path().join("wharf.yml");
+    std::fs::write(
+        &stat,
+        "entryPoints:\n  web:\n    address: \"127.0.0.1:0\"\nlog:\n  level: INFO\n  format: json\n",
+    )
+    .expect("write static");
+    let w = Wharf::start(&["--configFile", stat.to_str().expect("utf8 path")]);
+    let start = std::time::Instant::now();
+    let line = loop {
+        let found = w
+            .lines
+            .lock()
+            .expect("log lock")
+            .iter()
+            .find(|l| l.contains("entry point listening"))
+            .cloned();
+        if let Some(l) = found {
+            break l;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no listening line:\n{}",
+            w.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(v["fields"]["entry_point"], "web", "{line}");
+    assert_eq!(v["level"], "INFO", "{line}");
+}

@@ -51,15 +51,14 @@ pub enum RuleSyntax {
 }
 
 impl RuleSyntax {
-    /// Reads Traefik's `ruleSyntax` / `core.defaultRuleSyntax` value (`v2`, `v3`, any case).
-    /// Traefik falls back to v3 for an unknown value; callers may report `None` as a warning.
+    /// Reads Traefik's `ruleSyntax` / `core.defaultRuleSyntax` value: exactly `v2` or `v3`.
+    /// Traefik parses anything else (even `V2`, checked against Traefik 3.7) as v3 without an
+    /// error; callers should do the same for `None` and may report a warning.
     pub fn from_name(name: &str) -> Option<RuleSyntax> {
-        if name.eq_ignore_ascii_case("v2") {
-            Some(RuleSyntax::V2)
-        } else if name.eq_ignore_ascii_case("v3") {
-            Some(RuleSyntax::V3)
-        } else {
-            None
+        match name {
+            "v2" => Some(RuleSyntax::V2),
+            "v3" => Some(RuleSyntax::V3),
+            _ => None,
         }
     }
 }
@@ -142,9 +141,10 @@ impl Rule {
         self.syntax
     }
 
-    /// Every host named by a `Host` matcher that is not under a `!`, normalized, in order of
-    /// appearance, without duplicates: the domains an ACME resolver requests for the router
-    /// (Traefik's `ParseDomains`, which also skips nothing but negations make no sense there).
+    /// Every host named by a `Host` matcher, normalized, in order of appearance, without
+    /// duplicates: the domains an ACME resolver requests for the router. Unlike Traefik's
+    /// `ParseDomains`, hosts under a `!` are left out (a certificate for a host the router
+    /// refuses is wasted CA rate limit).
     pub fn domains(&self) -> Vec<String> {
         let mut out = Vec::new();
         self.expr.domains(false, &mut out);

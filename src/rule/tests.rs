@@ -334,6 +334,13 @@ fn traefik_v3_documentation_examples() {
 
 /// The priority example of the docs: default priority is the rule's length.
 #[test]
+fn rule_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Rule>();
+    assert_send_sync::<RuleError>();
+}
+
+#[test]
 fn default_priority_is_rule_length() {
     assert_eq!(v3(r"HostRegexp(`[a-z]+\.traefik\.com`)").source_len(), 34);
     assert_eq!(v3("Host(`foobar.traefik.com`)").source_len(), 26);
@@ -593,6 +600,25 @@ fn fail(rule: &str, syntax: RuleSyntax) -> (usize, String) {
 }
 
 #[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let deep = format!("{}Path(`/`){}", "(".repeat(100_000), ")".repeat(100_000));
+    let (col, msg) = fail(&deep, RuleSyntax::V3);
+    assert_eq!(col, parser::MAX_DEPTH + 1);
+    assert!(msg.contains("nested too deeply"), "{msg}");
+    let nots = format!("{}Path(`/`)", "!".repeat(100_000));
+    assert!(fail(&nots, RuleSyntax::V3).1.contains("nested too deeply"));
+    let ok = format!(
+        "{}Path(`/`){}",
+        "(".repeat(parser::MAX_DEPTH),
+        ")".repeat(parser::MAX_DEPTH)
+    );
+    assert!(v3(&ok).matches(&req("http://a/").info()));
+    // Long flat rules are fine: `&&`/`||` chains are lists, not nesting.
+    let long = vec!["Path(`/x`)"; 10_000].join(" || ") + " || Path(`/`)";
+    assert!(v3(&long).matches(&req("http://a/").info()));
+}
+
+#[test]
 fn error_columns() {
     let cases: &[(&str, usize, &str)] = &[
         ("", 1, "empty rule"),
@@ -609,6 +635,7 @@ fn error_columns() {
             "did you mean HostRegexp?",
         ),
         ("Frobnicate(`a`)", 1, "unknown matcher `Frobnicate`"),
+        ("foo(`a`)", 1, "known matchers: ClientIP, Method"),
         ("Host()", 1, "needs an argument"),
         ("Host(``)", 6, "empty argument"),
         ("Header(`X-A`)", 1, "takes 2 arguments"),
@@ -698,10 +725,23 @@ fn v2_forms_under_v3_explain_the_v3_form() {
         (
             "Headers(`X-A`, `1`)",
             1,
-            "Headers is a v2-syntax matcher; write Header(`name`, `value`)",
+            "Headers is a v2-syntax matcher; write Header(`X-A`, `1`)",
         ),
-        ("HeadersRegexp(`X-A`, `1`)", 1, "write HeaderRegexp"),
-        ("HostHeader(`a.com`)", 1, "write Host(`example.com`)"),
+        (
+            "HeadersRegexp(`X-A`, `^1`)",
+            1,
+            "write HeaderRegexp(`X-A`, `^1`)",
+        ),
+        (
+            "HostHeader(`a.com`, `b.com`)",
+            1,
+            "write Host(`a.com`) || Host(`b.com`)",
+        ),
+        (
+            "Headers(`X-A`, `1`, `X-B`, `2`)",
+            1,
+            "write Header(`X-A`, `1`) && Header(`X-B`, `2`)",
+        ),
         ("Query(`mobile=true`)", 7, "write Query(`mobile`, `true`)"),
         (
             "Query(`a=1`, `b=`)",
@@ -1065,6 +1105,30 @@ fn go_regex_translation() {
     assert_eq!(go_to_rust(r"\p{Greek}"), r"\p{Greek}");
     assert_eq!(go_to_rust(r"[]a]"), r"[\]a]");
     assert_eq!(go_to_rust(r"[[:alpha:]]{2}"), r"[[:alpha:]]{2}");
+    assert_eq!(go_to_rust(r"\Qa.b*\E+"), r"a\.b\*+");
+    assert_eq!(go_to_rust(r"a{,3}"), r"a\{,3\}");
+    // Patterns Go accepts compile here too.
+    for p in [
+        r"^\/api\/v1",
+        r"\-\:\@\!\#\%\&\~\`\=\<\>",
+        r"[^\/]+",
+        r"\Qa.b\E",
+        r"\101",
+        r"\x41\x{41}",
+        r"(?U)a+",
+        r"[[:^alpha:]]",
+        r"\z",
+        r"\C",
+        r"(?P<name>a)(?:b)",
+    ] {
+        assert!(super::regex::Re::go(p).is_ok(), "{p}");
+    }
+    assert!(v3(r"PathRegexp(`^/\<a\>$`)").matches(&req("http://x/<a>").info()));
+    assert!(v3(r"PathRegexp(`^/\101$`)").matches(&req("http://x/A").info()));
+    // Braces of `\p{..}` and `\x{..}` are not v2 placeholders.
+    assert!(v3(r"HostRegexp(`^\p{L}+\.com$`)").matches(&req("http://abc.com").info()));
+    assert!(v3(r"HostRegexp(`^\x{61}\.com$`)").matches(&req("http://a.com").info()));
+    assert!(v3(r"PathRegexp(`^/a{,3}$`)").matches(&req("http://x/a{,3}").info()));
     // Go's `\d` is ASCII only.
     assert!(!v3(r"PathRegexp(`^/\d$`)").matches(&req("http://a/٣").info()));
     assert!(v3(r"PathRegexp(`^/\d$`)").matches(&req("http://a/3").info()));

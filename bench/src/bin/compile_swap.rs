@@ -41,7 +41,7 @@ fn main() {
         let g2 = store.store(compile_view(view, &reg));
         let recompiled = t.elapsed();
         println!(
-            "{N} routers ({label}): compile {compiled:?}, swap {swapped:?} (gen {g}), recompile+swap {recompiled:?} (gen {g2}), RSS after first {} MiB (+{} MiB)",
+            "{N} routers ({label}): compile {compiled:?}, swap incl. freeing the previous snapshot {swapped:?} (gen {g}), recompile+swap {recompiled:?} (gen {g2}), RSS after first {} MiB (+{} MiB)",
             rss1 / 1024,
             rss1.saturating_sub(rss0) / 1024
         );

@@ -32,8 +32,9 @@ fn main() {
         }),
         &reg,
     );
-    let first = "/p9999/x".to_string(); // longest rules sort first: /p9999/ is near the front
-    let last = "/p0/x".to_string(); // shortest rule: near the end of the candidate list
+    // Longest rules sort first, ties by name: r1000 (/p1000/) is first, r9 (/p9/) is last.
+    let first = "/p1000/x".to_string();
+    let last = "/p9/x".to_string();
     for (label, path) in [("near front", &first), ("near end", &last)] {
         let (t, sink) = time_per_call(20_000, |_| {
             lookup(&paths, &headers, "one.example.com", path)
