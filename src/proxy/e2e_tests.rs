@@ -149,6 +149,7 @@ fn snapshot_with(generation: u64, routes: Vec<(&str, &str, Arc<ServiceRuntime>)>
                 priority: rule.len() as i64,
                 service,
                 middlewares: Arc::from([]),
+                filters: Arc::from([]),
             })
         })
         .collect();
