@@ -32,8 +32,8 @@ mod server;
 mod settings;
 
 pub use headers::{
-    host_port, is_websocket, normalize_host, remove_hop_by_hop_request, remove_hop_by_hop_response,
-    set_forwarded_headers, ForwardedInput,
+    append_forwarded_for, host_port, is_websocket, normalize_host, prepare_forwarded_headers,
+    remove_hop_by_hop_request, remove_hop_by_hop_response, set_forwarded_headers, ForwardedInput,
 };
 pub use hooks::{HookCtx, PreRouteHook, PreRouteHooks};
 pub use server::{error_response, not_found, serve};
