@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use wharf_middlewares::{self as mw, Filter};
 use wharf_providers::{DynamicConfig, ItemKind, Problem, Severity};
 
 pub use report::{ItemReport, Report, Status};
@@ -39,9 +40,25 @@ pub struct Route {
     pub rule: Rule,
     pub priority: i64,
     pub service: Arc<ServiceRuntime>,
-    /// Qualified names of the router's middlewares, in order (compiled filters join when the
-    /// middlewares crate's `Filter` lands).
+    /// Qualified names of the router's middlewares as configured (chains not expanded).
     pub middlewares: Arc<[Arc<str>]>,
+    /// The compiled filter chain, chains expanded, in order: what the proxy walks per request
+    /// (`wharf_middlewares::run_request` / `run_response`).
+    pub filters: Arc<[Filter]>,
+}
+
+impl Route {
+    /// A route without middlewares (tests and internal routers); set the other fields after.
+    pub fn new(name: &str, rule: Rule, priority: i64, service: Arc<ServiceRuntime>) -> Route {
+        Route {
+            name: Arc::from(name),
+            rule,
+            priority,
+            service,
+            middlewares: Arc::from([]),
+            filters: Arc::from([]),
+        }
+    }
 }
 
 /// The contents of files the configuration refers to (CA bundles, certificates, users files),
@@ -64,7 +81,16 @@ pub struct CompileSettings {
 #[derive(Debug, Default)]
 pub struct Registries {
     pub services: Arc<ServiceRegistry>,
+    /// Rate-limit buckets, in-flight counters, digest nonces: swept of what a compile no longer
+    /// uses.
+    pub middlewares: Arc<mw::state::StateRegistry>,
 }
+
+/// What the proxy runs beyond synchronous filters (ForwardAuth's call joins when the proxy
+/// handles `ChainOutcome::Call`; until then such middlewares report "not supported yet").
+const MW_SUPPORT: mw::ProxySupport = mw::ProxySupport {
+    forward_auth: false,
+};
 
 /// Everything compile reads. No I/O happens inside compile.
 #[derive(Debug)]
@@ -124,14 +150,36 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
     }
 
     // Middlewares: one type each; chains and errors pages refer to existing items, no cycles.
+    input.registries.middlewares.begin();
+    let mw_files: BTreeMap<String, String> = input
+        .files
+        .iter()
+        .filter_map(|(p, c)| {
+            let text = std::str::from_utf8(c.as_ref().ok()?).ok()?;
+            Some((p.clone(), text.to_string()))
+        })
+        .collect();
     for (name, spec) in &cfg.http.middlewares {
         let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
         attach(
             &mut it,
             problems.get(&(ItemKind::Middleware, name.as_str())),
         );
-        if let Err(e) = spec.kind() {
-            it.disable(e.to_string());
+        match spec.kind() {
+            Err(e) => it.disable(e.to_string()),
+            // Chains are checked by `check_chains`; others compile once here for their errors.
+            Ok(mw::MiddlewareKind::Chain) => {}
+            Ok(_) => {
+                let ctx = mw::CompileCtx {
+                    files: &mw_files,
+                    registry: None,
+                    scope: name,
+                    support: MW_SUPPORT,
+                };
+                if let Err(e) = mw::compile(name, spec, &ctx) {
+                    it.disable(e.to_string());
+                }
+            }
         }
         if let Some(errors) = &spec.errors {
             if !errors.service.is_empty()
@@ -250,6 +298,33 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                 None => it.disable(format!("middleware `{m}` does not exist")),
             }
         }
+        // The filter chain: chains flattened, one instance per router (rate-limit buckets and
+        // in-flight counters are per router, as in Traefik), state kept in the registry.
+        let mut filters = Vec::new();
+        if !it.is_disabled() && !r.middlewares.is_empty() {
+            let provider = provider_of(name).unwrap_or_default();
+            let lookup = |n: &str| cfg.http.middlewares.get(n);
+            match mw::expand_chains(&r.middlewares, provider, &lookup) {
+                Err(e) => it.disable(e.to_string()),
+                Ok(flat) => {
+                    let ctx = mw::CompileCtx {
+                        files: &mw_files,
+                        registry: Some(&input.registries.middlewares),
+                        scope: name,
+                        support: MW_SUPPORT,
+                    };
+                    for m in &flat {
+                        let Some(spec) = cfg.http.middlewares.get(m) else {
+                            continue;
+                        };
+                        match mw::compile(m, spec, &ctx) {
+                            Ok(f) => filters.push(f),
+                            Err(e) => it.disable(format!("middleware `{m}`: {e}")),
+                        }
+                    }
+                }
+            }
+        }
 
         if let (false, Some(rule), Some(service)) = (it.is_disabled(), rule, service) {
             let route = Arc::new(Route {
@@ -258,6 +333,7 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                 priority,
                 service,
                 middlewares: mws.into(),
+                filters: filters.into(),
             });
             for ep in &eps {
                 per_ep.entry(ep.clone()).or_default().push(route.clone());
@@ -265,6 +341,8 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
         }
         report.routers.insert(name.clone(), it);
     }
+
+    input.registries.middlewares.sweep();
 
     let mut entry_points = HashMap::new();
     for ep in &input.settings.entry_points {
