@@ -206,7 +206,10 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
         .iter()
         .map(String::as_str)
         .collect();
+    // Routers with a `tls` section serve TLS connections only, the others plain ones only
+    // (Traefik keeps an HTTP and an HTTPS muxer per entry point).
     let mut per_ep: BTreeMap<String, Vec<Arc<Route>>> = BTreeMap::new();
+    let mut per_ep_tls: BTreeMap<String, Vec<Arc<Route>>> = BTreeMap::new();
     for (name, r) in &cfg.http.routers {
         let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
         attach(&mut it, problems.get(&(ItemKind::Router, name.as_str())));
@@ -336,7 +339,12 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                 filters: filters.into(),
             });
             for ep in &eps {
-                per_ep.entry(ep.clone()).or_default().push(route.clone());
+                let table = if r.tls.is_some() {
+                    &mut per_ep_tls
+                } else {
+                    &mut per_ep
+                };
+                table.entry(ep.clone()).or_default().push(route.clone());
             }
         }
         report.routers.insert(name.clone(), it);
@@ -345,14 +353,19 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
     input.registries.middlewares.sweep();
 
     let mut entry_points = HashMap::new();
+    let mut tls_entry_points = HashMap::new();
     for ep in &input.settings.entry_points {
         let routes = per_ep.remove(ep).unwrap_or_default();
         entry_points.insert(Arc::from(ep.as_str()), RouteTable::build(routes));
+        if let Some(routes) = per_ep_tls.remove(ep) {
+            tls_entry_points.insert(Arc::from(ep.as_str()), RouteTable::build(routes));
+        }
     }
 
     Snapshot {
         generation: 0,
         entry_points,
+        tls_entry_points,
         services: built,
         report,
         config: input.config.clone(),
