@@ -94,6 +94,8 @@ pub fn parse_str(
 /// unusable); otherwise each router/service/middleware/... decodes on its own and a bad one is
 /// left out with a problem. Problems carry lines where they could be found.
 pub fn parse_file(text: &str, format: Format) -> Result<ParsedFile, KeyProblem> {
+    let rendered = render_templates(text, &|name| std::env::var(name).ok())?;
+    let text = rendered.as_str();
     let mut doc = to_value(text, format)?;
     if doc.is_null() {
         doc = Value::Object(Map::new());
@@ -205,6 +207,149 @@ pub fn parse_file(text: &str, format: Format) -> Result<ParsedFile, KeyProblem> 
     Ok(out)
 }
 
+/// Traefik renders dynamic files as Go templates before parsing them. wharf supports the forms
+/// used in practice: `{{ env "NAME" }}` and `{{ env "NAME" | default "value" }}` (also
+/// `{{ default "value" (env "NAME") }}`); any other action is an error naming its line, rather
+/// than text silently left in the config. Substitution stays on its line, so lines still match.
+pub fn render_templates(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, KeyProblem> {
+    if !text.contains("{{") {
+        return Ok(text.to_string());
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let line = text.len() - rest.len() + start;
+        let line = text[..line].matches('\n').count() + 1;
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return Err(template_error(line, "`{{` without a closing `}}`"));
+        };
+        let mut action = &after[..end];
+        // Go's trim markers: `{{- ` trims the white space before, ` -}}` the white space after.
+        if let Some(a) = action.strip_prefix("- ") {
+            action = a;
+            out.truncate(out.trim_end().len());
+        }
+        let trim_after = action.ends_with(" -");
+        if trim_after {
+            action = &action[..action.len() - 2];
+        }
+        let action = action.trim();
+        match eval_action(action, env) {
+            Ok(v) => out.push_str(&v),
+            Err(why) => {
+                return Err(template_error(
+                    line,
+                    &format!("template action `{{{{ {action} }}}}`: {why}"),
+                ))
+            }
+        }
+        rest = &after[end + 2..];
+        if trim_after {
+            rest = rest.trim_start();
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn template_error(line: usize, message: &str) -> KeyProblem {
+    KeyProblem {
+        path: String::new(),
+        message: format!(
+            "{message} (wharf supports {{{{ env \"NAME\" }}}} and {{{{ env \"NAME\" | default \"value\" }}}})"
+        ),
+        line: Some(line),
+    }
+}
+
+/// Evaluates the supported template subset.
+fn eval_action(action: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    if action.starts_with("/*") && action.ends_with("*/") {
+        return Ok(String::new()); // a template comment
+    }
+    let tokens = template_tokens(action)?;
+    let t: Vec<&str> = tokens.iter().map(String::as_str).collect();
+    let lit = |s: &str| -> Option<String> {
+        let q = s.chars().next()?;
+        if (q == '"' || q == '`') && s.len() >= 2 && s.ends_with(q) {
+            Some(
+                s[1..s.len() - 1]
+                    .replace("\\\"", "\"")
+                    .replace("\\\\", "\\"),
+            )
+        } else {
+            None
+        }
+    };
+    let env_of = |name: &str| -> Result<String, String> {
+        let n = lit(name).ok_or_else(|| "env takes a quoted variable name".to_string())?;
+        Ok(env(&n).unwrap_or_default())
+    };
+    match t.as_slice() {
+        ["env", name] => env_of(name),
+        ["env", name, "|", "default", d] => {
+            let v = env_of(name)?;
+            let d = lit(d).ok_or_else(|| "default takes a quoted value".to_string())?;
+            Ok(if v.is_empty() { d } else { v })
+        }
+        ["default", d, "(", "env", name, ")"] => {
+            let v = env_of(name)?;
+            let d = lit(d).ok_or_else(|| "default takes a quoted value".to_string())?;
+            Ok(if v.is_empty() { d } else { v })
+        }
+        _ => Err("not supported".to_string()),
+    }
+}
+
+fn template_tokens(action: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut chars = action.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '"' || c == '`' {
+            let mut s = String::new();
+            s.push(c);
+            chars.next();
+            let mut closed = false;
+            while let Some(d) = chars.next() {
+                s.push(d);
+                if d == '\\' && c == '"' {
+                    if let Some(e) = chars.next() {
+                        s.push(e);
+                    }
+                } else if d == c {
+                    closed = true;
+                    break;
+                }
+            }
+            if !closed {
+                return Err("unterminated string".to_string());
+            }
+            out.push(s);
+        } else if c == '|' || c == '(' || c == ')' {
+            out.push(c.to_string());
+            chars.next();
+        } else {
+            let mut s = String::new();
+            while let Some(&d) = chars.peek() {
+                if d.is_whitespace() || matches!(d, '|' | '(' | ')' | '"' | '`') {
+                    break;
+                }
+                s.push(d);
+                chars.next();
+            }
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
 /// Decodes items one by one, attributing canonicalization problems to the item they sit in.
 struct Items<'a> {
     problems: &'a mut Vec<KeyProblem>,
@@ -293,7 +438,7 @@ fn to_value(text: &str, format: Format) -> Result<Value, KeyProblem> {
         Format::Toml => toml::from_str::<Value>(text).map_err(|e| {
             let line = e
                 .span()
-                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+                .map(|s| text.get(..s.start).unwrap_or(text).matches('\n').count() + 1);
             KeyProblem {
                 path: String::new(),
                 line,
@@ -983,6 +1128,34 @@ mod tests {
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].name, "r");
         assert!(problems[0].message.contains("a.yml and b.yml"));
+    }
+
+    #[test]
+    fn env_templates_render_in_place() {
+        let env = |n: &str| match n {
+            "HOST" => Some("a.example.com".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        let text = "rule: Host(`{{ env \"HOST\" }}`)\nport: \"{{- env \"PORT\" | default \"8080\" -}}\"\nx: {{ default `d` (env \"EMPTY\") }}\ny: a  {{- env \"HOST\" -}}  \n";
+        let out = render_templates(text, &env).unwrap();
+        assert_eq!(
+            out,
+            "rule: Host(`a.example.com`)\nport: \"8080\"\nx: d\ny: aa.example.com"
+        );
+        let err = render_templates("a: 1\nb: {{ .Values.x }}\n", &env).unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.message.contains("not supported"), "{}", err.message);
+        assert!(render_templates("a: {{ env \"X\"\n", &env).is_err());
+        assert_eq!(
+            render_templates("{{/* note */}}a: 1", &env).unwrap(),
+            "a: 1"
+        );
+        // No template: unchanged.
+        assert_eq!(
+            render_templates("q: /{status}.html", &env).unwrap(),
+            "q: /{status}.html"
+        );
     }
 
     #[test]

@@ -127,6 +127,17 @@ async fn atomic_rename_is_noticed() {
 #[cfg(unix)]
 #[tokio::test]
 async fn configmap_symlink_swap_is_noticed() {
+    configmap_swap(false).await;
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn configmap_symlink_swap_is_noticed_in_filename_mode() {
+    configmap_swap(true).await;
+}
+
+#[cfg(unix)]
+async fn configmap_swap(filename_mode: bool) {
     use std::os::unix::fs::symlink;
     // Kubernetes ConfigMap volume layout: dynamic.yml -> ..data/dynamic.yml, ..data -> ..v1.
     let dir = tempfile::tempdir().unwrap();
@@ -139,7 +150,16 @@ async fn configmap_symlink_swap_is_noticed() {
     symlink("..v1", root.join("..data")).unwrap();
     symlink("..data/dynamic.yml", root.join("dynamic.yml")).unwrap();
 
-    let mut h = file::spawn(dir_settings(root));
+    let settings = if filename_mode {
+        FileProviderSettings {
+            filename: Some(root.join("dynamic.yml")),
+            directory: None,
+            watch: true,
+        }
+    } else {
+        dir_settings(root)
+    };
+    let mut h = file::spawn(settings);
     let cfg = wait_config(&mut h, "v1", |c| {
         rule_of(c, "api").as_deref() == Some("Host(`v1`)")
     })

@@ -81,6 +81,10 @@ fn backend_answer(
         });
         return Response::new(BodyExt::boxed(StreamBody::new(stream)));
     }
+    if req.uri().path() == "/upload" {
+        // Streams the request body back as it arrives.
+        return Response::new(BodyExt::boxed(req.into_body().map_err(BoxError::from)));
+    }
     let mut out = format!("{} {} {:?}\n", req.method(), req.uri(), req.version());
     for (k, v) in req.headers() {
         out.push_str(&format!("{}: {}\n", k, v.to_str().unwrap_or("?")));
@@ -359,6 +363,11 @@ async fn upstream_errors_get_traefiks_answers() {
     .await;
     assert!(resp.starts_with("HTTP/1.1 502"), "{resp}");
     assert!(resp.ends_with("\r\n\r\nBad Gateway"), "{resp}");
+    assert_eq!(
+        resp_header(&resp, "content-type"),
+        None,
+        "Traefik sends no Content-Type"
+    );
 
     let srv = front(settings(), service("none@file", &[])).await;
     let resp = raw(
@@ -566,4 +575,26 @@ async fn write_timeout_cuts_a_response_that_outlives_it() {
         .expect("connection cut by writeTimeout");
     assert!(!String::from_utf8_lossy(&rest).contains("\r\n0\r\n\r\n"));
     drop(chunks);
+}
+
+#[tokio::test]
+async fn read_timeout_covers_a_trickling_request_body() {
+    let backend = spawn_backend().await;
+    let mut s = settings();
+    s.responding_timeouts.read_timeout = Some(Duration::from_millis(200));
+    let srv = front(
+        s,
+        service("app@file", &[format!("http://{}", backend.addr)]),
+    )
+    .await;
+    let mut c = TcpStream::connect(srv.addr).await.unwrap();
+    // Promises 100 bytes, sends 10, then stalls.
+    c.write_all(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    // The backend echoes the body as it comes: without the deadline the answer would wait
+    // for the 90 missing bytes forever.
+    let r = tokio::time::timeout(DEADLINE, c.read_to_end(&mut out)).await;
+    assert!(r.is_ok(), "the stalled upload still holds the connection");
 }

@@ -263,22 +263,35 @@ impl Conn {
     async fn route(&self, req: Request<Incoming>) -> Response<Body> {
         let settings = &*self.ep.settings;
         let mut req = req.map(Body::from);
+        // readTimeout covers the body too, as Go's: a body still arriving at the deadline
+        // fails (slow uploads cannot hold a connection and an upstream forever).
+        if let Some(limit) = settings
+            .responding_timeouts
+            .read_timeout
+            .filter(|d| !d.is_zero())
+        {
+            if !http_body::Body::is_end_stream(req.body()) {
+                let deadline = tokio::time::Instant::now() + limit;
+                req = req.map(|b| b.with_deadline(deadline));
+            }
+        }
 
         if req.version() <= Version::HTTP_11
             && req.headers().contains_key(header::TRANSFER_ENCODING)
             && self.ambiguous.swap(false, Ordering::AcqRel)
         {
             tracing::debug!(client = %self.client_addr, "Content-Length with Transfer-Encoding");
-            return bad_request("400 Bad Request");
+            return bad_request(None);
         }
         if req.version() == Version::HTTP_11 && req.method() != http::Method::CONNECT {
             // Go's checks, which Traefik answers before any handler runs.
             let mut hosts = req.headers().get_all(header::HOST).iter();
             match (hosts.next(), hosts.next()) {
                 (None, _) if req.uri().authority().is_none() => {
-                    return bad_request("400 Bad Request: missing required Host header");
+                    return bad_request(Some("missing required Host header"));
                 }
-                (Some(_), Some(_)) => return bad_request("400 Bad Request: too many Host headers"),
+                // Go refuses "too many Host headers" with a plain 400.
+                (Some(_), Some(_)) => return bad_request(None),
                 _ => {}
             }
         }
@@ -290,7 +303,7 @@ impl Conn {
         ) {
             Ok(None) => {}
             Ok(Some(uri)) => *req.uri_mut() = uri,
-            Err(path::InvalidTarget) => return status_only(StatusCode::BAD_REQUEST),
+            Err(path::InvalidTarget) => return bad_request(None),
         }
 
         if !self.ep.hooks.is_empty() {
@@ -324,7 +337,7 @@ impl Conn {
         let route = {
             let normalized = headers::normalize_host(host_str);
             let Some(routing_path) = crate::rule::routing_path(req.uri().path()) else {
-                return status_only(StatusCode::BAD_REQUEST);
+                return bad_request(None);
             };
             let info = RequestInfo {
                 method: req.method(),
@@ -403,13 +416,13 @@ impl Conn {
             (false, true) => StatusCode::FOUND,
             (false, false) => StatusCode::TEMPORARY_REDIRECT,
         };
-        let mut resp = text_response(status, status.canonical_reason().unwrap_or(""), false);
+        let mut resp = text_response(status, status.canonical_reason().unwrap_or(""), Shape::Bare);
         match HeaderValue::from_str(&location) {
             Ok(v) => {
                 resp.headers_mut().insert(header::LOCATION, v);
                 resp
             }
-            Err(_) => text_response(StatusCode::BAD_REQUEST, "400 Bad Request", false),
+            Err(_) => bad_request(None),
         }
     }
 }
@@ -483,37 +496,60 @@ impl http_body::Body for DeadlineBody {
 static TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 
-/// A plain-text answer of our own. `nosniff` marks Go's `http.Error` answers (404, 503);
-/// Traefik's proxy error answers (502, 504) and redirects carry only the sniffed type.
-fn text_response(status: StatusCode, body: &'static str, nosniff: bool) -> Response<Body> {
+/// The three shapes of Traefik's own answers (observed against Traefik 3.7):
+#[derive(Clone, Copy)]
+enum Shape {
+    /// `http.Error` (404, 503): text/plain and `nosniff`.
+    HttpError,
+    /// Go's server refusing a request (400, 431): text/plain, then the connection closes.
+    ServerError,
+    /// Its reverse proxy's error handler and redirects: no Content-Type at all (Traefik turns
+    /// Go's sniffing off).
+    Bare,
+}
+
+fn text_response(status: StatusCode, body: &'static str, shape: Shape) -> Response<Body> {
     let mut resp = Response::new(Body::full(Bytes::from_static(body.as_bytes())));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, TEXT_PLAIN.clone());
-    if nosniff {
-        h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
+    match shape {
+        Shape::HttpError => {
+            h.insert(header::CONTENT_TYPE, TEXT_PLAIN.clone());
+            h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
+        }
+        Shape::ServerError => {
+            h.insert(header::CONTENT_TYPE, TEXT_PLAIN.clone());
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Shape::Bare => {}
     }
     resp
 }
 
-/// A bare status without a body (Go's `rw.WriteHeader(code)`).
-fn status_only(status: StatusCode) -> Response<Body> {
-    let mut resp = Response::new(Body::empty());
-    *resp.status_mut() = status;
-    resp
-}
-
-/// A 400 that closes the connection, as Go answers requests it cannot trust the framing of.
-fn bad_request(body: &'static str) -> Response<Body> {
-    let mut resp = text_response(StatusCode::BAD_REQUEST, body, false);
-    resp.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+/// A 400 as Go's server writes it: `400 Bad Request[: reason]` as both the status line's
+/// reason phrase and the body, text/plain, and the connection closes.
+fn bad_request(reason: Option<&'static str>) -> Response<Body> {
+    let (phrase, body): (&'static str, &'static str) = match reason {
+        None => ("Bad Request", "400 Bad Request"),
+        Some("missing required Host header") => (
+            "Bad Request: missing required Host header",
+            "400 Bad Request: missing required Host header",
+        ),
+        Some(_) => ("Bad Request", "400 Bad Request"),
+    };
+    let mut resp = text_response(StatusCode::BAD_REQUEST, body, Shape::ServerError);
+    resp.extensions_mut()
+        .insert(hyper::ext::ReasonPhrase::from_static(phrase.as_bytes()));
     resp
 }
 
 /// Go's `http.NotFound`, which Traefik answers when no router matches.
 pub fn not_found() -> Response<Body> {
-    text_response(StatusCode::NOT_FOUND, "404 page not found\n", true)
+    text_response(
+        StatusCode::NOT_FOUND,
+        "404 page not found\n",
+        Shape::HttpError,
+    )
 }
 
 /// Maps a forwarding error to Traefik's answer: `http.Error(w, "no available server", 503)`
@@ -530,7 +566,7 @@ pub fn error_response(e: &ProxyError, ctx: &RequestCtx) -> Response<Body> {
         }
     }
     match e {
-        ProxyError::NoServer => text_response(status, "no available server\n", true),
-        _ => text_response(status, status.canonical_reason().unwrap_or(""), false),
+        ProxyError::NoServer => text_response(status, "no available server\n", Shape::HttpError),
+        _ => text_response(status, status.canonical_reason().unwrap_or(""), Shape::Bare),
     }
 }

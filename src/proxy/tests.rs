@@ -259,14 +259,21 @@ async fn bad_request_lines_get_400() {
 async fn host_header_is_required_once_in_http11() {
     let srv = start(settings(), PreRouteHooks::new()).await;
     let resp = raw(srv.addr, b"GET / HTTP/1.1\r\n\r\n").await;
-    assert_eq!(status_of(&resp), 400, "{resp}");
+    assert!(
+        resp.starts_with("HTTP/1.1 400 Bad Request: missing required Host header\r\n"),
+        "{resp}"
+    );
+    assert_eq!(
+        header_of(&resp, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(
         body_of(&resp),
         "400 Bad Request: missing required Host header"
     );
     let resp = raw(srv.addr, b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").await;
     assert_eq!(status_of(&resp), 400, "{resp}");
-    assert_eq!(body_of(&resp), "400 Bad Request: too many Host headers");
+    assert_eq!(body_of(&resp), "400 Bad Request");
     // HTTP/1.0 needs none; absolute-form carries its own authority.
     assert_eq!(
         status_of(&raw(srv.addr, b"GET / HTTP/1.0\r\n\r\n").await),
