@@ -38,7 +38,10 @@ pub fn provider_of(qualified: &str) -> Option<&str> {
 /// (the order providers were started); on a name clash (`a@docker` defined by two providers,
 /// possible only for names carrying an explicit `@`), the first one wins and the clash is reported.
 /// Routers without entry points get `default_entry_points`.
-pub fn merge(views: &[(String, Arc<DynamicConfig>)], default_entry_points: &[String]) -> DynamicConfig {
+pub fn merge(
+    views: &[(String, Arc<DynamicConfig>)],
+    default_entry_points: &[String],
+) -> DynamicConfig {
     let mut out = DynamicConfig::default();
     for (provider, view) in views {
         let p = provider.as_str();
@@ -100,13 +103,22 @@ pub fn merge(views: &[(String, Arc<DynamicConfig>)], default_entry_points: &[Str
         }
         // TLS: certificates are a list (no names); options are qualified except `default`, which
         // any provider may define (Traefik's rule); stores are global (not qualified).
-        out.tls.certificates.extend(view.tls.certificates.iter().cloned());
+        out.tls
+            .certificates
+            .extend(view.tls.certificates.iter().cloned());
         for (name, o) in &view.tls.options {
-            let q = if name == "default" { name.clone() } else { qualify(name, p) };
+            let q = if name == "default" {
+                name.clone()
+            } else {
+                qualify(name, p)
+            };
             out.tls.options.entry(q).or_insert_with(|| o.clone());
         }
         for (name, s) in &view.tls.stores {
-            out.tls.stores.entry(name.clone()).or_insert_with(|| s.clone());
+            out.tls
+                .stores
+                .entry(name.clone())
+                .or_insert_with(|| s.clone());
         }
         if out.tcp.is_none() {
             out.tcp = view.tcp.clone();
@@ -129,7 +141,11 @@ pub fn merge(views: &[(String, Arc<DynamicConfig>)], default_entry_points: &[Str
 }
 
 fn clash(kind: ItemKind, q: &str, provider: &str) -> Problem {
-    Problem::error(kind, q, format!("`{q}` is also defined by provider `{provider}`; the first definition is used"))
+    Problem::error(
+        kind,
+        q,
+        format!("`{q}` is also defined by provider `{provider}`; the first definition is used"),
+    )
 }
 
 fn qualify_service(svc: &Service, p: &str) -> Service {
@@ -195,15 +211,21 @@ async fn throttle_loop(
         let Some(view) = h.config.borrow_and_update().clone() else {
             continue;
         };
-        if last.as_ref().is_some_and(|l| Arc::ptr_eq(l, &view) || (**l == *view && l.problems == view.problems)) {
+        if last
+            .as_ref()
+            .is_some_and(|l| Arc::ptr_eq(l, &view) || (**l == *view && l.problems == view.problems))
+        {
             continue;
         }
         last = Some(view.clone());
         last_applied = Some(Instant::now());
         tracing::debug!(provider = %h.name, "provider configuration applied");
         tx.send_modify(|views| {
-            let mut v: Vec<(String, Arc<DynamicConfig>)> =
-                views.iter().filter(|(n, _)| *n != h.name).cloned().collect();
+            let mut v: Vec<(String, Arc<DynamicConfig>)> = views
+                .iter()
+                .filter(|(n, _)| *n != h.name)
+                .cloned()
+                .collect();
             v.push((h.name.clone(), view));
             v.sort_by_key(|(n, _)| order.iter().position(|o| o == n).unwrap_or(usize::MAX));
             *views = Arc::new(v);
@@ -224,9 +246,14 @@ mod tests {
     fn view(routers: &[(&str, &str)]) -> DynamicConfig {
         let mut c = DynamicConfig::default();
         for (n, s) in routers {
-            c.http
-                .routers
-                .insert(n.to_string(), Router { service: s.to_string(), rule: "Path(`/`)".into(), ..Default::default() });
+            c.http.routers.insert(
+                n.to_string(),
+                Router {
+                    service: s.to_string(),
+                    rule: "Path(`/`)".into(),
+                    ..Default::default()
+                },
+            );
         }
         c
     }
@@ -234,12 +261,17 @@ mod tests {
     #[test]
     fn qualifies_items_and_references() {
         let mut a = view(&[("r", "s"), ("x", "s@docker")]);
-        a.http.routers.get_mut("r").map(|r| r.middlewares = vec!["m".into(), "n@docker".into()]);
+        if let Some(r) = a.http.routers.get_mut("r") {
+            r.middlewares = vec!["m".into(), "n@docker".into()];
+        }
         a.http.services.insert(
             "w".into(),
             Service {
                 weighted: Some(Weighted {
-                    services: vec![WeightedService { name: "s".into(), weight: None }],
+                    services: vec![WeightedService {
+                        name: "s".into(),
+                        weight: None,
+                    }],
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -248,20 +280,33 @@ mod tests {
         a.http.services.insert(
             "s".into(),
             Service {
-                load_balancer: Some(LoadBalancer { servers_transport: "t".into(), ..Default::default() }),
+                load_balancer: Some(LoadBalancer {
+                    servers_transport: "t".into(),
+                    ..Default::default()
+                }),
                 ..Default::default()
             },
         );
-        a.problems.push(Problem::error(ItemKind::Router, "r", "bad"));
+        a.problems
+            .push(Problem::error(ItemKind::Router, "r", "bad"));
         let m = merge(&[("file".into(), Arc::new(a))], &["web".into()]);
         let r = &m.http.routers["r@file"];
         assert_eq!(r.service, "s@file");
-        assert_eq!(r.middlewares, vec!["m@file".to_string(), "n@docker".to_string()]);
+        assert_eq!(
+            r.middlewares,
+            vec!["m@file".to_string(), "n@docker".to_string()]
+        );
         assert_eq!(r.entry_points, vec!["web".to_string()]);
         assert_eq!(m.http.routers["x@file"].service, "s@docker");
-        let w = m.http.services["w@file"].weighted.as_ref().map(|w| w.services[0].name.clone());
+        let w = m.http.services["w@file"]
+            .weighted
+            .as_ref()
+            .map(|w| w.services[0].name.clone());
         assert_eq!(w.as_deref(), Some("s@file"));
-        let lb = m.http.services["s@file"].load_balancer.as_ref().map(|l| l.servers_transport.clone());
+        let lb = m.http.services["s@file"]
+            .load_balancer
+            .as_ref()
+            .map(|l| l.servers_transport.clone());
         assert_eq!(lb.as_deref(), Some("t@file"));
         assert_eq!(m.problems[0].name, "r@file");
     }
@@ -269,16 +314,24 @@ mod tests {
     #[test]
     fn keeps_explicit_entry_points_and_at_names() {
         let mut a = view(&[("api@internal", "api@internal")]);
-        a.http.routers.get_mut("api@internal").map(|r| r.entry_points = vec!["traefik".into()]);
+        if let Some(r) = a.http.routers.get_mut("api@internal") {
+            r.entry_points = vec!["traefik".into()];
+        }
         let m = merge(&[("internal".into(), Arc::new(a))], &["web".into()]);
-        assert_eq!(m.http.routers["api@internal"].entry_points, vec!["traefik".to_string()]);
+        assert_eq!(
+            m.http.routers["api@internal"].entry_points,
+            vec!["traefik".to_string()]
+        );
     }
 
     #[test]
     fn merges_two_providers() {
         let a = view(&[("r", "s")]);
         let b = view(&[("r", "s")]);
-        let m = merge(&[("file".into(), Arc::new(a)), ("docker".into(), Arc::new(b))], &[]);
+        let m = merge(
+            &[("file".into(), Arc::new(a)), ("docker".into(), Arc::new(b))],
+            &[],
+        );
         assert_eq!(router_names(&m), vec!["r@docker", "r@file"]);
         assert_eq!(m.http.routers["r@docker"].service, "s@docker");
     }
@@ -288,13 +341,17 @@ mod tests {
         let (tx, h) = channel("file");
         let mut rx = spawn(vec![h], Duration::from_millis(200));
         tx.publish(view(&[("a", "s")]));
-        tokio::time::timeout(Duration::from_secs(10), rx.changed()).await.ok();
+        tokio::time::timeout(Duration::from_secs(10), rx.changed())
+            .await
+            .ok();
         assert_eq!(rx.borrow_and_update().len(), 1);
         // Equal view: the provider's publish skips it; a new one arrives after the window.
         tx.publish(view(&[("a", "s")]));
         tx.publish(view(&[("b", "s")]));
         tx.publish(view(&[("c", "s")]));
-        tokio::time::timeout(Duration::from_secs(10), rx.changed()).await.ok();
+        tokio::time::timeout(Duration::from_secs(10), rx.changed())
+            .await
+            .ok();
         let v = rx.borrow_and_update().clone();
         // Coalesced: only the latest view of the window is applied.
         assert!(v[0].1.http.routers.contains_key("c"));

@@ -20,6 +20,13 @@ pin_project_lite::pin_project! {
         Full { inner: Option<Bytes> },
         /// Anything else (middleware transforms such as compression).
         Boxed { #[pin] inner: BoxBody<Bytes, BoxError> },
+        /// A streamed client body that must be complete by a deadline (the entry point's
+        /// `readTimeout`); past it the body fails. The timer is boxed so `Body` stays `Unpin`
+        /// (hyper's client needs it); only requests that carry a body pay for it.
+        Timed {
+            #[pin] inner: hyper::body::Incoming,
+            deadline: Pin<Box<tokio::time::Sleep>>,
+        },
     }
 }
 
@@ -36,7 +43,22 @@ impl Body {
     pub fn boxed(inner: BoxBody<Bytes, BoxError>) -> Self {
         Body::Boxed { inner }
     }
+    /// Bounds a streamed body by `deadline`; other bodies are returned as they are.
+    pub fn with_deadline(self, deadline: tokio::time::Instant) -> Self {
+        match self {
+            Body::Incoming { inner } => Body::Timed {
+                inner,
+                deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            },
+            other => other,
+        }
+    }
 }
+
+/// The error of a [`Body::Timed`] whose deadline passed.
+#[derive(Debug, thiserror::Error)]
+#[error("request body not received within readTimeout")]
+pub struct BodyTimeout;
 
 impl From<hyper::body::Incoming> for Body {
     fn from(inner: hyper::body::Incoming) -> Self {
@@ -56,6 +78,13 @@ impl http_body::Body for Body {
             BodyProj::Incoming { inner } => inner.poll_frame(cx).map_err(Into::into),
             BodyProj::Full { inner } => Poll::Ready(inner.take().map(|b| Ok(Frame::data(b)))),
             BodyProj::Boxed { inner } => inner.poll_frame(cx),
+            BodyProj::Timed { inner, deadline } => match inner.poll_frame(cx) {
+                Poll::Pending => match std::future::Future::poll(deadline.as_mut(), cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(BodyTimeout.into()))),
+                    Poll::Pending => Poll::Pending,
+                },
+                ready => ready.map_err(Into::into),
+            },
         }
     }
 
@@ -64,6 +93,7 @@ impl http_body::Body for Body {
             Body::Incoming { inner } => inner.is_end_stream(),
             Body::Full { inner } => inner.is_none(),
             Body::Boxed { inner } => inner.is_end_stream(),
+            Body::Timed { inner, .. } => inner.is_end_stream(),
         }
     }
 
@@ -74,6 +104,7 @@ impl http_body::Body for Body {
                 SizeHint::with_exact(inner.as_ref().map_or(0, |b| b.len() as u64))
             }
             Body::Boxed { inner } => inner.size_hint(),
+            Body::Timed { inner, .. } => inner.size_hint(),
         }
     }
 }

@@ -9,7 +9,7 @@ pub mod body;
 pub mod compile;
 pub mod config;
 pub mod proxy;
-pub mod run;
 pub mod rule;
+pub mod run;
 pub mod service;
 pub mod snapshot;

@@ -28,7 +28,11 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Version => {
             println!("{}", config::version_text());
-            println!("OS/Arch:      {}/{}", std::env::consts::OS, std::env::consts::ARCH);
+            println!(
+                "OS/Arch:      {}/{}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Help(text) => {
@@ -49,7 +53,10 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
@@ -59,8 +66,11 @@ fn run(loaded: Loaded) -> anyhow::Result<ExitCode> {
     }
     let rt = runtime()?;
     rt.block_on(async {
-        let providers = wharf::run::start_providers(&loaded.config).context("starting providers")?;
-        wharf::run::run(&loaded, providers).await.context("wharf stopped")
+        let providers =
+            wharf::run::start_providers(&loaded.config).context("starting providers")?;
+        wharf::run::run(&loaded, providers)
+            .await
+            .context("wharf stopped")
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -100,10 +110,17 @@ fn check(loaded: Option<&Loaded>, static_problems: &[config::ConfigProblem]) -> 
 
 fn healthcheck(target: &config::PingTarget) -> anyhow::Result<ExitCode> {
     if target.scheme != "http" {
-        anyhow::bail!("the ping entry point `{}` uses TLS; wharf healthcheck speaks plain HTTP only", target.entry_point);
+        anyhow::bail!(
+            "the ping entry point `{}` uses TLS; wharf healthcheck speaks plain HTTP only",
+            target.entry_point
+        );
     }
     let rt = runtime()?;
-    match rt.block_on(wharf::run::healthcheck(target.addr, target.path, Duration::from_secs(5))) {
+    match rt.block_on(wharf::run::healthcheck(
+        target.addr,
+        target.path,
+        Duration::from_secs(5),
+    )) {
         Ok(()) => {
             println!("OK: {}", target.url());
             Ok(ExitCode::SUCCESS)

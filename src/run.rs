@@ -22,8 +22,8 @@ use crate::body::Body;
 use crate::compile::{self, CompileInput, CompileSettings, FileContents, Registries, Report};
 use crate::config::{self, Loaded, StaticConfig};
 use crate::proxy::{
-    self, CancellationToken, EntryPointRedirect, EntryPointSettings, HookCtx, PreRouteHook, PreRouteHooks,
-    RespondingTimeouts, TrustSettings,
+    self, CancellationToken, EntryPointRedirect, EntryPointSettings, HookCtx, PreRouteHook,
+    PreRouteHooks, RespondingTimeouts, TrustSettings,
 };
 use crate::rule::RuleSyntax;
 
@@ -36,7 +36,11 @@ pub enum RunError {
     #[error("entry point `{name}`: {reason}")]
     EntryPoint { name: String, reason: String },
     #[error("entry point `{name}`: cannot listen on {address}: {source} (is another process using the port?)")]
-    Bind { name: String, address: SocketAddr, source: std::io::Error },
+    Bind {
+        name: String,
+        address: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("logging: {0}")]
     Logging(String),
     #[error("{0}")]
@@ -60,17 +64,36 @@ pub fn bind(name: &str, addr: SocketAddr) -> Result<TcpListener, RunError> {
     };
     let std_l = match mk(addr) {
         Ok(l) => l,
-        Err(e) if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED) && e.kind() != std::io::ErrorKind::AddrInUse => {
+        Err(e)
+            if addr.ip() == IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                && e.kind() != std::io::ErrorKind::AddrInUse =>
+        {
             let v4 = SocketAddr::new(IpAddr::from([0, 0, 0, 0]), addr.port());
-            mk(v4).map_err(|source| RunError::Bind { name: name.into(), address: v4, source })?
+            mk(v4).map_err(|source| RunError::Bind {
+                name: name.into(),
+                address: v4,
+                source,
+            })?
         }
-        Err(source) => return Err(RunError::Bind { name: name.into(), address: addr, source }),
+        Err(source) => {
+            return Err(RunError::Bind {
+                name: name.into(),
+                address: addr,
+                source,
+            })
+        }
     };
-    TcpListener::from_std(std_l).map_err(|source| RunError::Bind { name: name.into(), address: addr, source })
+    TcpListener::from_std(std_l).map_err(|source| RunError::Bind {
+        name: name.into(),
+        address: addr,
+        source,
+    })
 }
 
 /// Binds every entry point before any serves, so a taken port fails the start with its name.
-pub fn bind_all(entry_points: &[(String, SocketAddr)]) -> Result<Vec<(String, TcpListener)>, RunError> {
+pub fn bind_all(
+    entry_points: &[(String, SocketAddr)],
+) -> Result<Vec<(String, TcpListener)>, RunError> {
     let mut out = Vec::with_capacity(entry_points.len());
     for (name, addr) in entry_points {
         let l = bind(name, *addr)?;
@@ -82,10 +105,10 @@ pub fn bind_all(entry_points: &[(String, SocketAddr)]) -> Result<Vec<(String, Tc
     Ok(out)
 }
 
-/// Reads every file the configuration refers to (serversTransport CAs and client certificates,
-/// TLS certificates and client CAs). Inline PEM (Traefik accepts it in the same fields) is not
-/// a path and is skipped. This is the only I/O before compile.
-pub fn load_files(cfg: &DynamicConfig) -> FileContents {
+/// Every file path the configuration refers to: serversTransport CAs and client certificates,
+/// TLS certificates and client CAs, users files of basicAuth/digestAuth, forwardAuth TLS files.
+/// Inline PEM (Traefik accepts it in the same fields) is not a path and is skipped.
+pub fn referenced_paths(cfg: &DynamicConfig) -> BTreeSet<String> {
     let mut paths = BTreeSet::new();
     let mut add = |p: &str| {
         if !p.is_empty() && !p.contains("-----BEGIN") {
@@ -97,6 +120,19 @@ pub fn load_files(cfg: &DynamicConfig) -> FileContents {
         for c in &st.certificates {
             add(&c.cert_file);
             add(&c.key_file);
+        }
+    }
+    for m in cfg.http.middlewares.values() {
+        if let Some(b) = &m.basic_auth {
+            add(&b.users_file);
+        }
+        if let Some(d) = &m.digest_auth {
+            add(&d.users_file);
+        }
+        if let Some(tls) = m.forward_auth.as_ref().and_then(|f| f.tls.as_ref()) {
+            add(&tls.ca);
+            add(&tls.cert);
+            add(&tls.key);
         }
     }
     for c in &cfg.tls.certificates {
@@ -115,6 +151,11 @@ pub fn load_files(cfg: &DynamicConfig) -> FileContents {
         }
     }
     paths
+}
+
+/// Reads every referenced file (see [`referenced_paths`]). This is the only I/O before compile.
+pub fn load_files(cfg: &DynamicConfig) -> FileContents {
+    referenced_paths(cfg)
         .into_iter()
         .map(|p| {
             let r = std::fs::read(&p).map(Arc::from).map_err(|e| e.to_string());
@@ -122,6 +163,25 @@ pub fn load_files(cfg: &DynamicConfig) -> FileContents {
         })
         .collect()
 }
+
+/// What identifies a file's content cheaply: modification time and length (`None`: unreadable).
+type Stamp = Option<(SystemTime, u64)>;
+
+fn stamps(paths: &BTreeSet<String>) -> Vec<(String, Stamp)> {
+    paths
+        .iter()
+        .map(|p| {
+            // `metadata` follows symlinks, so a Kubernetes secret's `..data` swap is seen.
+            let st = std::fs::metadata(p)
+                .ok()
+                .and_then(|m| Some((m.modified().ok()?, m.len())));
+            (p.clone(), st)
+        })
+        .collect()
+}
+
+/// How often referenced files are checked for changes (a stat per file: cheap).
+const FILE_POLL: Duration = Duration::from_secs(1);
 
 /// What the compile loop needs besides the views.
 #[derive(Debug)]
@@ -135,7 +195,14 @@ pub struct CompileLoop {
 impl CompileLoop {
     /// Merges, loads files, compiles and stores once. Returns the new generation.
     pub fn apply(&self, views: &Views) -> u64 {
+        self.apply_watched(views).0
+    }
+
+    /// [`apply`](Self::apply), also returning the stamps of the referenced files, taken before
+    /// they were read (so a change during the read is seen on the next poll).
+    fn apply_watched(&self, views: &Views) -> (u64, Vec<(String, Stamp)>) {
         let merged = Arc::new(aggregate::merge(views, &self.default_entry_points));
+        let watched = stamps(&referenced_paths(&merged));
         let files = load_files(&merged);
         let started = std::time::Instant::now();
         let snap = compile::compile(CompileInput {
@@ -149,22 +216,50 @@ impl CompileLoop {
         log_report_changes(&previous.report, &snap.report);
         let routers = snap.report.routers.len();
         let g = self.store.store(snap);
-        tracing::info!(generation = g, routers, took_ms = started.elapsed().as_millis() as u64, "configuration applied");
-        g
+        tracing::info!(
+            generation = g,
+            routers,
+            took_ms = started.elapsed().as_millis() as u64,
+            "configuration applied"
+        );
+        (g, watched)
     }
 
     /// Applies every change of `views` until the channel closes or `shutdown` fires.
-    pub async fn run(self: Arc<Self>, mut views: watch::Receiver<Views>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(
+        self: Arc<Self>,
+        mut views: watch::Receiver<Views>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        // Referenced files (certificates, CAs, users files) are watched by polling their stamps:
+        // a change recompiles with the same views.
+        let mut watched: Vec<(String, Stamp)> = Vec::new();
+        let mut tick = tokio::time::interval(FILE_POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 r = views.changed() => if r.is_err() { return },
                 _ = shutdown.changed() => return,
+                _ = tick.tick(), if !watched.is_empty() => {
+                    let w = watched.clone();
+                    let changed = tokio::task::spawn_blocking(move || {
+                        let paths: BTreeSet<String> = w.iter().map(|(p, _)| p.clone()).collect();
+                        stamps(&paths) != w
+                    })
+                    .await
+                    .unwrap_or(false);
+                    if !changed {
+                        continue;
+                    }
+                    tracing::info!("a referenced file changed; recompiling");
+                }
             }
             let v = views.borrow_and_update().clone();
             let me = self.clone();
             // Compile is CPU work (10k routers take a while): keep it off the async workers.
-            if tokio::task::spawn_blocking(move || me.apply(&v)).await.is_err() {
-                tracing::error!("compile panicked; the previous snapshot keeps serving");
+            match tokio::task::spawn_blocking(move || me.apply_watched(&v)).await {
+                Ok((_, w)) => watched = w,
+                Err(_) => tracing::error!("compile panicked; the previous snapshot keeps serving"),
             }
         }
     }
@@ -174,7 +269,13 @@ impl CompileLoop {
 fn log_report_changes(prev: &Report, next: &Report) {
     let old: BTreeSet<String> = prev.error_lines().into_iter().collect();
     for line in next.error_lines() {
-        if !old.contains(&line) {
+        if old.contains(&line) {
+            continue;
+        }
+        // A disabled item is an error (as Traefik logs it); a warning keeps serving.
+        if line.starts_with("error") {
+            tracing::error!("{line}");
+        } else {
             tracing::warn!("{line}");
         }
     }
@@ -196,28 +297,50 @@ pub fn compile_settings(cfg: &StaticConfig) -> CompileSettings {
 fn trust(name: &str, key: &str, ips: &[String], insecure: bool) -> Result<TrustSettings, RunError> {
     let mut trusted_ips = Vec::with_capacity(ips.len());
     for ip in ips {
-        let net = match ip.parse::<ipnet::IpNet>() {
-            Ok(n) => n,
-            Err(_) => ip.parse::<IpAddr>().map(ipnet::IpNet::from).map_err(|_| RunError::EntryPoint {
-                name: name.into(),
-                reason: format!("{key}: `{ip}` is neither an IP address nor a CIDR"),
-            })?,
-        };
+        let net =
+            match ip.parse::<ipnet::IpNet>() {
+                Ok(n) => n,
+                Err(_) => ip.parse::<IpAddr>().map(ipnet::IpNet::from).map_err(|_| {
+                    RunError::EntryPoint {
+                        name: name.into(),
+                        reason: format!("{key}: `{ip}` is neither an IP address nor a CIDR"),
+                    }
+                })?,
+            };
         trusted_ips.push(net);
     }
-    Ok(TrustSettings { trusted_ips, insecure })
+    Ok(TrustSettings {
+        trusted_ips,
+        insecure,
+    })
 }
 
 /// The proxy's view of entry point `name` (bound at `addr`).
-pub fn entry_point_settings(cfg: &StaticConfig, name: &str, addr: SocketAddr) -> Result<EntryPointSettings, RunError> {
+pub fn entry_point_settings(
+    cfg: &StaticConfig,
+    name: &str,
+    addr: SocketAddr,
+) -> Result<EntryPointSettings, RunError> {
     let Some(ep) = cfg.entry_points.get(name) else {
-        return Err(RunError::EntryPoint { name: name.into(), reason: "not configured".into() });
+        return Err(RunError::EntryPoint {
+            name: name.into(),
+            reason: "not configured".into(),
+        });
     };
     let mut s = EntryPointSettings::new(name, addr);
-    s.forwarded_headers =
-        trust(name, "forwardedHeaders.trustedIPs", &ep.forwarded_headers.trusted_ips, ep.forwarded_headers.insecure)?;
+    s.forwarded_headers = trust(
+        name,
+        "forwardedHeaders.trustedIPs",
+        &ep.forwarded_headers.trusted_ips,
+        ep.forwarded_headers.insecure,
+    )?;
     if let Some(pp) = &ep.proxy_protocol {
-        s.proxy_protocol = Some(trust(name, "proxyProtocol.trustedIPs", &pp.trusted_ips, pp.insecure)?);
+        s.proxy_protocol = Some(trust(
+            name,
+            "proxyProtocol.trustedIPs",
+            &pp.trusted_ips,
+            pp.insecure,
+        )?);
     }
     let nonzero = |d: wharf_providers::Duration| Some(d.get()).filter(|d| !d.is_zero());
     let rt = &ep.transport.responding_timeouts;
@@ -230,12 +353,29 @@ pub fn entry_point_settings(cfg: &StaticConfig, name: &str, addr: SocketAddr) ->
     if ep.http.max_header_bytes > 0 {
         s.max_header_bytes = usize::try_from(ep.http.max_header_bytes).unwrap_or(usize::MAX);
     }
-    if let Some(r) = ep.http.redirections.as_ref().and_then(|r| r.entry_point.as_ref()) {
+    if let Some(r) = ep
+        .http
+        .redirections
+        .as_ref()
+        .and_then(|r| r.entry_point.as_ref())
+    {
         // `to` names an entry point (its port) or is an address such as `:443`.
-        let target = cfg.entry_points.get(&r.to).map(|t| t.address.as_str()).unwrap_or(r.to.as_str());
+        let target = cfg
+            .entry_points
+            .get(&r.to)
+            .map(|t| t.address.as_str())
+            .unwrap_or(r.to.as_str());
         let port = config::parse_address(target).ok().map(|a| a.addr.port());
-        let scheme = if r.scheme.is_empty() { "https".to_string() } else { r.scheme.clone() };
-        s.redirect = Some(EntryPointRedirect { scheme, port, permanent: r.permanent });
+        let scheme = if r.scheme.is_empty() {
+            "https".to_string()
+        } else {
+            r.scheme.clone()
+        };
+        s.redirect = Some(EntryPointRedirect {
+            scheme,
+            port,
+            permanent: r.permanent,
+        });
     }
     Ok(s)
 }
@@ -248,13 +388,20 @@ pub fn ping_hook(terminating: Arc<AtomicBool>, terminating_status: u16) -> impl 
             return None;
         }
         let (status, body) = if terminating.load(Ordering::Relaxed) {
-            (http::StatusCode::from_u16(terminating_status).unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE), "")
+            (
+                http::StatusCode::from_u16(terminating_status)
+                    .unwrap_or(http::StatusCode::SERVICE_UNAVAILABLE),
+                "",
+            )
         } else {
             (http::StatusCode::OK, "OK")
         };
         let mut resp = http::Response::new(Body::full(body));
         *resp.status_mut() = status;
-        resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; charset=utf-8"));
+        resp.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         Some(resp)
     }
 }
@@ -265,8 +412,11 @@ pub fn ping_hook(terminating: Arc<AtomicBool>, terminating_status: u16) -> impl 
 /// in-flight requests get each entry point's `graceTimeOut`.
 pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), RunError> {
     let cfg = &loaded.config;
-    let listeners: Vec<(String, SocketAddr)> =
-        cfg.listeners().into_iter().map(|(name, a)| (name, a.addr)).collect();
+    let listeners: Vec<(String, SocketAddr)> = cfg
+        .listeners()
+        .into_iter()
+        .map(|(name, a)| (name, a.addr))
+        .collect();
     let bound = bind_all(&listeners)?;
 
     let store = SnapshotStore::new();
@@ -284,13 +434,30 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
     let shutdown = CancellationToken::new();
     let mut servers = tokio::task::JoinSet::new();
     for (name, listener) in bound {
-        let addr = listener.local_addr().map_err(|source| RunError::Bind { name: name.clone(), address: SocketAddr::from(([0, 0, 0, 0], 0)), source })?;
+        let addr = listener.local_addr().map_err(|source| RunError::Bind {
+            name: name.clone(),
+            address: SocketAddr::from(([0, 0, 0, 0], 0)),
+            source,
+        })?;
         let settings = Arc::new(entry_point_settings(cfg, &name, addr)?);
         let mut hooks = PreRouteHooks::new();
-        if let Some(ping) = cfg.ping.as_ref().filter(|p| !p.manual_routing && p.entry_point == name) {
-            hooks.add("/ping", ping_hook(terminating.clone(), ping.terminating_status_code));
+        if let Some(ping) = cfg
+            .ping
+            .as_ref()
+            .filter(|p| !p.manual_routing && p.entry_point == name)
+        {
+            hooks.add(
+                "/ping",
+                ping_hook(terminating.clone(), ping.terminating_status_code),
+            );
         }
-        servers.spawn(proxy::serve(listener, settings, store.cell(), Arc::new(hooks), shutdown.clone()));
+        servers.spawn(proxy::serve(
+            listener,
+            settings,
+            store.cell(),
+            Arc::new(hooks),
+            shutdown.clone(),
+        ));
     }
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "wharf started");
 
@@ -317,7 +484,10 @@ pub fn start_providers(cfg: &StaticConfig) -> Result<Vec<ProviderHandle>, RunErr
         handles.push(start_file_provider(file)?);
     }
     if let Some(docker) = &cfg.providers.docker {
-        handles.push(start_docker_provider(docker, cfg.providers.providers_throttle_duration.get()));
+        handles.push(start_docker_provider(
+            docker,
+            cfg.providers.providers_throttle_duration.get(),
+        ));
     }
     Ok(handles)
 }
@@ -340,10 +510,14 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
     let view = match load_file_provider_once(file) {
         Ok((v, problems)) => {
             // Problems of whole files and of items the provider could not decode, each already
-            // `file:line: message`.
-            for p in problems {
-                out.errors += 1;
-                out.lines.push(format!("error: {p}"));
+            // `file:line: key: message`.
+            for (is_error, p) in problems {
+                if is_error {
+                    out.errors += 1;
+                    out.lines.push(format!("error: {p}"));
+                } else {
+                    out.lines.push(format!("warning: {p}"));
+                }
             }
             v
         }
@@ -354,21 +528,12 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
         }
     };
     let sources = locate::read_sources(&file.filename, &file.directory);
-    // Provider problems carry their own location; they also show in the report, so print each
-    // once here and skip the report entries that repeat them.
-    let mut seen = BTreeSet::new();
-    for p in &view.problems {
-        let sev = match p.severity {
-            wharf_providers::Severity::Error => {
-                out.errors += 1;
-                "error"
-            }
-            wharf_providers::Severity::Warning => "warning",
-        };
-        seen.insert(p.to_string());
-        out.lines.push(format!("{sev}: {p}"));
-    }
-    let merged = aggregate::merge(&[("file".to_string(), Arc::new(view))], &cfg.default_router_entry_points());
+    // The provider's problems were printed above; the report repeats them on their items.
+    let seen: BTreeSet<String> = view.problems.iter().map(ToString::to_string).collect();
+    let merged = aggregate::merge(
+        &[("file".to_string(), Arc::new(view))],
+        &cfg.default_router_entry_points(),
+    );
     let settings = compile_settings(cfg);
     let registries = Registries::default();
     let files = load_files(&merged);
@@ -405,7 +570,8 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
                 let loc = locate::find(&sources, section, local, field)
                     .map(|(path, line)| format!("{}:{line}: ", path.display()))
                     .unwrap_or_default();
-                out.lines.push(format!("{sev}: {loc}{key}: {kind} `{name}`: {e}"));
+                out.lines
+                    .push(format!("{sev}: {loc}{key}: {kind} `{name}`: {e}"));
             }
         }
     }
@@ -446,16 +612,27 @@ pub fn init_logging(level: &str, format: &str) -> Result<(), RunError> {
         "debug" => "debug",
         "warn" | "warning" => "warn",
         "error" | "fatal" | "panic" => "error",
-        other => return Err(RunError::Logging(format!("unknown log.level `{other}` (trace, debug, info, warn, error)"))),
+        other => {
+            return Err(RunError::Logging(format!(
+                "unknown log.level `{other}` (trace, debug, info, warn, error)"
+            )))
+        }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(lvl));
     // Colours only on a terminal: piped logs (containers, tests) stay plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stdout);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stdout);
     let r = match format.to_ascii_lowercase().as_str() {
         "" | "common" => b.try_init(),
         "json" => b.json().try_init(),
-        other => return Err(RunError::Logging(format!("unknown log.format `{other}` (common or json)"))),
+        other => {
+            return Err(RunError::Logging(format!(
+                "unknown log.format `{other}` (common or json)"
+            )))
+        }
     };
     r.map_err(|e| RunError::Logging(e.to_string()))
 }
@@ -465,9 +642,13 @@ pub fn init_logging(level: &str, format: &str) -> Result<(), RunError> {
 pub async fn healthcheck(addr: SocketAddr, path: &str, timeout: Duration) -> Result<(), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let work = async {
-        let mut s = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
+        let mut s = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect {addr}: {e}"))?;
         let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nUser-Agent: wharf-healthcheck\r\n\r\n");
-        s.write_all(req.as_bytes()).await.map_err(|e| e.to_string())?;
+        s.write_all(req.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
         let mut buf = Vec::new();
         let mut chunk = [0u8; 512];
         while !buf.windows(2).any(|w| w == b"\r\n") {
@@ -482,10 +663,15 @@ pub async fn healthcheck(addr: SocketAddr, path: &str, timeout: Duration) -> Res
         if status == "200" {
             Ok(())
         } else {
-            Err(format!("ping answered `{}`", line.lines().next().unwrap_or("")))
+            Err(format!(
+                "ping answered `{}`",
+                line.lines().next().unwrap_or("")
+            ))
         }
     };
-    tokio::time::timeout(timeout, work).await.map_err(|_| format!("no answer from {addr} within {timeout:?}"))?
+    tokio::time::timeout(timeout, work)
+        .await
+        .map_err(|_| format!("no answer from {addr} within {timeout:?}"))?
 }
 
 /// The address to reach a listener bound to `addr` from this machine (`[::]`/`0.0.0.0` →
@@ -497,33 +683,66 @@ pub fn local_target(addr: SocketAddr) -> SocketAddr {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn bind_reports_taken_port() {
-        let l = bind("a", SocketAddr::from(([127, 0, 0, 1], 0)));
-        let Ok(l) = l else { panic!("bind failed") };
-        let addr = l.local_addr().unwrap_or_else(|_| unreachable!());
-        match bind("b", addr) {
-            Err(e) => assert!(e.to_string().contains("entry point `b`"), "{e}"),
-            Ok(_) => panic!("second bind should fail"),
-        }
+fn file_settings(file: &config::FileProvider) -> wharf_providers::file::FileProviderSettings {
+    let path = |s: &str| (!s.is_empty()).then(|| std::path::PathBuf::from(s));
+    wharf_providers::file::FileProviderSettings {
+        filename: path(&file.filename),
+        directory: path(&file.directory),
+        watch: file.watch,
     }
 }
 
-fn start_file_provider(_file: &config::FileProvider) -> Result<ProviderHandle, RunError> {
-    Err(RunError::Provider("file provider pending".into()))
+/// Starts the file provider (watching when `providers.file.watch`).
+fn start_file_provider(file: &config::FileProvider) -> Result<ProviderHandle, RunError> {
+    if file.filename.is_empty() && file.directory.is_empty() {
+        return Err(RunError::Provider(
+            "providers.file needs `filename` or `directory`".into(),
+        ));
+    }
+    Ok(wharf_providers::file::spawn(file_settings(file)))
 }
-fn load_file_provider_once(_file: &config::FileProvider) -> Result<(DynamicConfig, Vec<String>), String> {
-    Err("file provider pending".into())
+
+/// Reads the file provider's sources once (for `wharf check`): the view, and its problems as
+/// `(is_error, "file:line: key.path: message")`.
+fn load_file_provider_once(
+    file: &config::FileProvider,
+) -> Result<(DynamicConfig, Vec<(bool, String)>), String> {
+    if file.filename.is_empty() && file.directory.is_empty() {
+        return Err("providers.file needs `filename` or `directory`".into());
+    }
+    let (cfg, problems) = wharf_providers::file::load_once(&file_settings(file));
+    let warnings: BTreeSet<String> = cfg
+        .problems
+        .iter()
+        .filter(|p| p.severity == wharf_providers::Severity::Warning)
+        .map(ToString::to_string)
+        .collect();
+    let lines = problems
+        .into_iter()
+        .map(|p| {
+            let is_error = !warnings.contains(&p.message);
+            // Messages start with `file:line:`; add the key path when the message lacks it.
+            let text = if p.path.is_empty() || p.message.contains(&p.path) {
+                p.message
+            } else {
+                match p.message.split_once(": ") {
+                    Some((loc, rest)) => format!("{loc}: {}: {rest}", p.path),
+                    None => format!("{}: {}", p.path, p.message),
+                }
+            };
+            (is_error, text)
+        })
+        .collect();
+    Ok((cfg, lines))
 }
 
 /// Starts the Docker provider (owner: the docker work). Returns at once: an engine that is down
 /// never blocks the start; the provider reports `Error` and retries with backoff. Needs a tokio
 /// runtime (it spawns its loop).
-pub fn start_docker_provider(docker: &config::DockerProvider, throttle: std::time::Duration) -> ProviderHandle {
+pub fn start_docker_provider(
+    docker: &config::DockerProvider,
+    throttle: std::time::Duration,
+) -> ProviderHandle {
     // The static default equals Traefik's socket path; treat it as "not set" so DOCKER_HOST wins.
     let endpoint = Some(docker.endpoint.trim())
         .filter(|e| !e.is_empty() && *e != config::DEFAULT_DOCKER_ENDPOINT)
@@ -544,4 +763,20 @@ pub fn start_docker_provider(docker: &config::DockerProvider, throttle: std::tim
             .unwrap_or(std::time::Duration::from_secs(30)),
     };
     wharf_providers::docker::spawn(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn bind_reports_taken_port() {
+        let l = bind("a", SocketAddr::from(([127, 0, 0, 1], 0)));
+        let Ok(l) = l else { panic!("bind failed") };
+        let addr = l.local_addr().unwrap_or_else(|_| unreachable!());
+        match bind("b", addr) {
+            Err(e) => assert!(e.to_string().contains("entry point `b`"), "{e}"),
+            Ok(_) => panic!("second bind should fail"),
+        }
+    }
 }

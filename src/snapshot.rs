@@ -2,7 +2,7 @@
 //! in one `ArcSwap`. The proxy loads it once per request; the API serializes the same one.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
@@ -34,6 +34,10 @@ pub struct Snapshot {
 pub struct SnapshotStore {
     current: Arc<ArcSwap<Snapshot>>,
     generation: Arc<watch::Sender<u64>>,
+    /// Replaced snapshots still held by in-flight requests. Freeing a large snapshot takes
+    /// milliseconds (10k routes, regexes); keeping a reference here makes that happen in
+    /// `store` (the compile thread) instead of on the proxy worker whose request ends last.
+    retired: Arc<Mutex<Vec<Arc<Snapshot>>>>,
 }
 
 impl Default for SnapshotStore {
@@ -46,7 +50,11 @@ impl SnapshotStore {
     /// Starts with the empty snapshot (generation 0: no routes, every request gets 404).
     pub fn new() -> Self {
         let (tx, _) = watch::channel(0);
-        SnapshotStore { current: Arc::new(ArcSwap::from_pointee(Snapshot::default())), generation: Arc::new(tx) }
+        SnapshotStore {
+            current: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            generation: Arc::new(tx),
+            retired: Arc::new(Mutex::new(Vec::new())),
+        }
     }
 
     /// The current snapshot. Keep the returned `Arc` for the whole request: in-flight requests
@@ -65,8 +73,13 @@ impl SnapshotStore {
     pub fn store(&self, mut snap: Snapshot) -> u64 {
         let g = *self.generation.borrow() + 1;
         snap.generation = g;
-        self.current.store(Arc::new(snap));
+        let old = self.current.swap(Arc::new(snap));
         self.generation.send_replace(g);
+        // Free here what no request holds any more (a count of 1 is our own reference, which
+        // nobody else can clone); keep the rest for the next store.
+        let mut retired = self.retired.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        retired.push(old);
+        retired.retain(|s| Arc::strong_count(s) > 1);
         g
     }
 
@@ -94,7 +107,10 @@ mod tests {
         assert_eq!(s.store(Snapshot::default()), 1);
         assert_eq!(s.store(Snapshot::default()), 2);
         assert_eq!(s.load().generation, 2);
-        assert_eq!(old.generation, 0, "a held snapshot does not change under a swap");
+        assert_eq!(
+            old.generation, 0,
+            "a held snapshot does not change under a swap"
+        );
         assert!(rx.has_changed().unwrap_or(false));
         assert_eq!(*rx.borrow_and_update(), 2);
     }

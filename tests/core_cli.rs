@@ -9,7 +9,10 @@ use common::*;
 
 #[test]
 fn version_prints_the_version() {
-    let out = Command::new(bin()).arg("version").output().expect("run wharf version");
+    let out = Command::new(bin())
+        .arg("version")
+        .output()
+        .expect("run wharf version");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
@@ -33,19 +36,38 @@ fn check_reports_every_problem_with_location() {
         ),
     )
     .expect("write static");
-    let out = Command::new(bin()).args(["check", "--configFile"]).arg(&stat).output().expect("run check");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin())
+        .args(["check", "--configFile"])
+        .arg(&stat)
+        .output()
+        .expect("run check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("api@file"), "{text}");
     assert!(text.contains("http.routers.api.rule"), "{text}");
     assert!(text.contains("column"), "{text}");
     assert!(text.contains("dynamic.yml"), "{text}");
-    assert!(text.contains("service `missing@file` does not exist"), "{text}");
+    assert!(
+        text.contains("service `missing@file` does not exist"),
+        "{text}"
+    );
 
     // A static-config typo: named with a suggestion.
     std::fs::write(&stat, "entryPoints:\n  web:\n    adress: \":8081\"\n").expect("write static");
-    let out = Command::new(bin()).args(["check", "--configFile"]).arg(&stat).output().expect("run check");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin())
+        .args(["check", "--configFile"])
+        .arg(&stat)
+        .output()
+        .expect("run check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("adress"), "{text}");
     assert!(text.contains("address"), "{text}");
@@ -61,8 +83,16 @@ fn check_reports_every_problem_with_location() {
         format!("entryPoints:\n  web:\n    address: \":8081\"\nproviders:\n  file:\n    filename: \"{}\"\n", dynamic.display()),
     )
     .expect("write static");
-    let out = Command::new(bin()).args(["check", "--configFile"]).arg(&stat).output().expect("run check");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin())
+        .args(["check", "--configFile"])
+        .arg(&stat)
+        .output()
+        .expect("run check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.status.code(), Some(0), "{text}");
 }
 
@@ -78,15 +108,62 @@ fn healthcheck_pings_the_running_instance() {
     .expect("write static");
     let cfg = stat.to_str().expect("utf8 path");
     // Nothing listens yet: the check fails.
-    let out = Command::new(bin()).args(["healthcheck", "--ping", "--configFile", cfg]).output().expect("run");
+    let out = Command::new(bin())
+        .args(["healthcheck", "--ping", "--configFile", cfg])
+        .output()
+        .expect("run");
     assert_ne!(out.status.code(), Some(0));
 
     let mut w = Wharf::start(&["--configFile", cfg]);
     let ping = w.address("traefik");
     assert_eq!(ping.port(), port);
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let r = rt.block_on(get(ping, "localhost", "/ping")).expect("GET /ping");
+    let r = rt
+        .block_on(get(ping, "localhost", "/ping"))
+        .expect("GET /ping");
     assert_eq!((r.status, r.body.as_str()), (200, "OK"));
-    let out = Command::new(bin()).args(["healthcheck", "--ping", "--configFile", cfg]).output().expect("run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin())
+        .args(["healthcheck", "--ping", "--configFile", cfg])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn json_log_format() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let stat = tmp.path().join("wharf.yml");
+    std::fs::write(
+        &stat,
+        "entryPoints:\n  web:\n    address: \"127.0.0.1:0\"\nlog:\n  level: INFO\n  format: json\n",
+    )
+    .expect("write static");
+    let w = Wharf::start(&["--configFile", stat.to_str().expect("utf8 path")]);
+    let start = std::time::Instant::now();
+    let line = loop {
+        let found = w
+            .lines
+            .lock()
+            .expect("log lock")
+            .iter()
+            .find(|l| l.contains("entry point listening"))
+            .cloned();
+        if let Some(l) = found {
+            break l;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no listening line:\n{}",
+            w.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON log line");
+    assert_eq!(v["fields"]["entry_point"], "web", "{line}");
+    assert_eq!(v["level"], "INFO", "{line}");
 }

@@ -8,7 +8,11 @@ use common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn priority_order_is_traefiks() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let (one, two, three) = (echo_backend("one").await, echo_backend("two").await, echo_backend("three").await);
+    let (one, two, three) = (
+        echo_backend("one").await,
+        echo_backend("two").await,
+        echo_backend("three").await,
+    );
     let dynamic = format!(
         r#"
 http:
@@ -54,12 +58,32 @@ http:
 
     wait_body(web, "a.test", "/", "backend=one").await;
     // The longer rule (default priority = length) wins.
-    assert!(get(web, "a.test", "/api/x").await.expect("request").body.contains("backend=two"));
+    assert!(get(web, "a.test", "/api/x")
+        .await
+        .expect("request")
+        .body
+        .contains("backend=two"));
     // The host-less rule with priority 1000 beats both Host rules.
-    assert!(get(web, "a.test", "/admin").await.expect("request").body.contains("backend=three"));
-    assert!(get(web, "other.test", "/admin").await.expect("request").body.contains("backend=three"));
+    assert!(get(web, "a.test", "/admin")
+        .await
+        .expect("request")
+        .body
+        .contains("backend=three"));
+    assert!(get(web, "other.test", "/admin")
+        .await
+        .expect("request")
+        .body
+        .contains("backend=three"));
     // Host matching ignores case and the port.
-    assert!(get(web, "A.TEST:8080", "/").await.expect("request").body.contains("backend=one"));
+    assert!(get(web, "A.TEST:8080", "/")
+        .await
+        .expect("request")
+        .body
+        .contains("backend=one"));
     // Equal priorities: the name decides (tie-a@file before tie-b@file).
-    assert!(get(web, "t.test", "/").await.expect("request").body.contains("backend=one"));
+    assert!(get(web, "t.test", "/")
+        .await
+        .expect("request")
+        .body
+        .contains("backend=one"));
 }

@@ -52,9 +52,16 @@ async fn file_change_serves_and_broken_router_fails_alone() {
     // A syntax error keeps the file's last good config.
     write_atomic(&dynamic, "routes.yml", "http:\n  routers: [unclosed\n");
     // A second, valid file still applies.
-    write_atomic(&dynamic, "other.yml", "http:\n  routers:\n    e:\n      rule: \"Host(`e.test`)\"\n      service: s@file\n");
+    write_atomic(
+        &dynamic,
+        "other.yml",
+        "http:\n  routers:\n    e:\n      rule: \"Host(`e.test`)\"\n      service: s@file\n",
+    );
     wait_body(web, "e.test", "/", "backend=one").await;
     assert_eq!(get(web, "d.test", "/").await.expect("request").status, 200);
     let log = w.log();
-    assert!(log.contains("b@file"), "the broken router is reported in the log:\n{log}");
+    assert!(
+        log.contains("b@file"),
+        "the broken router is reported in the log:\n{log}"
+    );
 }

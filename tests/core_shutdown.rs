@@ -31,7 +31,14 @@ async fn sigterm_finishes_in_flight_requests() {
     w.sigterm();
     let r = slow.await.expect("join").expect("slow response completes");
     assert_eq!(r.status, 200);
-    assert!(r.body.contains("chunk9;"), "the whole streamed body arrived: {}", r.body);
+    assert!(
+        r.body.contains("chunk9;"),
+        "the whole streamed body arrived: {}",
+        r.body
+    );
     assert_eq!(w.wait_exit(), Some(0), "{}", w.log());
-    assert!(tokio::net::TcpStream::connect(web).await.is_err(), "no longer accepting");
+    assert!(
+        tokio::net::TcpStream::connect(web).await.is_err(),
+        "no longer accepting"
+    );
 }

@@ -53,7 +53,10 @@ async fn swaps_under_load_drop_nothing() {
     stop.store(true, Ordering::Relaxed);
     for wk in workers {
         let failures = wk.await.expect("join");
-        assert!(failures.is_empty(), "dropped requests during swaps: {failures:?}");
+        assert!(
+            failures.is_empty(),
+            "dropped requests during swaps: {failures:?}"
+        );
     }
     assert!(ok.load(Ordering::Relaxed) > 0);
     let r = slow.await.expect("join").expect("slow response");

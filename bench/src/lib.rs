@@ -18,22 +18,38 @@ pub fn config_with(n: usize, rule: impl Fn(usize) -> String) -> DynamicConfig {
         "s".into(),
         Service {
             load_balancer: Some(LoadBalancer {
-                servers: vec![Server { url: "http://127.0.0.1:9".into(), ..Default::default() }],
+                servers: vec![Server {
+                    url: "http://127.0.0.1:9".into(),
+                    ..Default::default()
+                }],
                 ..Default::default()
             }),
             ..Default::default()
         },
     );
     for i in 0..n {
-        c.http.routers.insert(format!("r{i}"), Router { rule: rule(i), service: "s".into(), ..Default::default() });
+        c.http.routers.insert(
+            format!("r{i}"),
+            Router {
+                rule: rule(i),
+                service: "s".into(),
+                ..Default::default()
+            },
+        );
     }
     c
 }
 
 /// Aggregates (as provider `file`) and compiles, as the runtime does.
 pub fn compile_view(view: DynamicConfig, registries: &Registries) -> Snapshot {
-    let merged = wharf::aggregate::merge(&[("file".to_string(), Arc::new(view))], &["web".to_string()]);
-    let settings = CompileSettings { entry_points: vec!["web".into()], ..Default::default() };
+    let merged = wharf::aggregate::merge(
+        &[("file".to_string(), Arc::new(view))],
+        &["web".to_string()],
+    );
+    let settings = CompileSettings {
+        entry_points: vec!["web".into()],
+        ..Default::default()
+    };
     let files = BTreeMap::new();
     compile(CompileInput {
         config: Arc::new(merged),
@@ -55,7 +71,10 @@ pub fn lookup(snap: &Snapshot, headers: &http::HeaderMap, host: &str, path: &str
         headers,
         client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
     };
-    snap.entry_points.get("web").and_then(|t| t.find(&req)).map_or(0, |r| r.name.len())
+    snap.entry_points
+        .get("web")
+        .and_then(|t| t.find(&req))
+        .map_or(0, |r| r.name.len())
 }
 
 /// Runs `f` `iters` times and returns the mean time per call.

@@ -29,3 +29,32 @@ pub struct BufferingSpec {
     )]
     pub retry_expression: String,
 }
+
+/// Checks every option without building a filter yet.
+pub fn validate(spec: &BufferingSpec) -> Result<(), crate::SpecError> {
+    use crate::SpecError;
+    for (field, v) in [
+        ("buffering.maxRequestBodyBytes", spec.max_request_body_bytes),
+        ("buffering.memRequestBodyBytes", spec.mem_request_body_bytes),
+        (
+            "buffering.maxResponseBodyBytes",
+            spec.max_response_body_bytes,
+        ),
+        (
+            "buffering.memResponseBodyBytes",
+            spec.mem_response_body_bytes,
+        ),
+    ] {
+        if v < 0 {
+            return Err(SpecError::invalid(
+                field,
+                format!("must not be negative (got {v})"),
+            ));
+        }
+    }
+    if !spec.retry_expression.trim().is_empty() {
+        crate::expr::parse(&spec.retry_expression, crate::expr::BUFFERING_RETRY)
+            .map_err(|reason| SpecError::invalid("buffering.retryExpression", reason))?;
+    }
+    Ok(())
+}

@@ -34,3 +34,36 @@ pub struct CircuitBreakerSpec {
     )]
     pub response_code: Option<i64>,
 }
+
+/// Checks every option (the expression is parsed) without building a filter yet.
+pub fn validate(spec: &CircuitBreakerSpec) -> Result<crate::expr::Expr, crate::SpecError> {
+    use crate::SpecError;
+    if spec.expression.trim().is_empty() {
+        return Err(SpecError::Missing("circuitBreaker.expression"));
+    }
+    let expr = crate::expr::parse(&spec.expression, crate::expr::CIRCUIT_BREAKER)
+        .map_err(|reason| SpecError::invalid("circuitBreaker.expression", reason))?;
+    for (field, d) in [
+        ("circuitBreaker.checkPeriod", spec.check_period),
+        ("circuitBreaker.fallbackDuration", spec.fallback_duration),
+        ("circuitBreaker.recoveryDuration", spec.recovery_duration),
+    ] {
+        if let Some(d) = d {
+            if d.is_negative() {
+                return Err(SpecError::invalid(
+                    field,
+                    format!("must not be negative (got {d})"),
+                ));
+            }
+        }
+    }
+    if let Some(code) = spec.response_code {
+        if !(100..=599).contains(&code) {
+            return Err(SpecError::invalid(
+                "circuitBreaker.responseCode",
+                format!("{code} is not an HTTP status code"),
+            ));
+        }
+    }
+    Ok(expr)
+}

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 
 mod de;
 pub mod duration;
+pub mod expr;
+pub mod state;
+mod util;
 
 pub mod add_prefix;
 pub mod basic_auth;
@@ -284,7 +287,6 @@ pub enum SpecError {
     UnknownMiddleware(String),
 }
 
-#[allow(dead_code)] // used by the compilers added next
 impl SpecError {
     pub(crate) fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         SpecError::Invalid {
@@ -300,5 +302,10 @@ impl SpecError {
     }
 }
 
+mod runtime;
+pub use runtime::*;
+
+#[cfg(test)]
+mod runtime_tests;
 #[cfg(test)]
 mod spec_tests;

@@ -70,3 +70,400 @@ pub struct RedisSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dial_timeout: Option<Duration>,
 }
+
+// ---- compiled form -------------------------------------------------------------------------
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration as StdDuration, Instant};
+
+use http::{HeaderValue, StatusCode};
+
+use crate::ip_strategy::{IpStrategy, SourceCriterion, SourceKey};
+use crate::{Action, CompileCtx, ConnInfo, SpecError};
+
+/// Most sources tracked at once (Traefik's `maxSources`).
+const MAX_SOURCES: usize = 65_536;
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    last: Instant,
+}
+
+/// The buckets of one (router, middleware) pair; kept in the state registry across swaps.
+#[derive(Debug)]
+pub struct Buckets {
+    /// Tokens per second; infinite when `average` is 0 (no limit).
+    rate: f64,
+    burst: f64,
+    /// Longest wait accepted instead of a 429 (Traefik: 1/(2·rate), 0.5 s below 1 req/s).
+    max_delay: StdDuration,
+    map: Mutex<HashMap<SourceKey, Bucket>>,
+}
+
+impl Buckets {
+    fn new(rate: f64, burst: f64) -> Self {
+        let max_delay = if rate.is_infinite() {
+            StdDuration::ZERO
+        } else if rate < 1.0 {
+            StdDuration::from_millis(500)
+        } else {
+            // Go: time.Second / (time.Duration(rtl) * 2), with the rate truncated to an integer.
+            StdDuration::from_nanos(1_000_000_000 / ((rate.trunc() as u64).max(1) * 2))
+        };
+        Buckets {
+            rate,
+            burst,
+            max_delay,
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Number of tracked sources.
+    pub fn sources(&self) -> usize {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Reserves one token at `now`: `Ok(wait)` to go on after `wait`, `Err(wait)` when the wait
+    /// would exceed `max_delay` (the reservation is cancelled).
+    fn reserve(&self, key: SourceKey, now: Instant) -> Result<StdDuration, StdDuration> {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= MAX_SOURCES && !map.contains_key(&key) {
+            // A bucket that has refilled is the same as a new one: dropping it loses nothing.
+            let (rate, burst) = (self.rate, self.burst);
+            map.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst
+            });
+            if map.len() >= MAX_SOURCES {
+                return Err(StdDuration::from_secs(1));
+            }
+        }
+        let b = map.entry(key).or_insert(Bucket {
+            tokens: self.burst,
+            last: now,
+        });
+        let elapsed = now.saturating_duration_since(b.last).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * self.rate).min(self.burst);
+        b.last = now;
+        b.tokens -= 1.0;
+        if b.tokens >= 0.0 {
+            return Ok(StdDuration::ZERO);
+        }
+        let wait =
+            StdDuration::try_from_secs_f64(-b.tokens / self.rate).unwrap_or(StdDuration::MAX);
+        if wait > self.max_delay {
+            b.tokens += 1.0;
+            return Err(wait);
+        }
+        Ok(wait)
+    }
+}
+
+/// `rateLimit`, compiled.
+#[derive(Debug)]
+pub struct RateLimit {
+    source: SourceCriterion,
+    buckets: Arc<Buckets>,
+}
+
+impl RateLimit {
+    pub fn compile(
+        name: &str,
+        spec: &RateLimitSpec,
+        ctx: &CompileCtx<'_>,
+    ) -> Result<Self, SpecError> {
+        if spec.redis.is_some() {
+            return Err(SpecError::NotSupportedYet("rateLimit.redis".into()));
+        }
+        if spec.average < 0 {
+            return Err(SpecError::invalid(
+                "rateLimit.average",
+                format!("must not be negative (got {})", spec.average),
+            ));
+        }
+        let burst = spec.burst.unwrap_or(1);
+        if burst < 0 {
+            return Err(SpecError::invalid(
+                "rateLimit.burst",
+                format!("must not be negative (got {burst})"),
+            ));
+        }
+        let period = spec.period.unwrap_or(crate::Duration::from_secs(1));
+        if period.is_negative() {
+            return Err(SpecError::invalid(
+                "rateLimit.period",
+                format!("must not be negative (got {period})"),
+            ));
+        }
+        let period_secs = if period.as_nanos() == 0 {
+            1.0
+        } else {
+            period.as_nanos() as f64 / 1e9
+        };
+        let rate = if spec.average == 0 {
+            f64::INFINITY
+        } else {
+            spec.average as f64 / period_secs
+        };
+        let burst = burst.max(1) as f64;
+        let source = SourceCriterion::compile(
+            "rateLimit.sourceCriterion",
+            spec.source_criterion.as_ref(),
+            SourceCriterion::Ip(IpStrategy::default()),
+        )?;
+        let buckets = match ctx.registry {
+            Some(reg) => {
+                reg.get_or_insert(&ctx.state_key(name), spec, || Buckets::new(rate, burst))
+            }
+            None => Arc::new(Buckets::new(rate, burst)),
+        };
+        Ok(RateLimit { source, buckets })
+    }
+
+    pub fn buckets(&self) -> &Arc<Buckets> {
+        &self.buckets
+    }
+
+    /// Takes a token from the source's bucket: go on, wait a little (`Delay`), or 429 with
+    /// `Retry-After` (whole seconds, rounded up) and `X-Retry-In` (a Go duration), as Traefik.
+    pub fn on_request(&self, parts: &http::request::Parts, conn: &ConnInfo) -> Action {
+        self.check(parts, conn, Instant::now())
+    }
+
+    fn check(&self, parts: &http::request::Parts, conn: &ConnInfo, now: Instant) -> Action {
+        if self.buckets.rate.is_infinite() {
+            return Action::Continue;
+        }
+        match self
+            .buckets
+            .reserve(self.source.key(parts, conn.remote_ip), now)
+        {
+            Ok(wait) if wait.is_zero() => Action::Continue,
+            Ok(wait) => Action::Delay(wait),
+            Err(wait) => {
+                let mut resp = crate::util::status_text(StatusCode::TOO_MANY_REQUESTS);
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                resp.headers_mut()
+                    .insert("retry-after", HeaderValue::from(secs));
+                if let Ok(v) = HeaderValue::from_str(&go_duration(wait)) {
+                    resp.headers_mut().insert("x-retry-in", v);
+                }
+                Action::Respond(resp)
+            }
+        }
+    }
+}
+
+/// Go's `time.Duration.String()`: `1.5s`, `2m0s`, `1h0m0s`, `250ms`, `1.2µs`, `0s`.
+pub(crate) fn go_duration(d: StdDuration) -> String {
+    fn frac(whole: u128, rem: u128, digits: u32) -> String {
+        if rem == 0 {
+            return whole.to_string();
+        }
+        let s = format!("{rem:0width$}", width = digits as usize);
+        format!("{whole}.{}", s.trim_end_matches('0'))
+    }
+    let n = d.as_nanos();
+    if n == 0 {
+        return "0s".into();
+    }
+    if n < 1_000 {
+        return format!("{n}ns");
+    }
+    if n < 1_000_000 {
+        return format!("{}µs", frac(n / 1_000, n % 1_000, 3));
+    }
+    if n < 1_000_000_000 {
+        return format!("{}ms", frac(n / 1_000_000, n % 1_000_000, 6));
+    }
+    let total_secs = n / 1_000_000_000;
+    let sub = n % 1_000_000_000;
+    let (h, m, s) = (total_secs / 3600, (total_secs % 3600) / 60, total_secs % 60);
+    let secs = frac(s, sub, 9);
+    if h > 0 {
+        format!("{h}h{m}m{secs}s")
+    } else if m > 0 {
+        format!("{m}m{secs}s")
+    } else {
+        format!("{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::StateRegistry;
+
+    const CONN: ConnInfo = ConnInfo {
+        remote_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::new(1, 2, 3, 4)),
+        tls: false,
+    };
+
+    fn parts() -> http::request::Parts {
+        http::Request::get("/")
+            .header("host", "h")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0
+    }
+
+    fn spec(yaml: &str) -> RateLimitSpec {
+        serde_norway::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn token_bucket_with_burst_then_429() {
+        let f = RateLimit::compile(
+            "rl",
+            &spec("average: 1\nperiod: 10s\nburst: 3\n"),
+            &CompileCtx::default(),
+        )
+        .unwrap();
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(matches!(f.check(&parts(), &CONN, t0), Action::Continue));
+        }
+        match f.check(&parts(), &CONN, t0) {
+            Action::Respond(r) => {
+                assert_eq!(r.status(), 429);
+                assert_eq!(r.headers()["retry-after"], "10");
+                assert_eq!(r.headers()["x-retry-in"], "10s");
+            }
+            other => panic!("expected 429, got {other:?}"),
+        }
+        // One token back after one period / average = 10 s.
+        assert!(matches!(
+            f.check(&parts(), &CONN, t0 + StdDuration::from_secs(10)),
+            Action::Continue
+        ));
+        assert!(matches!(
+            f.check(&parts(), &CONN, t0 + StdDuration::from_secs(10)),
+            Action::Respond(_)
+        ));
+    }
+
+    #[test]
+    fn short_waits_are_delays() {
+        // 100 req/s: max delay 5 ms, a token every 10 ms.
+        let f = RateLimit::compile(
+            "rl",
+            &spec("average: 100\nburst: 1\n"),
+            &CompileCtx::default(),
+        )
+        .unwrap();
+        let t0 = Instant::now();
+        assert!(matches!(f.check(&parts(), &CONN, t0), Action::Continue));
+        match f.check(&parts(), &CONN, t0 + StdDuration::from_millis(6)) {
+            Action::Delay(d) => assert!(d.as_micros().abs_diff(4000) <= 1, "{d:?}"),
+            other => panic!("expected a delay, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn sources_are_separate_and_zero_average_is_unlimited() {
+        let f = RateLimit::compile(
+            "rl",
+            &spec("average: 1\nperiod: 1m\nsourceCriterion: {requestHeaderName: X-Key}\n"),
+            &CompileCtx::default(),
+        )
+        .unwrap();
+        let t0 = Instant::now();
+        let with = |k: &str| {
+            http::Request::get("/")
+                .header("x-key", k)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        assert!(matches!(f.check(&with("a"), &CONN, t0), Action::Continue));
+        assert!(matches!(f.check(&with("b"), &CONN, t0), Action::Continue));
+        assert!(matches!(f.check(&with("a"), &CONN, t0), Action::Respond(_)));
+        let free = RateLimit::compile("rl", &spec("burst: 1\n"), &CompileCtx::default()).unwrap();
+        for _ in 0..100 {
+            assert!(matches!(free.check(&parts(), &CONN, t0), Action::Continue));
+        }
+    }
+
+    #[test]
+    fn buckets_survive_unchanged_config_per_router() {
+        let reg = StateRegistry::new();
+        let s = spec("average: 1\nperiod: 1h\n");
+        let ctx_a = CompileCtx {
+            registry: Some(&reg),
+            scope: "a@file",
+            ..CompileCtx::default()
+        };
+        let ctx_b = CompileCtx {
+            registry: Some(&reg),
+            scope: "b@file",
+            ..CompileCtx::default()
+        };
+        let t0 = Instant::now();
+        let f = RateLimit::compile("rl@file", &s, &ctx_a).unwrap();
+        assert!(matches!(f.check(&parts(), &CONN, t0), Action::Continue));
+        let again = RateLimit::compile("rl@file", &s, &ctx_a).unwrap();
+        assert!(
+            matches!(again.check(&parts(), &CONN, t0), Action::Respond(_)),
+            "bucket kept"
+        );
+        let other_router = RateLimit::compile("rl@file", &s, &ctx_b).unwrap();
+        assert!(
+            matches!(other_router.check(&parts(), &CONN, t0), Action::Continue),
+            "per router"
+        );
+        let changed =
+            RateLimit::compile("rl@file", &spec("average: 2\nperiod: 1h\n"), &ctx_a).unwrap();
+        assert!(
+            matches!(changed.check(&parts(), &CONN, t0), Action::Continue),
+            "reset on change"
+        );
+    }
+
+    #[test]
+    fn bad_values() {
+        let e =
+            RateLimit::compile("rl", &spec("average: -1\n"), &CompileCtx::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid `rateLimit.average`: must not be negative (got -1)"
+        );
+        assert!(RateLimit::compile(
+            "rl",
+            &spec("average: 1\nperiod: -1s\n"),
+            &CompileCtx::default()
+        )
+        .is_err());
+        assert!(RateLimit::compile(
+            "rl",
+            &spec("average: 1\nburst: -2\n"),
+            &CompileCtx::default()
+        )
+        .is_err());
+        let e = RateLimit::compile(
+            "rl",
+            &spec("average: 1\nredis: {endpoints: [a:6379]}\n"),
+            &CompileCtx::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`rateLimit.redis` is not supported yet by wharf"
+        );
+    }
+
+    #[test]
+    fn go_duration_strings() {
+        assert_eq!(go_duration(StdDuration::from_millis(1500)), "1.5s");
+        assert_eq!(go_duration(StdDuration::from_secs(120)), "2m0s");
+        assert_eq!(go_duration(StdDuration::from_secs(3600)), "1h0m0s");
+        assert_eq!(go_duration(StdDuration::from_millis(250)), "250ms");
+        assert_eq!(go_duration(StdDuration::from_nanos(1200)), "1.2µs");
+        assert_eq!(go_duration(StdDuration::from_nanos(5)), "5ns");
+    }
+}

@@ -23,3 +23,121 @@ pub struct ReplacePathRegexSpec {
     )]
     pub replacement: String,
 }
+
+/// `replacePathRegex`, compiled.
+#[derive(Clone, Debug)]
+pub struct ReplacePathRegex {
+    regex: regex::Regex,
+    replacement: String,
+}
+
+impl ReplacePathRegex {
+    pub fn compile(spec: &ReplacePathRegexSpec) -> Result<Self, crate::SpecError> {
+        if spec.regex.trim().is_empty() {
+            return Err(crate::SpecError::Missing("replacePathRegex.regex"));
+        }
+        if spec.replacement.is_empty() {
+            // Traefik silently does nothing without a replacement; say so instead.
+            return Err(crate::SpecError::Missing("replacePathRegex.replacement"));
+        }
+        let regex = regex::Regex::new(spec.regex.trim())
+            .map_err(|e| crate::SpecError::regex("replacePathRegex.regex", &e))?;
+        Ok(ReplacePathRegex {
+            regex,
+            replacement: spec.replacement.clone(),
+        })
+    }
+
+    /// As Traefik: on a match against the escaped path, every match is replaced (Go's template
+    /// expansion: `$1`, `${1}`, `${name}`, `$$`; `$1x` names group `1x`, which is empty) and the
+    /// original path goes to `X-Replaced-Path`. A result with a bad escape is a 500, as Go's
+    /// `PathUnescape` fails.
+    pub fn on_request(&self, parts: &mut http::request::Parts) -> crate::Action {
+        let path = parts.uri.path();
+        if !self.regex.is_match(path) {
+            return crate::Action::Continue;
+        }
+        let old = http::HeaderValue::from_str(path);
+        let new_path = self
+            .regex
+            .replace_all(path, self.replacement.as_str())
+            .into_owned();
+        if !crate::util::valid_escapes(&new_path)
+            || crate::util::set_path(parts, &new_path).is_err()
+        {
+            return crate::Action::Respond(crate::util::text(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal Server Error",
+            ));
+        }
+        if let Ok(old) = old {
+            parts
+                .headers
+                .append(crate::replace_path::X_REPLACED_PATH, old);
+        }
+        crate::Action::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(regex: &str, replacement: &str, uri: &str) -> (String, Option<String>) {
+        let f = ReplacePathRegex::compile(&ReplacePathRegexSpec {
+            regex: regex.into(),
+            replacement: replacement.into(),
+        })
+        .expect("compile");
+        let (mut p, ()) = http::Request::get(uri).body(()).expect("req").into_parts();
+        assert!(matches!(f.on_request(&mut p), crate::Action::Continue));
+        (
+            p.uri.to_string(),
+            p.headers
+                .get("x-replaced-path")
+                .map(|v| v.to_str().unwrap().to_string()),
+        )
+    }
+
+    #[test]
+    fn go_template_expansion() {
+        assert_eq!(
+            run("^/foo/(.*)", "/bar/$1", "/foo/baz?q"),
+            ("/bar/baz?q".into(), Some("/foo/baz".into()))
+        );
+        assert_eq!(run("^/foo/(.*)", "/bar/${1}x", "/foo/baz").0, "/bar/bazx");
+        // `$1x` is the (missing) group named "1x": empty, as in Go.
+        assert_eq!(run("^/foo/(.*)", "/bar/$1x", "/foo/baz").0, "/bar/");
+        assert_eq!(
+            run("^/(?P<v>v[0-9])/(.*)", "/api/${v}/$2", "/v2/users").0,
+            "/api/v2/users"
+        );
+        assert_eq!(run("^/a", "/$$", "/a").0, "/$");
+        assert_eq!(run("^/nomatch", "/x", "/a"), ("/a".into(), None));
+    }
+
+    #[test]
+    fn replaces_every_match() {
+        assert_eq!(run("o", "0", "/foo/boo").0, "/f00/b00");
+    }
+
+    #[test]
+    fn errors() {
+        let bad = ReplacePathRegex::compile(&ReplacePathRegexSpec {
+            regex: "(".into(),
+            replacement: "/".into(),
+        });
+        assert!(bad
+            .unwrap_err()
+            .to_string()
+            .contains("replacePathRegex.regex"));
+        let none = ReplacePathRegex::compile(&ReplacePathRegexSpec {
+            regex: "a".into(),
+            replacement: "".into(),
+        });
+        assert_eq!(
+            none.unwrap_err().to_string(),
+            "missing required option `replacePathRegex.replacement`"
+        );
+    }
+}

@@ -202,3 +202,22 @@ fn round_trips_and_schema() {
         assert!(schema.contains(&format!("\"{key}\"")), "schema lacks {key}");
     }
 }
+
+#[test]
+fn schema_keeps_field_types_despite_lenient_parsing() {
+    let schema = serde_json::to_value(schemars::schema_for!(RateLimitSpec)).expect("schema");
+    let props = &schema["properties"];
+    assert_eq!(props["average"]["type"], "integer", "{props}");
+    assert_eq!(
+        props["sourceCriterion"]["anyOf"][0]["$ref"]
+            .as_str()
+            .map(|s| s.contains("SourceCriterion")),
+        Some(true),
+        "{props}"
+    );
+    let schema = serde_json::to_value(schemars::schema_for!(StripPrefixSpec)).expect("schema");
+    assert_eq!(
+        schema["properties"]["prefixes"]["type"], "array",
+        "{schema}"
+    );
+}

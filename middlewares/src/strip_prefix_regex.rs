@@ -13,3 +13,105 @@ pub struct StripPrefixRegexSpec {
     #[serde(skip_serializing_if = "Vec::is_empty", deserialize_with = "de::list")]
     pub regex: Vec<String>,
 }
+
+/// `stripPrefixRegex`, compiled: each expression anchored at the start of the path.
+#[derive(Clone, Debug)]
+pub struct StripPrefixRegex {
+    expressions: Vec<regex::Regex>,
+}
+
+impl StripPrefixRegex {
+    pub fn compile(spec: &StripPrefixRegexSpec) -> Result<Self, crate::SpecError> {
+        if spec.regex.is_empty() {
+            return Err(crate::SpecError::Missing("stripPrefixRegex.regex"));
+        }
+        let expressions = spec
+            .regex
+            .iter()
+            .map(|r| {
+                regex::Regex::new(&format!("^(?:{})", r.trim()))
+                    .map_err(|e| crate::SpecError::regex("stripPrefixRegex.regex", &e))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(StripPrefixRegex { expressions })
+    }
+
+    /// As Traefik: the first expression with a non-empty match at the start of the path strips
+    /// it; the stripped text goes to `X-Forwarded-Prefix`.
+    pub fn on_request(&self, parts: &mut http::request::Parts) -> crate::Action {
+        let path = parts.uri.path();
+        for re in &self.expressions {
+            let Some(m) = re.find(path) else { continue };
+            if m.as_str().is_empty() {
+                continue;
+            }
+            let Ok(prefix) = http::HeaderValue::from_str(m.as_str()) else {
+                continue;
+            };
+            let end = m.end();
+            let rest = &path[end..];
+            let lead = if rest.is_empty() || rest.starts_with('/') {
+                ""
+            } else {
+                "/"
+            };
+            if crate::util::set_path_from(parts, &[lead], end).is_err() {
+                return crate::Action::Respond(crate::util::text(
+                    http::StatusCode::BAD_REQUEST,
+                    "Bad Request",
+                ));
+            }
+            parts.headers.append("x-forwarded-prefix", prefix);
+            return crate::Action::Continue;
+        }
+        crate::Action::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(regex: &[&str], uri: &str) -> (String, Option<String>) {
+        let spec = StripPrefixRegexSpec {
+            regex: regex.iter().map(|s| s.to_string()).collect(),
+        };
+        let f = StripPrefixRegex::compile(&spec).expect("compile");
+        let (mut p, ()) = http::Request::get(uri).body(()).expect("req").into_parts();
+        f.on_request(&mut p);
+        let xfp = p
+            .headers
+            .get("x-forwarded-prefix")
+            .map(|v| v.to_str().expect("ascii").to_string());
+        (p.uri.to_string(), xfp)
+    }
+
+    #[test]
+    fn strips_matched_prefix() {
+        assert_eq!(
+            run(&["/foo/[a-z0-9]+/"], "/foo/abc12/bar?q=1"),
+            ("/bar?q=1".into(), Some("/foo/abc12/".into()))
+        );
+        assert_eq!(run(&["/foo/[a-z0-9]+"], "/foo/abc12/bar").0, "/bar");
+        assert_eq!(
+            run(&["/a/[0-9]+"], "/b/a/1"),
+            ("/b/a/1".into(), None),
+            "anchored at the start"
+        );
+        assert_eq!(run(&["/api"], "/apiary").0, "/ary");
+        assert_eq!(run(&["/x*"], "/y").0, "/y");
+    }
+
+    #[test]
+    fn bad_regex_is_an_error() {
+        let e = StripPrefixRegex::compile(&StripPrefixRegexSpec {
+            regex: vec!["/(a".into()],
+        })
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid regular expression in `stripPrefixRegex.regex`"),
+            "{e}"
+        );
+    }
+}

@@ -112,6 +112,16 @@ pub fn decode_at<T: DeserializeOwned + JsonSchema>(
     }
 }
 
+/// Deserializes an already canonicalized `value` as `T`; a type error carries its path (prefixed
+/// by `base`). For sources that canonicalize a whole document once and then decode item by item.
+pub fn deserialize_at<T: DeserializeOwned>(value: Value, base: &str) -> Result<T, KeyProblem> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let path = join_path(base, if inner == "." { "" } else { &inner });
+        KeyProblem::new(path.clone(), type_message(&path, e.inner()))
+    })
+}
+
 fn type_message(path: &str, err: &serde_json::Error) -> String {
     if path.is_empty() {
         err.to_string()

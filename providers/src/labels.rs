@@ -99,12 +99,11 @@ pub fn decode(labels: &BTreeMap<String, String>, prefix: &str) -> LabelConfig {
     let dot_prefix = format!("{}.", prefix.to_ascii_lowercase());
 
     for (key, value) in labels {
-        if key.len() < dot_prefix.len()
-            || !key[..dot_prefix.len()].eq_ignore_ascii_case(&dot_prefix)
-        {
-            continue;
-        }
-        let rest = &key[dot_prefix.len()..];
+        // `get` rather than slicing: label keys are arbitrary UTF-8.
+        let rest = match (key.get(..dot_prefix.len()), key.get(dot_prefix.len()..)) {
+            (Some(head), Some(rest)) if head.eq_ignore_ascii_case(&dot_prefix) => rest,
+            _ => continue,
+        };
         let segs = match split_key(rest) {
             Some(s) => s,
             None => {
@@ -769,5 +768,80 @@ mod tests {
         assert!(split_key("a..b").is_none());
         assert!(split_key("a[x]").is_none());
         assert!(split_key("a[1]b").is_none());
+    }
+}
+
+#[cfg(test)]
+mod middleware_label_tests {
+    use super::*;
+
+    /// Label spellings from Traefik's Docker middleware documentation: each must decode cleanly.
+    #[test]
+    fn traefik_documented_middleware_labels_decode() {
+        let cases: &[(&str, &str)] = &[
+            ("addprefix.prefix", "/foo"),
+            ("basicauth.users", "test:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/,test2:$apr1$d9hr9HBB$4HxwgUir3HP4EsggP/QNo0"),
+            ("basicauth.realm", "MyRealm"),
+            ("basicauth.removeheader", "true"),
+            ("buffering.maxrequestbodybytes", "2000000"),
+            ("buffering.retryexpression", "IsNetworkError() && Attempts() < 2"),
+            ("chain.middlewares", "a,b"),
+            ("circuitbreaker.expression", "NetworkErrorRatio() > 0.5"),
+            ("compress", "true"),
+            ("compress.excludedcontenttypes", "text/event-stream"),
+            ("compress.minresponsebodybytes", "1200"),
+            ("contenttype.autodetect", "false"),
+            ("digestauth.users", "test:traefik:a2688e031edb4be6a3797f3882655c05"),
+            ("errors.status", "500,501,503,505-599"),
+            ("errors.service", "serviceError"),
+            ("errors.query", "/{status}.html"),
+            ("forwardauth.address", "https://example.com/auth"),
+            ("forwardauth.trustforwardheader", "true"),
+            ("forwardauth.authresponseheaders", "X-Auth-User, X-Secret"),
+            ("grpcweb.alloworigins", "*"),
+            ("headers.customrequestheaders.X-Script-Name", "test"),
+            ("headers.customresponseheaders.X-Custom-Response-Header", "value"),
+            ("headers.accesscontrolallowmethods", "GET,OPTIONS,PUT"),
+            ("headers.accesscontrolalloworiginlist", "https://foo.bar.org,https://example.org"),
+            ("headers.accesscontrolmaxage", "100"),
+            ("headers.addvaryheader", "true"),
+            ("headers.framedeny", "true"),
+            ("headers.sslproxyheaders.X-Forwarded-Proto", "https"),
+            ("headers.stsseconds", "31536000"),
+            ("inflightreq.amount", "10"),
+            ("inflightreq.sourcecriterion.ipstrategy.depth", "2"),
+            ("ipallowlist.sourcerange", "127.0.0.1/32, 192.168.1.7"),
+            ("ipallowlist.ipstrategy.excludedips", "127.0.0.1/32, 192.168.1.7"),
+            ("passtlsclientcert.pem", "true"),
+            ("passtlsclientcert.info.subject.commonname", "true"),
+            ("ratelimit.average", "100"),
+            ("ratelimit.burst", "50"),
+            ("ratelimit.period", "1m"),
+            ("ratelimit.sourcecriterion.requestheadername", "username"),
+            ("redirectregex.regex", "^http://localhost/(.*)"),
+            ("redirectregex.replacement", "http://mydomain/${1}"),
+            ("redirectregex.permanent", "true"),
+            ("redirectscheme.scheme", "https"),
+            ("redirectscheme.permanent", "true"),
+            ("replacepath.path", "/foo"),
+            ("replacepathregex.regex", "^/foo/(.*)"),
+            ("replacepathregex.replacement", "/bar/$1"),
+            ("retry.attempts", "4"),
+            ("retry.initialinterval", "100ms"),
+            ("stripprefix.prefixes", "/foobar,/fiibar"),
+            ("stripprefixregex.regex", "/foo/[a-z0-9]+/[0-9]+/"),
+        ];
+        let mut failures = Vec::new();
+        for (i, (suffix, value)) in cases.iter().enumerate() {
+            let key = format!("traefik.http.middlewares.m{i}.{suffix}");
+            let labels: BTreeMap<String, String> = [(key.clone(), value.to_string())].into();
+            let out = decode(&labels, DEFAULT_PREFIX);
+            if !out.problems.is_empty()
+                || !out.config.http.middlewares.contains_key(&format!("m{i}"))
+            {
+                failures.push(format!("{key}={value}: {:?}", out.problems));
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
     }
 }

@@ -30,7 +30,12 @@ fn visit<'c>(
     if state.contains_key(name) {
         return;
     }
-    let Some(chain) = cfg.http.middlewares.get(name).and_then(|m| m.chain.as_ref()) else {
+    let Some(chain) = cfg
+        .http
+        .middlewares
+        .get(name)
+        .and_then(|m| m.chain.as_ref())
+    else {
         state.insert(name, Visit::Done);
         return;
     };
@@ -39,7 +44,9 @@ fn visit<'c>(
     for member in &chain.middlewares {
         match state.get(member.as_str()) {
             Some(Visit::InProgress) => {
-                errs.push(format!("middleware `{member}` refers back to `{name}` (a chain cycle)"));
+                errs.push(format!(
+                    "middleware `{member}` refers back to `{name}` (a chain cycle)"
+                ));
                 continue;
             }
             Some(Visit::Done) => {}

@@ -86,9 +86,10 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
     let mut problems: HashMap<(ItemKind, &str), Vec<&Problem>> = HashMap::new();
     for p in &cfg.problems {
         match p.kind {
-            ItemKind::Router | ItemKind::Service | ItemKind::Middleware => {
-                problems.entry((p.kind, p.name.as_str())).or_default().push(p)
-            }
+            ItemKind::Router | ItemKind::Service | ItemKind::Middleware => problems
+                .entry((p.kind, p.name.as_str()))
+                .or_default()
+                .push(p),
             _ => report.problems.push(p.clone()),
         }
     }
@@ -125,14 +126,20 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
     // Middlewares: one type each; chains and errors pages refer to existing items, no cycles.
     for (name, spec) in &cfg.http.middlewares {
         let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
-        attach(&mut it, problems.get(&(ItemKind::Middleware, name.as_str())));
+        attach(
+            &mut it,
+            problems.get(&(ItemKind::Middleware, name.as_str())),
+        );
         if let Err(e) = spec.kind() {
             it.disable(e.to_string());
         }
         if let Some(errors) = &spec.errors {
             if !errors.service.is_empty()
                 && !cfg.http.services.contains_key(&errors.service)
-                && !input.settings.internal_services.contains_key(&errors.service)
+                && !input
+                    .settings
+                    .internal_services
+                    .contains_key(&errors.service)
             {
                 it.disable(format!("service `{}` does not exist", errors.service));
             }
@@ -145,7 +152,12 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
     let built = services::build(cfg, &input, &problems, &mut report.services);
 
     // Routers.
-    let known_eps: BTreeSet<&str> = input.settings.entry_points.iter().map(String::as_str).collect();
+    let known_eps: BTreeSet<&str> = input
+        .settings
+        .entry_points
+        .iter()
+        .map(String::as_str)
+        .collect();
     let mut per_ep: BTreeMap<String, Vec<Arc<Route>>> = BTreeMap::new();
     for (name, r) in &cfg.http.routers {
         let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
@@ -168,12 +180,19 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
         it.using = eps.clone();
 
         // Rule.
-        let syntax = match r.rule_syntax.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        let syntax = match r
+            .rule_syntax
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             None | Some("") => Some(input.settings.default_rule_syntax),
             Some("v3") => Some(RuleSyntax::V3),
             Some("v2") => Some(RuleSyntax::V2),
             Some(other) => {
-                it.disable(format!("unknown rule syntax `{other}` (expected `v3` or `v2`)"));
+                it.disable(format!(
+                    "unknown rule syntax `{other}` (expected `v3` or `v2`)"
+                ));
                 None
             }
         };
@@ -253,7 +272,13 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
         entry_points.insert(Arc::from(ep.as_str()), RouteTable::build(routes));
     }
 
-    Snapshot { generation: 0, entry_points, services: built, report, config: input.config.clone() }
+    Snapshot {
+        generation: 0,
+        entry_points,
+        services: built,
+        report,
+        config: input.config.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -41,7 +41,10 @@ pub struct ItemReport {
 
 impl ItemReport {
     pub fn new(provider: &str) -> Self {
-        ItemReport { provider: provider.to_string(), ..Default::default() }
+        ItemReport {
+            provider: provider.to_string(),
+            ..Default::default()
+        }
     }
     /// Records an error that disables the item.
     pub fn disable(&mut self, msg: impl Into<String>) {
@@ -76,7 +79,11 @@ impl Report {
     /// Every error as `kind name: message` lines, for `wharf check` and logs.
     pub fn error_lines(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (kind, items) in [("router", &self.routers), ("service", &self.services), ("middleware", &self.middlewares)] {
+        for (kind, items) in [
+            ("router", &self.routers),
+            ("service", &self.services),
+            ("middleware", &self.middlewares),
+        ] {
             for (name, it) in items {
                 for e in &it.errors {
                     let sev = if it.is_disabled() { "error" } else { "warning" };
@@ -96,7 +103,14 @@ impl Report {
 
     /// True when some item is disabled or some source-level problem is an error.
     pub fn has_errors(&self) -> bool {
-        self.routers.values().chain(self.services.values()).chain(self.middlewares.values()).any(|i| i.is_disabled())
-            || self.problems.iter().any(|p| p.severity == wharf_providers::Severity::Error)
+        self.routers
+            .values()
+            .chain(self.services.values())
+            .chain(self.middlewares.values())
+            .any(|i| i.is_disabled())
+            || self
+                .problems
+                .iter()
+                .any(|p| p.severity == wharf_providers::Severity::Error)
     }
 }

@@ -21,7 +21,11 @@ pub(super) fn build(
     // Own checks first (no children), then children in dependency order with cycle detection.
     for (name, svc) in &cfg.http.services {
         let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
-        for p in problems.get(&(ItemKind::Service, name.as_str())).into_iter().flatten() {
+        for p in problems
+            .get(&(ItemKind::Service, name.as_str()))
+            .into_iter()
+            .flatten()
+        {
             match p.severity {
                 Severity::Error => it.disable(p.to_string()),
                 Severity::Warning => it.warn(p.to_string()),
@@ -39,8 +43,12 @@ pub(super) fn build(
     // The runtimes (balancers, health checks, pools) come from the service module, which keeps
     // their state in the registry across compiles.
     let files = |path: &str| input.files.get(path).and_then(|r| r.as_ref().ok().cloned());
-    let (mut built, failed) =
-        build_services(&cfg.http.services, &cfg.http.servers_transports, &files, &input.registries.services);
+    let (mut built, failed) = build_services(
+        &cfg.http.services,
+        &cfg.http.servers_transports,
+        &files,
+        &input.registries.services,
+    );
     for (name, err) in failed {
         if let Some(it) = reports.get_mut(&name) {
             if !it.is_disabled() {
@@ -87,7 +95,9 @@ fn visit<'c>(
     if state.contains_key(name) {
         return;
     }
-    let Some(svc) = cfg.http.services.get(name) else { return };
+    let Some(svc) = cfg.http.services.get(name) else {
+        return;
+    };
     state.insert(name, Visit::InProgress);
     let mut errs = Vec::new();
     for child in children(svc) {
@@ -100,7 +110,9 @@ fn visit<'c>(
         }
         match state.get(child) {
             Some(Visit::InProgress) => {
-                errs.push(format!("service `{child}` refers back to `{name}` (a cycle)"));
+                errs.push(format!(
+                    "service `{child}` refers back to `{name}` (a cycle)"
+                ));
                 continue;
             }
             Some(Visit::Done) => {}
@@ -123,14 +135,24 @@ fn visit<'c>(
 /// Errors of the service itself (not of its children).
 fn own_errors(cfg: &DynamicConfig, svc: &Service) -> Vec<String> {
     let mut errs = Vec::new();
-    let kinds = [svc.load_balancer.is_some(), svc.weighted.is_some(), svc.mirroring.is_some(), svc.failover.is_some()]
-        .iter()
-        .filter(|k| **k)
-        .count();
+    let kinds = [
+        svc.load_balancer.is_some(),
+        svc.weighted.is_some(),
+        svc.mirroring.is_some(),
+        svc.failover.is_some(),
+    ]
+    .iter()
+    .filter(|k| **k)
+    .count();
     match kinds {
-        0 => errs.push("service has no type (loadBalancer, weighted, mirroring or failover)".to_string()),
+        0 => errs.push(
+            "service has no type (loadBalancer, weighted, mirroring or failover)".to_string(),
+        ),
         1 => {}
-        _ => errs.push("service defines more than one type (loadBalancer, weighted, mirroring, failover)".to_string()),
+        _ => errs.push(
+            "service defines more than one type (loadBalancer, weighted, mirroring, failover)"
+                .to_string(),
+        ),
     }
     if let Some(lb) = &svc.load_balancer {
         for (i, s) in lb.servers.iter().enumerate() {
@@ -138,8 +160,16 @@ fn own_errors(cfg: &DynamicConfig, svc: &Service) -> Vec<String> {
                 errs.push(format!("servers[{i}].url `{}`: {e}", s.url));
             }
         }
-        if !lb.servers_transport.is_empty() && !cfg.http.servers_transports.contains_key(&lb.servers_transport) {
-            errs.push(format!("serversTransport `{}` does not exist", lb.servers_transport));
+        if !lb.servers_transport.is_empty()
+            && !cfg
+                .http
+                .servers_transports
+                .contains_key(&lb.servers_transport)
+        {
+            errs.push(format!(
+                "serversTransport `{}` does not exist",
+                lb.servers_transport
+            ));
         }
     }
     if let Some(m) = &svc.mirroring {
@@ -148,7 +178,10 @@ fn own_errors(cfg: &DynamicConfig, svc: &Service) -> Vec<String> {
         }
         for c in &m.mirrors {
             if c.percent > 100 {
-                errs.push(format!("mirror `{}`: percent {} is over 100", c.name, c.percent));
+                errs.push(format!(
+                    "mirror `{}`: percent {} is over 100",
+                    c.name, c.percent
+                ));
             }
         }
     }
@@ -165,7 +198,11 @@ pub(crate) fn check_server_url(raw: &str) -> Result<(), String> {
     let u = url::Url::parse(raw).map_err(|e| e.to_string())?;
     match u.scheme() {
         "http" | "https" | "h2c" => {}
-        other => return Err(format!("unsupported scheme `{other}` (expected http, https or h2c)")),
+        other => {
+            return Err(format!(
+                "unsupported scheme `{other}` (expected http, https or h2c)"
+            ))
+        }
     }
     if u.host_str().is_none_or(str::is_empty) {
         return Err("no host".to_string());

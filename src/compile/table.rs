@@ -83,7 +83,11 @@ impl RouteTable {
             exact.insert(h.clone().into_boxed_str(), materialize(idx));
         }
         let hostless = hostless.into_iter().map(|i| routes[i].clone()).collect();
-        RouteTable { hostless, exact, suffixes }
+        RouteTable {
+            hostless,
+            exact,
+            suffixes,
+        }
     }
 
     /// The candidates for a normalized host, in global order.
@@ -106,12 +110,15 @@ impl RouteTable {
 
     /// The first route (in global priority order) whose rule matches the request.
     pub fn find(&self, req: &RequestInfo<'_>) -> Option<&Arc<Route>> {
-        self.candidates(req.host).iter().find(|r| r.rule.matches(req))
+        self.candidates(req.host)
+            .iter()
+            .find(|r| r.rule.matches(req))
     }
 
     /// Number of distinct routes in the table.
     pub fn len(&self) -> usize {
-        let mut names: std::collections::HashSet<&str> = self.hostless.iter().map(|r| &*r.name).collect();
+        let mut names: std::collections::HashSet<&str> =
+            self.hostless.iter().map(|r| &*r.name).collect();
         for l in self.exact.values().chain(self.suffixes.values()) {
             names.extend(l.iter().map(|r| &*r.name));
         }
@@ -127,5 +134,7 @@ impl RouteTable {
 /// iteration order (in recent versions after a provider precedence); wharf breaks them by the
 /// qualified router name, ascending, so the order is the same on every compile and every run.
 pub fn route_order(a: &Route, b: &Route) -> std::cmp::Ordering {
-    b.priority.cmp(&a.priority).then_with(|| a.name.cmp(&b.name))
+    b.priority
+        .cmp(&a.priority)
+        .then_with(|| a.name.cmp(&b.name))
 }

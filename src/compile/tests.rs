@@ -12,7 +12,10 @@ use crate::aggregate;
 use crate::rule::RequestInfo;
 
 fn settings() -> CompileSettings {
-    CompileSettings { entry_points: vec!["web".into(), "websecure".into()], ..Default::default() }
+    CompileSettings {
+        entry_points: vec!["web".into(), "websecure".into()],
+        ..Default::default()
+    }
 }
 
 fn compile_yaml(yaml: &str) -> Snapshot {
@@ -20,7 +23,10 @@ fn compile_yaml(yaml: &str) -> Snapshot {
         Ok(v) => v,
         Err(e) => panic!("fixture does not parse: {e}"),
     };
-    let merged = aggregate::merge(&[("file".to_string(), Arc::new(view))], &["web".to_string()]);
+    let merged = aggregate::merge(
+        &[("file".to_string(), Arc::new(view))],
+        &["web".to_string()],
+    );
     let files = BTreeMap::new();
     let registries = Registries::default();
     let settings = settings();
@@ -93,12 +99,23 @@ fn hostless_rule_with_higher_priority_wins_over_host_rule() {
       service: s
 "#,
     ));
-    assert_eq!(find(&snap, "web", "a.example.com", "/x"), Some("catchall@file"));
+    assert_eq!(
+        find(&snap, "web", "a.example.com", "/x"),
+        Some("catchall@file")
+    );
     let table = &snap.entry_points["web"];
-    let names: Vec<&str> = table.candidates("a.example.com").iter().map(|r| &*r.name).collect();
+    let names: Vec<&str> = table
+        .candidates("a.example.com")
+        .iter()
+        .map(|r| &*r.name)
+        .collect();
     assert_eq!(names, vec!["catchall@file", "host@file", "low@file"]);
     // Another host sees only the host-less routes.
-    let names: Vec<&str> = table.candidates("b.example.com").iter().map(|r| &*r.name).collect();
+    let names: Vec<&str> = table
+        .candidates("b.example.com")
+        .iter()
+        .map(|r| &*r.name)
+        .collect();
     assert_eq!(names, vec!["catchall@file", "low@file"]);
 }
 
@@ -115,7 +132,10 @@ fn host_rule_beats_lower_hostless() {
 "#,
     ));
     assert_eq!(find(&snap, "web", "a.example.com", "/x"), Some("host@file"));
-    assert_eq!(find(&snap, "web", "b.example.com", "/x"), Some("catchall@file"));
+    assert_eq!(
+        find(&snap, "web", "b.example.com", "/x"),
+        Some("catchall@file")
+    );
 }
 
 #[test]
@@ -151,7 +171,10 @@ fn entry_points_get_their_own_tables() {
     assert_eq!(find(&snap, "websecure", "x", "/"), Some("secure@file"));
     assert_eq!(find(&snap, "web", "x", "/"), None);
     assert_eq!(find(&snap, "web", "x", "/d"), Some("default@file"));
-    assert_eq!(snap.report.routers["default@file"].using, vec!["web".to_string()]);
+    assert_eq!(
+        snap.report.routers["default@file"].using,
+        vec!["web".to_string()]
+    );
 }
 
 #[test]
@@ -203,22 +226,48 @@ http:
     let r = &snap.report.routers;
     assert_eq!(r["good@file"].status, Status::Enabled);
     assert_eq!(r["nosvc@file"].status, Status::Disabled);
-    assert_eq!(r["nosvc@file"].errors, vec!["service `missing@file` does not exist".to_string()]);
-    assert_eq!(r["nomw@file"].errors, vec!["middleware `nope@file` does not exist".to_string()]);
+    assert_eq!(
+        r["nosvc@file"].errors,
+        vec!["service `missing@file` does not exist".to_string()]
+    );
+    assert_eq!(
+        r["nomw@file"].errors,
+        vec!["middleware `nope@file` does not exist".to_string()]
+    );
     assert_eq!(r["badrule@file"].status, Status::Disabled);
-    assert!(r["badrule@file"].errors[0].contains("column"), "{:?}", r["badrule@file"].errors);
-    assert_eq!(r["badsvc@file"].errors, vec!["service `broken@file` is disabled".to_string()]);
+    assert!(
+        r["badrule@file"].errors[0].contains("column"),
+        "{:?}",
+        r["badrule@file"].errors
+    );
+    assert_eq!(
+        r["badsvc@file"].errors,
+        vec!["service `broken@file` is disabled".to_string()]
+    );
     assert_eq!(r["unknownep@file"].status, Status::Warning);
-    assert_eq!(r["unknownep@file"].errors, vec!["entry point `nowhere` does not exist".to_string()]);
+    assert_eq!(
+        r["unknownep@file"].errors,
+        vec!["entry point `nowhere` does not exist".to_string()]
+    );
     assert_eq!(r["onlyunknownep@file"].status, Status::Disabled);
     let s = &snap.report.services;
     assert_eq!(s["s@file"].status, Status::Enabled);
     assert!(s["s@file"].used_by.contains(&"good@file".to_string()));
     assert_eq!(s["broken@file"].status, Status::Disabled);
-    assert!(s["broken@file"].errors[0].contains("unsupported scheme"), "{:?}", s["broken@file"].errors);
-    assert_eq!(s["w@file"].errors, vec!["service `ghost@file` does not exist".to_string()]);
+    assert!(
+        s["broken@file"].errors[0].contains("unsupported scheme"),
+        "{:?}",
+        s["broken@file"].errors
+    );
+    assert_eq!(
+        s["w@file"].errors,
+        vec!["service `ghost@file` does not exist".to_string()]
+    );
     // The good router still serves.
-    assert_eq!(find(&snap, "web", "good.example.com", "/"), Some("good@file"));
+    assert_eq!(
+        find(&snap, "web", "good.example.com", "/"),
+        Some("good@file")
+    );
     assert_eq!(find(&snap, "web", "x", "/d"), Some("unknownep@file"));
     assert!(snap.report.has_errors());
 }
@@ -247,7 +296,11 @@ http:
 #[test]
 fn provider_problems_attach_to_items() {
     let mut view = DynamicConfig::default();
-    view.problems.push(wharf_providers::Problem::error(wharf_providers::ItemKind::Router, "ghost", "bad label"));
+    view.problems.push(wharf_providers::Problem::error(
+        wharf_providers::ItemKind::Router,
+        "ghost",
+        "bad label",
+    ));
     let merged = aggregate::merge(&[("docker".to_string(), Arc::new(view))], &[]);
     let files = BTreeMap::new();
     let registries = Registries::default();
@@ -269,7 +322,9 @@ fn provider_problems_attach_to_items() {
 fn many_hosts_index() {
     let mut routers = String::new();
     for i in 0..200 {
-        routers.push_str(&format!("    r{i}:\n      rule: \"Host(`h{i}.example.com`)\"\n      service: s\n"));
+        routers.push_str(&format!(
+            "    r{i}:\n      rule: \"Host(`h{i}.example.com`)\"\n      service: s\n"
+        ));
     }
     let snap = compile_yaml(&fixture(&routers));
     let t = &snap.entry_points["web"];
@@ -298,14 +353,24 @@ fn wildcard_suffixes_merge_in_priority_order() {
 "#,
     ));
     let t = &snap.entry_points["web"];
-    assert!(!t.suffixes.is_empty(), "HostRegexp with a literal suffix is indexed");
+    assert!(
+        !t.suffixes.is_empty(),
+        "HostRegexp with a literal suffix is indexed"
+    );
     // An exact host also sees the wildcard routes that cover it, in priority order.
-    let names: Vec<&str> = t.candidates("a.example.com").iter().map(|r| &*r.name).collect();
+    let names: Vec<&str> = t
+        .candidates("a.example.com")
+        .iter()
+        .map(|r| &*r.name)
+        .collect();
     assert_eq!(names, vec!["wild@file", "exact@file", "any@file"]);
     assert_eq!(find(&snap, "web", "a.example.com", "/x"), Some("wild@file"));
     assert_eq!(find(&snap, "web", "b.example.com", "/x"), Some("wild@file"));
     // The deeper suffix's list holds the shorter one too (here `wild` cannot match two labels).
-    assert_eq!(find(&snap, "web", "www.api.example.com", "/x"), Some("deep@file"));
+    assert_eq!(
+        find(&snap, "web", "www.api.example.com", "/x"),
+        Some("deep@file")
+    );
     assert_eq!(find(&snap, "web", "other.org", "/x"), Some("any@file"));
 }
 
@@ -345,11 +410,17 @@ fn middlewares_are_checked() {
     assert_eq!(m["strip@file"].used_by, vec!["ok@file".to_string()]);
     assert_eq!(m["notype@file"].status, Status::Disabled);
     assert_eq!(m["good-chain@file"].status, Status::Enabled);
-    assert_eq!(m["broken-chain@file"].errors, vec!["middleware `notype@file` is disabled".to_string()]);
+    assert_eq!(
+        m["broken-chain@file"].errors,
+        vec!["middleware `notype@file` is disabled".to_string()]
+    );
     assert_eq!(m["loop-a@file"].status, Status::Disabled);
     assert_eq!(m["loop-b@file"].status, Status::Disabled);
     assert_eq!(snap.report.routers["ok@file"].status, Status::Enabled);
-    assert_eq!(snap.report.routers["bad@file"].errors, vec!["middleware `broken-chain@file` is disabled".to_string()]);
+    assert_eq!(
+        snap.report.routers["bad@file"].errors,
+        vec!["middleware `broken-chain@file` is disabled".to_string()]
+    );
     assert_eq!(find(&snap, "web", "x", "/ok"), Some("ok@file"));
     assert_eq!(find(&snap, "web", "x", "/bad"), None);
 }

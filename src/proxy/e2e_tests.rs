@@ -81,6 +81,10 @@ fn backend_answer(
         });
         return Response::new(BodyExt::boxed(StreamBody::new(stream)));
     }
+    if req.uri().path() == "/upload" {
+        // Streams the request body back as it arrives.
+        return Response::new(BodyExt::boxed(req.into_body().map_err(BoxError::from)));
+    }
     let mut out = format!("{} {} {:?}\n", req.method(), req.uri(), req.version());
     for (k, v) in req.headers() {
         out.push_str(&format!("{}: {}\n", k, v.to_str().unwrap_or("?")));
@@ -144,6 +148,7 @@ fn snapshot_with(generation: u64, routes: Vec<(&str, &str, Arc<ServiceRuntime>)>
                 rule: parse(rule, RuleSyntax::V3).unwrap(),
                 priority: rule.len() as i64,
                 service,
+                middlewares: Arc::from([]),
             })
         })
         .collect();
@@ -152,7 +157,7 @@ fn snapshot_with(generation: u64, routes: Vec<(&str, &str, Arc<ServiceRuntime>)>
         ..Snapshot::default()
     };
     snap.entry_points
-        .insert(Arc::from("web"), RouteTable { hostless });
+        .insert(Arc::from("web"), RouteTable::build(hostless));
     snap
 }
 
@@ -357,6 +362,11 @@ async fn upstream_errors_get_traefiks_answers() {
     .await;
     assert!(resp.starts_with("HTTP/1.1 502"), "{resp}");
     assert!(resp.ends_with("\r\n\r\nBad Gateway"), "{resp}");
+    assert_eq!(
+        resp_header(&resp, "content-type"),
+        None,
+        "Traefik sends no Content-Type"
+    );
 
     let srv = front(settings(), service("none@file", &[])).await;
     let resp = raw(
@@ -512,4 +522,78 @@ async fn read_until(c: &mut TcpStream, acc: &mut Vec<u8>, needle: &str) {
     })
     .await
     .unwrap_or_else(|_| panic!("no {needle:?} within {DEADLINE:?}"));
+}
+
+#[tokio::test]
+async fn request_target_is_normalized_before_routing_and_forwarding() {
+    let backend = spawn_backend().await;
+    let svc = service("app@file", &[format!("http://{}", backend.addr)]);
+    let snap = snapshot_with(
+        1,
+        vec![("spaced@file", "PathPrefix(`/foo bar`)", svc.clone())],
+    );
+    let srv = start_with(settings(), snap, PreRouteHooks::new()).await;
+    // Routing sees the decoded path; the backend gets the cleaned, normalized target.
+    let resp = raw(srv.addr, b"GET /x/..//foo%20bar/%7euser/./a?q=1;r=2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(lines(&resp)[0], "GET /foo%20bar/~user/a?q=1&r=2 HTTP/1.1");
+    // A broken escape never reaches a router.
+    let resp = raw(
+        srv.addr,
+        b"GET /foo%2 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+}
+
+#[tokio::test]
+async fn write_timeout_cuts_a_response_that_outlives_it() {
+    let mut backend = spawn_backend().await;
+    let mut s = settings();
+    s.responding_timeouts.write_timeout = Some(Duration::from_millis(200));
+    let srv = front(
+        s,
+        service("app@file", &[format!("http://{}", backend.addr)]),
+    )
+    .await;
+    let mut c = TcpStream::connect(srv.addr).await.unwrap();
+    c.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let chunks = tokio::time::timeout(DEADLINE, backend.slow.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    chunks.send(Bytes::from_static(b"started;")).await.unwrap();
+    let mut acc = Vec::new();
+    read_until(&mut c, &mut acc, "started;").await;
+    // The backend never finishes: the connection is cut without the last chunk.
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(DEADLINE, c.read_to_end(&mut rest))
+        .await
+        .expect("connection cut by writeTimeout");
+    assert!(!String::from_utf8_lossy(&rest).contains("\r\n0\r\n\r\n"));
+    drop(chunks);
+}
+
+#[tokio::test]
+async fn read_timeout_covers_a_trickling_request_body() {
+    let backend = spawn_backend().await;
+    let mut s = settings();
+    s.responding_timeouts.read_timeout = Some(Duration::from_millis(200));
+    let srv = front(
+        s,
+        service("app@file", &[format!("http://{}", backend.addr)]),
+    )
+    .await;
+    let mut c = TcpStream::connect(srv.addr).await.unwrap();
+    // Promises 100 bytes, sends 10, then stalls.
+    c.write_all(b"POST /upload HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    // The backend echoes the body as it comes: without the deadline the answer would wait
+    // for the 90 missing bytes forever.
+    let r = tokio::time::timeout(DEADLINE, c.read_to_end(&mut out)).await;
+    assert!(r.is_ok(), "the stalled upload still holds the connection");
 }

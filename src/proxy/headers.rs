@@ -50,28 +50,9 @@ fn hop_by_hop() -> [&'static HeaderName; 9] {
 
 /// Normalizes a request host for the matcher: lower-case, no port, no trailing dot, IPv6
 /// literals without brackets. Borrows when the input is already normal (the common case).
+/// The rule module owns the definition, so routing and rules cannot disagree.
 pub fn normalize_host(raw: &str) -> Cow<'_, str> {
-    let host = strip_port(raw);
-    let host = host.strip_suffix('.').unwrap_or(host);
-    if host.bytes().any(|b| b.is_ascii_uppercase()) {
-        Cow::Owned(host.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(host)
-    }
-}
-
-/// `host[:port]` → `host`; `[v6][:port]` → `v6`; a bare IPv6 literal stays whole.
-fn strip_port(raw: &str) -> &str {
-    if let Some(rest) = raw.strip_prefix('[') {
-        return match rest.find(']') {
-            Some(end) => &rest[..end],
-            None => rest,
-        };
-    }
-    match raw.rfind(':') {
-        Some(i) if !raw[..i].contains(':') => &raw[..i],
-        _ => raw,
-    }
+    crate::rule::normalize_request_host(raw)
 }
 
 /// The port of a `Host` value, when it has one (Go's `net.SplitHostPort(req.Host)`).
@@ -265,6 +246,15 @@ fn remove_connection_listed(headers: &mut HeaderMap, keep_managed: bool) {
     for v in headers.get_all(header::CONNECTION) {
         let Ok(s) = v.to_str() else { continue };
         for token in s.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            // `keep-alive`, `close`, `upgrade`...: the hop-by-hop pass removes those names
+            // anyway; skipping them keeps the common case free of allocation.
+            if token.eq_ignore_ascii_case("close")
+                || hop_by_hop()
+                    .iter()
+                    .any(|h| token.eq_ignore_ascii_case(h.as_str()))
+            {
+                continue;
+            }
             let Ok(name) = HeaderName::from_bytes(token.as_bytes()) else {
                 continue;
             };

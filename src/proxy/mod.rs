@@ -9,6 +9,7 @@
 mod headers;
 mod hooks;
 mod io;
+pub mod path;
 pub mod proxy_protocol;
 mod server;
 mod settings;

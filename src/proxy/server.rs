@@ -3,10 +3,11 @@
 //! loaded once for this request → forwarded and hop-by-hop headers → the route's service.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::headers::{self, ForwardedInput};
 use super::hooks::{HookCtx, PreRouteHooks};
 use super::io::ClientIo;
+use super::path;
 use super::proxy_protocol;
 use super::settings::{EntryPointSettings, MIN_MAX_HEADER_BYTES};
 use crate::body::Body;
@@ -55,6 +57,12 @@ struct Conn {
     /// Raised by the connection reader when a head had both Content-Length and
     /// Transfer-Encoding.
     ambiguous: Arc<AtomicBool>,
+    /// Requests received on this connection (`keepAliveMaxRequests`, idle detection).
+    requests: AtomicU64,
+    /// Requests whose answer head is not ready yet (idle detection).
+    active: AtomicU64,
+    /// When the connection was accepted (`keepAliveMaxTime`).
+    opened: Instant,
 }
 
 /// Serves one entry point until `shutdown` is cancelled: then it stops accepting, lets open
@@ -125,6 +133,7 @@ fn builder(settings: &EntryPointSettings) -> auto::Builder<TokioExecutor> {
         .max_buf_size(max_head);
     b.http2()
         .timer(TokioTimer::new())
+        .max_concurrent_streams(settings.http2_max_concurrent_streams)
         .max_header_list_size(u32::try_from(max_head).unwrap_or(u32::MAX));
     b
 }
@@ -179,20 +188,45 @@ async fn connection(
         client_addr: SocketAddr::new(ip, client_addr.port()),
         client_ip,
         ambiguous,
+        requests: AtomicU64::new(0),
+        active: AtomicU64::new(0),
+        opened: Instant::now(),
         ep: ep.clone(),
     });
     let io = TokioIo::new(ClientIo::new(stream, prefix, scan));
+    let watched = conn.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let conn = conn.clone();
         async move { Ok::<_, Infallible>(conn.handle(req).await) }
     });
     let served = ep.builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(served);
-    let result = tokio::select! {
-        r = served.as_mut() => r,
-        _ = shutdown.cancelled() => {
-            served.as_mut().graceful_shutdown();
-            served.await
+    // idleTimeout for HTTP/2 (hyper's head timer covers HTTP/1): a connection that received
+    // no request during a whole period and has none in progress is closed gracefully (GOAWAY;
+    // streams still sending their bodies finish).
+    let idle = ep
+        .settings
+        .responding_timeouts
+        .idle_timeout
+        .filter(|d| !d.is_zero());
+    let mut closing = false;
+    let mut seen = 0;
+    let result = loop {
+        tokio::select! {
+            r = served.as_mut() => break r,
+            _ = shutdown.cancelled(), if !closing => {
+                closing = true;
+                served.as_mut().graceful_shutdown();
+            }
+            _ = tokio::time::sleep(idle.unwrap_or_default()), if idle.is_some() && !closing => {
+                let now = watched.requests.load(Ordering::Relaxed);
+                if now == seen && watched.active.load(Ordering::Relaxed) == 0 {
+                    tracing::debug!(%peer, "idleTimeout reached; closing connection");
+                    closing = true;
+                    served.as_mut().graceful_shutdown();
+                }
+                seen = now;
+            }
         }
     };
     if let Err(e) = result {
@@ -202,18 +236,74 @@ async fn connection(
 
 impl Conn {
     async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        let served = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        let _active = ActiveGuard::new(&self.active);
+        let mut resp = self.route(req).await;
+        self.limit_keep_alive(served, &mut resp);
+        resp
+    }
+
+    /// `keepAliveMaxRequests` / `keepAliveMaxTime`: past either, the answer carries
+    /// `Connection: close` and hyper closes the HTTP/1 connection after it (as Traefik does).
+    fn limit_keep_alive(&self, served: u64, resp: &mut Response<Body>) {
+        let s = &self.ep.settings;
+        if s.keep_alive_max_requests == 0 && s.keep_alive_max_time.is_none() {
+            return;
+        }
+        let too_many = s.keep_alive_max_requests > 0 && served >= s.keep_alive_max_requests;
+        let too_old = s
+            .keep_alive_max_time
+            .is_some_and(|t| self.opened.elapsed() >= t);
+        if too_many || too_old {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Response<Body> {
         let settings = &*self.ep.settings;
         let mut req = req.map(Body::from);
+        // readTimeout covers the body too, as Go's: a body still arriving at the deadline
+        // fails (slow uploads cannot hold a connection and an upstream forever).
+        if let Some(limit) = settings
+            .responding_timeouts
+            .read_timeout
+            .filter(|d| !d.is_zero())
+        {
+            if !http_body::Body::is_end_stream(req.body()) {
+                let deadline = tokio::time::Instant::now() + limit;
+                req = req.map(|b| b.with_deadline(deadline));
+            }
+        }
 
         if req.version() <= Version::HTTP_11
             && req.headers().contains_key(header::TRANSFER_ENCODING)
             && self.ambiguous.swap(false, Ordering::AcqRel)
         {
             tracing::debug!(client = %self.client_addr, "Content-Length with Transfer-Encoding");
-            let mut resp = text_response(StatusCode::BAD_REQUEST, "400 Bad Request", false);
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            return resp;
+            return bad_request(None);
+        }
+        if req.version() == Version::HTTP_11 && req.method() != http::Method::CONNECT {
+            // Go's checks, which Traefik answers before any handler runs.
+            let mut hosts = req.headers().get_all(header::HOST).iter();
+            match (hosts.next(), hosts.next()) {
+                (None, _) if req.uri().authority().is_none() => {
+                    return bad_request(Some("missing required Host header"));
+                }
+                // Go refuses "too many Host headers" with a plain 400.
+                (Some(_), Some(_)) => return bad_request(None),
+                _ => {}
+            }
+        }
+
+        match path::clean_target(
+            req.uri(),
+            settings.sanitize_path,
+            settings.encode_query_semicolons,
+        ) {
+            Ok(None) => {}
+            Ok(Some(uri)) => *req.uri_mut() = uri,
+            Err(path::InvalidTarget) => return bad_request(None),
         }
 
         if !self.ep.hooks.is_empty() {
@@ -246,10 +336,13 @@ impl Conn {
         };
         let route = {
             let normalized = headers::normalize_host(host_str);
+            let Some(routing_path) = crate::rule::routing_path(req.uri().path()) else {
+                return bad_request(None);
+            };
             let info = RequestInfo {
                 method: req.method(),
                 host: &normalized,
-                path: req.uri().path(),
+                path: &routing_path,
                 query: req.uri().query(),
                 headers: req.headers(),
                 client_ip: self.client_addr.ip(),
@@ -276,7 +369,22 @@ impl Conn {
             router: route.name.clone(),
             tls: false,
         };
-        match route.service.serve(req, &ctx).await {
+        let write_timeout = settings
+            .responding_timeouts
+            .write_timeout
+            .filter(|d| !d.is_zero());
+        let result = match write_timeout {
+            None => route.service.serve(req, &ctx).await,
+            Some(limit) => {
+                let deadline = tokio::time::Instant::now() + limit;
+                match tokio::time::timeout_at(deadline, route.service.serve(req, &ctx)).await {
+                    Ok(Ok(resp)) => Ok(with_deadline(resp, deadline)),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(ProxyError::Timeout),
+                }
+            }
+        };
+        match result {
             Ok(mut resp) => {
                 let status = resp.status();
                 headers::remove_hop_by_hop_response(status, resp.headers_mut());
@@ -308,36 +416,140 @@ impl Conn {
             (false, true) => StatusCode::FOUND,
             (false, false) => StatusCode::TEMPORARY_REDIRECT,
         };
-        let mut resp = text_response(status, status.canonical_reason().unwrap_or(""), false);
+        let mut resp = text_response(status, status.canonical_reason().unwrap_or(""), Shape::Bare);
         match HeaderValue::from_str(&location) {
             Ok(v) => {
                 resp.headers_mut().insert(header::LOCATION, v);
                 resp
             }
-            Err(_) => text_response(StatusCode::BAD_REQUEST, "400 Bad Request", false),
+            Err(_) => bad_request(None),
         }
+    }
+}
+
+/// Counts a request as in progress until its answer head is ready (or the client left).
+struct ActiveGuard<'a>(&'a AtomicU64);
+
+impl<'a> ActiveGuard<'a> {
+    fn new(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        ActiveGuard(counter)
+    }
+}
+
+impl Drop for ActiveGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `writeTimeout` on a streamed answer: past the deadline the body fails, which makes hyper
+/// abort the connection (Go's write deadline has the same effect). An upgrade (101) is left
+/// alone: the spliced connection is not a response body.
+fn with_deadline(resp: Response<Body>, deadline: tokio::time::Instant) -> Response<Body> {
+    if resp.status() == StatusCode::SWITCHING_PROTOCOLS
+        || http_body::Body::is_end_stream(resp.body())
+    {
+        return resp;
+    }
+    resp.map(|inner| {
+        Body::boxed(http_body_util::combinators::BoxBody::new(DeadlineBody {
+            inner,
+            sleep: tokio::time::sleep_until(deadline),
+        }))
+    })
+}
+
+pin_project_lite::pin_project! {
+    struct DeadlineBody {
+        #[pin]
+        inner: Body,
+        #[pin]
+        sleep: tokio::time::Sleep,
+    }
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = Bytes;
+    type Error = crate::body::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        if this.sleep.poll(cx).is_ready() {
+            return std::task::Poll::Ready(Some(Err("writeTimeout reached".into())));
+        }
+        this.inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 
 static TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 
-/// A plain-text answer of our own. `nosniff` marks Go's `http.Error` answers (404, 503);
-/// Traefik's proxy error answers (502, 504) and redirects carry only the sniffed type.
-fn text_response(status: StatusCode, body: &'static str, nosniff: bool) -> Response<Body> {
+/// The three shapes of Traefik's own answers (observed against Traefik 3.7):
+#[derive(Clone, Copy)]
+enum Shape {
+    /// `http.Error` (404, 503): text/plain and `nosniff`.
+    HttpError,
+    /// Go's server refusing a request (400, 431): text/plain, then the connection closes.
+    ServerError,
+    /// Its reverse proxy's error handler and redirects: no Content-Type at all (Traefik turns
+    /// Go's sniffing off).
+    Bare,
+}
+
+fn text_response(status: StatusCode, body: &'static str, shape: Shape) -> Response<Body> {
     let mut resp = Response::new(Body::full(Bytes::from_static(body.as_bytes())));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, TEXT_PLAIN.clone());
-    if nosniff {
-        h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
+    match shape {
+        Shape::HttpError => {
+            h.insert(header::CONTENT_TYPE, TEXT_PLAIN.clone());
+            h.insert(header::X_CONTENT_TYPE_OPTIONS, NOSNIFF.clone());
+        }
+        Shape::ServerError => {
+            h.insert(header::CONTENT_TYPE, TEXT_PLAIN.clone());
+            h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        Shape::Bare => {}
     }
+    resp
+}
+
+/// A 400 as Go's server writes it: `400 Bad Request[: reason]` as both the status line's
+/// reason phrase and the body, text/plain, and the connection closes.
+fn bad_request(reason: Option<&'static str>) -> Response<Body> {
+    let (phrase, body): (&'static str, &'static str) = match reason {
+        None => ("Bad Request", "400 Bad Request"),
+        Some("missing required Host header") => (
+            "Bad Request: missing required Host header",
+            "400 Bad Request: missing required Host header",
+        ),
+        Some(_) => ("Bad Request", "400 Bad Request"),
+    };
+    let mut resp = text_response(StatusCode::BAD_REQUEST, body, Shape::ServerError);
+    resp.extensions_mut()
+        .insert(hyper::ext::ReasonPhrase::from_static(phrase.as_bytes()));
     resp
 }
 
 /// Go's `http.NotFound`, which Traefik answers when no router matches.
 pub fn not_found() -> Response<Body> {
-    text_response(StatusCode::NOT_FOUND, "404 page not found\n", true)
+    text_response(
+        StatusCode::NOT_FOUND,
+        "404 page not found\n",
+        Shape::HttpError,
+    )
 }
 
 /// Maps a forwarding error to Traefik's answer: `http.Error(w, "no available server", 503)`
@@ -354,7 +566,7 @@ pub fn error_response(e: &ProxyError, ctx: &RequestCtx) -> Response<Body> {
         }
     }
     match e {
-        ProxyError::NoServer => text_response(status, "no available server\n", true),
-        _ => text_response(status, status.canonical_reason().unwrap_or(""), false),
+        ProxyError::NoServer => text_response(status, "no available server\n", Shape::HttpError),
+        _ => text_response(status, status.canonical_reason().unwrap_or(""), Shape::Bare),
     }
 }

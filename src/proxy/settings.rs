@@ -37,6 +37,20 @@ pub struct EntryPointSettings {
     pub redirect: Option<EntryPointRedirect>,
     /// The value of `X-Forwarded-Server` (Traefik sends the machine's hostname).
     pub server_name: HeaderValue,
+    /// `transport.keepAliveMaxRequests` (0: unlimited): close an HTTP/1 connection after this
+    /// many requests.
+    pub keep_alive_max_requests: u64,
+    /// `transport.keepAliveMaxTime` (`None`: unlimited): close an HTTP/1 connection after the
+    /// first answer sent once it is this old.
+    pub keep_alive_max_time: Option<Duration>,
+    /// `http.sanitizePath` (default true): remove dot segments and duplicate slashes from the
+    /// path before routing; the backend receives the cleaned path.
+    pub sanitize_path: bool,
+    /// `http.encodeQuerySemicolons` (default false): `;` in the query becomes `%3B` instead of
+    /// `&`.
+    pub encode_query_semicolons: bool,
+    /// `http2.maxConcurrentStreams` (Traefik's default: 250).
+    pub http2_max_concurrent_streams: u32,
     /// Answer 400 to an HTTP/1.1 request that carries both `Content-Length` and
     /// `Transfer-Encoding` (hyper alone would let `Transfer-Encoding` win, as Go does).
     pub reject_ambiguous_framing: bool,
@@ -56,6 +70,11 @@ impl EntryPointSettings {
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             redirect: None,
             server_name: local_hostname(),
+            http2_max_concurrent_streams: 250,
+            keep_alive_max_requests: 0,
+            keep_alive_max_time: None,
+            sanitize_path: true,
+            encode_query_semicolons: false,
             reject_ambiguous_framing: true,
         }
     }
@@ -84,7 +103,8 @@ impl TrustSettings {
 pub struct RespondingTimeouts {
     /// Limit for reading a request head (hyper closes the connection when it runs out).
     pub read_timeout: Option<Duration>,
-    /// Not enforced yet (Traefik's default is none); kept so the config round-trips.
+    /// Limit from the end of the request head to the end of the answer: no head in time gives
+    /// 504; a body still streaming at the deadline is cut (Traefik default: none).
     pub write_timeout: Option<Duration>,
     /// How long a kept-alive connection may sit idle between requests.
     pub idle_timeout: Option<Duration>,

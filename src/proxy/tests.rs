@@ -256,6 +256,38 @@ async fn bad_request_lines_get_400() {
 }
 
 #[tokio::test]
+async fn host_header_is_required_once_in_http11() {
+    let srv = start(settings(), PreRouteHooks::new()).await;
+    let resp = raw(srv.addr, b"GET / HTTP/1.1\r\n\r\n").await;
+    assert!(
+        resp.starts_with("HTTP/1.1 400 Bad Request: missing required Host header\r\n"),
+        "{resp}"
+    );
+    assert_eq!(
+        header_of(&resp, "content-type"),
+        Some("text/plain; charset=utf-8")
+    );
+    assert_eq!(
+        body_of(&resp),
+        "400 Bad Request: missing required Host header"
+    );
+    let resp = raw(srv.addr, b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n").await;
+    assert_eq!(status_of(&resp), 400, "{resp}");
+    assert_eq!(body_of(&resp), "400 Bad Request");
+    // HTTP/1.0 needs none; absolute-form carries its own authority.
+    assert_eq!(
+        status_of(&raw(srv.addr, b"GET / HTTP/1.0\r\n\r\n").await),
+        404
+    );
+    let resp = raw(
+        srv.addr,
+        b"GET http://a.test/ HTTP/1.1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(&resp), 404, "{resp}");
+}
+
+#[tokio::test]
 async fn ambiguous_framing_gets_400() {
     let srv = start(settings(), PreRouteHooks::new()).await;
     // Content-Length and Transfer-Encoding, in both orders.
@@ -534,4 +566,44 @@ async fn idle_keep_alive_connection_closes_on_shutdown() {
     assert!(tokio::time::timeout(DEADLINE, c.read_to_end(&mut rest))
         .await
         .is_ok());
+}
+
+#[tokio::test]
+async fn keep_alive_max_requests_closes_the_connection() {
+    let mut s = settings();
+    s.keep_alive_max_requests = 2;
+    let srv = start(s, PreRouteHooks::new()).await;
+    // Three pipelined requests: the second answer says close, the third is never answered.
+    let resp = raw(
+        srv.addr,
+        b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\nGET /2 HTTP/1.1\r\nHost: a\r\n\r\nGET /3 HTTP/1.1\r\nHost: a\r\n\r\n",
+    )
+    .await;
+    assert_eq!(resp.matches("HTTP/1.1 404").count(), 2, "{resp}");
+    assert_eq!(resp.matches("connection: close").count(), 1, "{resp}");
+}
+
+#[tokio::test]
+async fn idle_http2_connection_is_closed_after_idle_timeout() {
+    let mut s = settings();
+    s.responding_timeouts.idle_timeout = Some(Duration::from_millis(100));
+    let srv = start(s, PreRouteHooks::new()).await;
+    let tcp = TcpStream::connect(srv.addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = Request::builder()
+        .uri(format!("http://{}/", srv.addr))
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    // The server sends GOAWAY and closes; the client's connection task ends.
+    let ended = tokio::time::timeout(DEADLINE, conn).await;
+    assert!(ended.is_ok(), "idle HTTP/2 connection still open");
+    assert!(!srv.task.is_finished(), "the entry point keeps serving");
 }

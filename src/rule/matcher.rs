@@ -365,14 +365,15 @@ fn fmt_net(net: &IpNet) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Query parameters: Go's `url.ParseQuery` semantics without building a map. Pairs are split on
-// `&`; a pair holding `;` is dropped (Go ≥ 1.17); key and value are decoded with `+` as space,
-// and a pair with a bad `%` escape is dropped.
+// Query parameters: Go's `url.ParseQuery` semantics without building a map. Traefik serves
+// through `http.AllowQuerySemicolons`, so `;` separates pairs like `&` (checked against Traefik
+// 3.7: `Query(`k`, `v`)` matches `?k=v;x=1`); key and value are decoded with `+` as a space, and
+// a pair with a bad `%` escape is dropped.
 
 /// Iterates `(raw_key, raw_value)` of the pairs Go would keep (before decoding).
 fn go_pairs(q: &str) -> impl Iterator<Item = (&str, &str)> {
-    q.split('&')
-        .filter(|p| !p.is_empty() && !p.contains(';'))
+    q.split(['&', ';'])
+        .filter(|p| !p.is_empty())
         .map(|p| p.split_once('=').unwrap_or((p, "")))
 }
 

@@ -51,15 +51,14 @@ pub enum RuleSyntax {
 }
 
 impl RuleSyntax {
-    /// Reads Traefik's `ruleSyntax` / `core.defaultRuleSyntax` value (`v2`, `v3`, any case).
-    /// Traefik falls back to v3 for an unknown value; callers may report `None` as a warning.
+    /// Reads Traefik's `ruleSyntax` / `core.defaultRuleSyntax` value: exactly `v2` or `v3`.
+    /// Traefik parses anything else (even `V2`, checked against Traefik 3.7) as v3 without an
+    /// error; callers should do the same for `None` and may report a warning.
     pub fn from_name(name: &str) -> Option<RuleSyntax> {
-        if name.eq_ignore_ascii_case("v2") {
-            Some(RuleSyntax::V2)
-        } else if name.eq_ignore_ascii_case("v3") {
-            Some(RuleSyntax::V3)
-        } else {
-            None
+        match name {
+            "v2" => Some(RuleSyntax::V2),
+            "v3" => Some(RuleSyntax::V3),
+            _ => None,
         }
     }
 }
@@ -142,9 +141,10 @@ impl Rule {
         self.syntax
     }
 
-    /// Every host named by a `Host` matcher that is not under a `!`, normalized, in order of
-    /// appearance, without duplicates: the domains an ACME resolver requests for the router
-    /// (Traefik's `ParseDomains`, which also skips nothing but negations make no sense there).
+    /// Every host named by a `Host` matcher, normalized, in order of appearance, without
+    /// duplicates: the domains an ACME resolver requests for the router. Unlike Traefik's
+    /// `ParseDomains`, hosts under a `!` are left out (a certificate for a host the router
+    /// refuses is wasted CA rate limit).
     pub fn domains(&self) -> Vec<String> {
         let mut out = Vec::new();
         self.expr.domains(false, &mut out);
@@ -180,6 +180,56 @@ pub fn normalize_request_host(raw: &str) -> std::borrow::Cow<'_, str> {
     } else {
         std::borrow::Cow::Borrowed(host)
     }
+}
+
+/// The path rules match against (`RequestInfo::path`), from the request's escaped path as
+/// Traefik v3 builds it (`withRoutingPath` in `pkg/muxer/http/mux.go`): percent-encoded
+/// characters are decoded, except the reserved ones of RFC 3986 and `%` itself, which stay
+/// encoded (with upper-case hex) so that `/a%2Fb` is not `/a/b`. So `PathPrefix(`/foo bar`)`
+/// matches `/foo%20bar`. Borrows when the path holds no `%`. `None` for a malformed escape
+/// (Traefik answers 400). Decoded bytes that are not UTF-8 stay percent-encoded.
+pub fn routing_path(escaped: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if !escaped.contains('%') {
+        return Some(std::borrow::Cow::Borrowed(escaped));
+    }
+    const RESERVED: &[u8] = b":/?#[]@!$&'()*+,;=%";
+    fn hex(b: u8) -> Option<u8> {
+        (b as char).to_digit(16).map(|d| d as u8)
+    }
+    let b = escaped.as_bytes();
+    let mut out: Vec<u8> = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] != b'%' {
+            out.push(b[i]);
+            i += 1;
+            continue;
+        }
+        let h = hex(*b.get(i + 1)?)?;
+        let l = hex(*b.get(i + 2)?)?;
+        let c = (h << 4) | l;
+        if RESERVED.contains(&c) {
+            out.extend_from_slice(format!("%{c:02X}").as_bytes());
+        } else {
+            out.push(c);
+        }
+        i += 3;
+    }
+    let s = match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => {
+            let bytes = e.into_bytes();
+            let mut s = String::with_capacity(bytes.len() + 8);
+            for chunk in bytes.utf8_chunks() {
+                s.push_str(chunk.valid());
+                for byte in chunk.invalid() {
+                    s.push_str(&format!("%{byte:02X}"));
+                }
+            }
+            s
+        }
+    };
+    Some(std::borrow::Cow::Owned(s))
 }
 
 /// Parses a rule.

@@ -326,7 +326,13 @@ struct Parser<'s> {
     tok: Tok,
     tok_pos: usize,
     syntax: RuleSyntax,
+    /// Nesting of `(` and `!`, bounded so hostile input cannot overflow the stack (here, in
+    /// `Display`, in evaluation or in drop).
+    depth: usize,
 }
+
+/// Deepest nesting of parentheses and `!` a rule may have.
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// Parses a whole rule into an expression tree.
 pub(crate) fn parse_expr(src: &str, syntax: RuleSyntax) -> Result<Expr, RuleError> {
@@ -340,6 +346,7 @@ pub(crate) fn parse_expr(src: &str, syntax: RuleSyntax) -> Result<Expr, RuleErro
         tok,
         tok_pos,
         syntax,
+        depth: 0,
     };
     let expr = p.or()?;
     match p.tok {
@@ -395,10 +402,22 @@ impl Parser<'_> {
         Ok(Expr::And(items))
     }
 
+    fn enter(&mut self) -> Result<(), RuleError> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(format!(
+                "rule nested too deeply (more than {MAX_DEPTH} levels of `(` and `!`)"
+            )));
+        }
+        Ok(())
+    }
+
     fn unary(&mut self) -> Result<Expr, RuleError> {
         if self.tok == Tok::Not {
+            self.enter()?;
             self.bump()?;
             let inner = self.unary()?;
+            self.depth -= 1;
             return Ok(Expr::Not(Box::new(inner)));
         }
         self.primary()
@@ -408,8 +427,10 @@ impl Parser<'_> {
         match std::mem::replace(&mut self.tok, Tok::Eof) {
             Tok::LParen => {
                 let open = self.tok_pos;
+                self.enter()?;
                 self.bump()?;
                 let inner = self.or()?;
+                self.depth -= 1;
                 match self.tok {
                     Tok::RParen => {
                         self.bump()?;
@@ -440,7 +461,10 @@ impl Parser<'_> {
 
     fn call(&mut self, name: String) -> Result<Expr, RuleError> {
         let name_pos = self.tok_pos;
-        let canon = resolve_name(self.src(), &name, name_pos, self.syntax)?;
+        let resolved = resolve_name(self.src(), &name, name_pos, self.syntax)?;
+        let canon = match resolved {
+            Name::Own(c) | Name::Other(c) => c,
+        };
         self.bump()?;
         if self.tok != Tok::LParen {
             return Err(self.err(format!(
@@ -498,6 +522,9 @@ impl Parser<'_> {
             name_pos,
             args,
         };
+        if let Name::Other(_) = resolved {
+            return Err(other_syntax_error(&call, self.syntax));
+        }
         let m = match self.syntax {
             RuleSyntax::V3 => matcher::build_v3(&call)?,
             RuleSyntax::V2 => v2::build_v2(&call)?,
@@ -536,34 +563,23 @@ fn lookup(name: &str, names: &[&'static str]) -> Option<&'static str> {
     })
 }
 
-fn resolve_name(
-    src: &str,
-    name: &str,
-    pos: usize,
-    syntax: RuleSyntax,
-) -> Result<&'static str, RuleError> {
-    let (names, other, other_label) = match syntax {
-        RuleSyntax::V3 => (V3_NAMES, V2_NAMES, "v2"),
-        RuleSyntax::V2 => (V2_NAMES, V3_NAMES, "v3"),
+/// A matcher name: one of this syntax, or one that only the other syntax knows (reported once
+/// its arguments are read, so the hint can show them).
+enum Name {
+    Own(&'static str),
+    Other(&'static str),
+}
+
+fn resolve_name(src: &str, name: &str, pos: usize, syntax: RuleSyntax) -> Result<Name, RuleError> {
+    let (names, other) = match syntax {
+        RuleSyntax::V3 => (V3_NAMES, V2_NAMES),
+        RuleSyntax::V2 => (V2_NAMES, V3_NAMES),
     };
     if let Some(canon) = lookup(name, names) {
-        return Ok(canon);
+        return Ok(Name::Own(canon));
     }
     if let Some(canon) = lookup(name, other) {
-        let hint = match (syntax, canon) {
-            (RuleSyntax::V3, "Headers") => "; write Header(`name`, `value`)".to_string(),
-            (RuleSyntax::V3, "HeadersRegexp") => {
-                "; write HeaderRegexp(`name`, `regexp`)".to_string()
-            }
-            (RuleSyntax::V3, "HostHeader") => "; write Host(`example.com`)".to_string(),
-            (RuleSyntax::V2, _) => "; set `ruleSyntax: v3` on the router to use it".to_string(),
-            _ => String::new(),
-        };
-        return Err(err_at(
-            src,
-            pos,
-            format!("{canon} is a {other_label}-syntax matcher{hint}"),
-        ));
+        return Ok(Name::Other(canon));
     }
     let lower = name.to_ascii_lowercase();
     let best = names
@@ -577,10 +593,49 @@ fn resolve_name(
         .min();
     let mut message = format!("unknown matcher `{name}`");
     match best {
-        Some((dist, canon)) if dist <= 3.max(name.len() / 3) => {
+        Some((dist, canon)) if dist <= (name.len() / 3).max(1) => {
             message.push_str(&format!("; did you mean {canon}?"));
         }
         _ => message.push_str(&format!("; known matchers: {}", names.join(", "))),
     }
     Err(err_at(src, pos, message))
+}
+
+/// A matcher of the other syntax: say so, and for v2 names under v3 show the v3 form.
+fn other_syntax_error(call: &Call<'_>, syntax: RuleSyntax) -> RuleError {
+    let q = |a: &Arg| super::matcher::quoted(&a.value);
+    let hint = match (syntax, call.name) {
+        (RuleSyntax::V2, _) => "; set `ruleSyntax: v3` on the router to use it".to_string(),
+        (RuleSyntax::V3, "Headers" | "HeadersRegexp") if !call.args.is_empty() => {
+            let v3 = if call.name == "Headers" {
+                "Header"
+            } else {
+                "HeaderRegexp"
+            };
+            let parts: Vec<String> = call
+                .args
+                .chunks(2)
+                .map(|c| match c {
+                    [n, v] => format!("{v3}({}, {})", q(n), q(v)),
+                    [n, ..] => format!("{v3}({}, `...`)", q(n)),
+                    [] => String::new(),
+                })
+                .collect();
+            format!("; write {}", parts.join(" && "))
+        }
+        (RuleSyntax::V3, "HostHeader") if !call.args.is_empty() => {
+            let parts: Vec<String> = call
+                .args
+                .iter()
+                .map(|a| format!("Host({})", q(a)))
+                .collect();
+            format!("; write {}", parts.join(" || "))
+        }
+        _ => String::new(),
+    };
+    let label = match syntax {
+        RuleSyntax::V3 => "v2",
+        RuleSyntax::V2 => "v3",
+    };
+    call.err_name(format!("{} is a {label}-syntax matcher{hint}", call.name))
 }

@@ -19,6 +19,7 @@ impl PartialEq for Re {
 
 impl Re {
     /// Compiles a Go-flavoured pattern; the error is the regex crate's message in one line.
+    /// Differences left: the regex crate accepts a few patterns Go rejects (`a**`, `\1`).
     pub fn go(src: &str) -> Result<Re, String> {
         let translated = go_to_rust(src);
         compile(&translated).map(|re| Re {
@@ -43,9 +44,10 @@ impl Re {
 
 fn compile(pattern: &str) -> Result<Regex, String> {
     RegexBuilder::new(pattern)
+        // Go accepts octal escapes (`\101`).
+        .octal(true)
         // Bound what one user rule can cost in memory.
-        .size_limit(1 << 20)
-        .dfa_size_limit(1 << 20)
+        .size_limit(8 << 20)
         .build()
         .map_err(|e| match e {
             regex::Error::Syntax(s) => s
@@ -67,7 +69,9 @@ fn compile(pattern: &str) -> Result<Regex, String> {
 /// - `{` that does not start a repetition (`{2}`, `{2,}`, `{2,5}`) is a literal in Go, an error
 ///   in Rust: it gets escaped (so v2-style `{name:...}` in a PathRegexp means what Traefik v3
 ///   makes of it: literal braces);
-/// - `\d`, `\w`, `\s`, `\b` are ASCII-only in Go, Unicode-aware in Rust: made ASCII.
+/// - `\d`, `\w`, `\s`, `\b` are ASCII-only in Go, Unicode-aware in Rust: made ASCII;
+/// - `\Q...\E` (literal text), `\C` (any byte), and `\<`, `\>` (literals in Go, word
+///   boundaries in Rust) are rewritten.
 pub(crate) fn go_to_rust(p: &str) -> String {
     let chars: Vec<char> = p.chars().collect();
     let mut out = String::with_capacity(p.len() + 8);
@@ -82,6 +86,22 @@ pub(crate) fn go_to_rust(p: &str) -> String {
                     break;
                 };
                 i += 2;
+                if e == 'Q' {
+                    // `\Q...\E`: everything in between is literal.
+                    let rest: String = chars[i..].iter().collect();
+                    let (lit, consumed) = match rest.find("\\E") {
+                        Some(end) => (&rest[..end], rest[..end].chars().count() + 2),
+                        None => (rest.as_str(), rest.chars().count()),
+                    };
+                    for c in lit.chars() {
+                        if r"\.+*?()|[]{}^$#&-~".contains(c) {
+                            out.push('\\');
+                        }
+                        out.push(c);
+                    }
+                    i += consumed;
+                    continue;
+                }
                 let ascii = match (in_class, e) {
                     (false, 'd') => Some("[0-9]"),
                     (false, 'D') => Some("[^0-9]"),
@@ -94,6 +114,11 @@ pub(crate) fn go_to_rust(p: &str) -> String {
                     (true, 'd') => Some("0-9"),
                     (true, 'w') => Some("0-9A-Za-z_"),
                     (true, 's') => Some(r"\t\n\f\r "),
+                    // Any byte.
+                    (false, 'C') => Some(r"(?s-u:.)"),
+                    // Literals in Go, word boundaries in the regex crate.
+                    (_, '<') => Some("<"),
+                    (_, '>') => Some(">"),
                     _ => None,
                 };
                 match ascii {
@@ -202,7 +227,12 @@ pub(crate) fn find_placeholder(s: &str) -> Option<usize> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' {
-            i += 2;
+            // `\p{Greek}`, `\x{41}`: braces of an escape, not a placeholder.
+            if matches!(b.get(i + 1), Some(b'p' | b'P' | b'x')) && b.get(i + 2) == Some(&b'{') {
+                i += s[i..].find('}').map_or(b.len(), |end| end + 1);
+            } else {
+                i += 2;
+            }
             continue;
         }
         if b[i] == b'{' {

@@ -334,6 +334,13 @@ fn traefik_v3_documentation_examples() {
 
 /// The priority example of the docs: default priority is the rule's length.
 #[test]
+fn rule_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+    assert_send_sync::<Rule>();
+    assert_send_sync::<RuleError>();
+}
+
+#[test]
 fn default_priority_is_rule_length() {
     assert_eq!(v3(r"HostRegexp(`[a-z]+\.traefik\.com`)").source_len(), 34);
     assert_eq!(v3("Host(`foobar.traefik.com`)").source_len(), 26);
@@ -384,6 +391,29 @@ fn normalize_request_host_forms() {
     assert_eq!(normalize_request_host("[::1]"), "::1");
     assert_eq!(normalize_request_host("::1"), "::1");
     assert_eq!(normalize_request_host(""), "");
+}
+
+/// Checked against Traefik 3.7: `Path(`/a b`)` matches `/a%20b`, `Path(`/~a`)` matches
+/// `/%7Ea`, `Path(`/a%2Fb`)` matches `/a%2fb` and `Path(`/a/b`)` does not.
+#[test]
+fn routing_path_decodes_unreserved_only() {
+    assert!(matches!(
+        routing_path("/a/b"),
+        Some(std::borrow::Cow::Borrowed("/a/b"))
+    ));
+    assert_eq!(routing_path("/a%20b").unwrap(), "/a b");
+    assert_eq!(routing_path("/%7Ea").unwrap(), "/~a");
+    assert_eq!(routing_path("/a%2fb").unwrap(), "/a%2Fb");
+    assert_eq!(routing_path("/a%2Fb").unwrap(), "/a%2Fb");
+    assert_eq!(routing_path("/100%25").unwrap(), "/100%25");
+    assert_eq!(routing_path("/%C3%A9").unwrap(), "/é");
+    assert_eq!(routing_path("/%FF").unwrap(), "/%FF");
+    assert_eq!(routing_path("/a%2"), None);
+    assert_eq!(routing_path("/a%zz"), None);
+    let mut r = req("http://x/");
+    r.path = routing_path("/a%20b").unwrap().into_owned();
+    assert!(v3("Path(`/a b`)").matches(&r.info()));
+    assert!(!v3("Path(`/a%20b`)").matches(&r.info()));
 }
 
 #[test]
@@ -458,8 +488,10 @@ fn queries() {
             // Percent-decoding of keys and values, `+` as a space.
             (req("http://a/?%71=tr%61efik"), true),
             (req("http://a/?q=tra%2"), false),
-            // Go drops pairs holding `;` and pairs with bad escapes.
-            (req("http://a/?q=traefik;x=1"), false),
+            // `;` separates pairs (Traefik serves with AllowQuerySemicolons); pairs with bad
+            // escapes are dropped.
+            (req("http://a/?q=traefik;x=1"), true),
+            (req("http://a/?x=1;q=traefik"), true),
             (req("http://a/?q=traefik&q=%zz"), true),
         ],
         "Query",
@@ -568,6 +600,25 @@ fn fail(rule: &str, syntax: RuleSyntax) -> (usize, String) {
 }
 
 #[test]
+fn deep_nesting_is_an_error_not_a_crash() {
+    let deep = format!("{}Path(`/`){}", "(".repeat(100_000), ")".repeat(100_000));
+    let (col, msg) = fail(&deep, RuleSyntax::V3);
+    assert_eq!(col, parser::MAX_DEPTH + 1);
+    assert!(msg.contains("nested too deeply"), "{msg}");
+    let nots = format!("{}Path(`/`)", "!".repeat(100_000));
+    assert!(fail(&nots, RuleSyntax::V3).1.contains("nested too deeply"));
+    let ok = format!(
+        "{}Path(`/`){}",
+        "(".repeat(parser::MAX_DEPTH),
+        ")".repeat(parser::MAX_DEPTH)
+    );
+    assert!(v3(&ok).matches(&req("http://a/").info()));
+    // Long flat rules are fine: `&&`/`||` chains are lists, not nesting.
+    let long = vec!["Path(`/x`)"; 10_000].join(" || ") + " || Path(`/`)";
+    assert!(v3(&long).matches(&req("http://a/").info()));
+}
+
+#[test]
 fn error_columns() {
     let cases: &[(&str, usize, &str)] = &[
         ("", 1, "empty rule"),
@@ -584,6 +635,7 @@ fn error_columns() {
             "did you mean HostRegexp?",
         ),
         ("Frobnicate(`a`)", 1, "unknown matcher `Frobnicate`"),
+        ("foo(`a`)", 1, "known matchers: ClientIP, Method"),
         ("Host()", 1, "needs an argument"),
         ("Host(``)", 6, "empty argument"),
         ("Header(`X-A`)", 1, "takes 2 arguments"),
@@ -673,10 +725,23 @@ fn v2_forms_under_v3_explain_the_v3_form() {
         (
             "Headers(`X-A`, `1`)",
             1,
-            "Headers is a v2-syntax matcher; write Header(`name`, `value`)",
+            "Headers is a v2-syntax matcher; write Header(`X-A`, `1`)",
         ),
-        ("HeadersRegexp(`X-A`, `1`)", 1, "write HeaderRegexp"),
-        ("HostHeader(`a.com`)", 1, "write Host(`example.com`)"),
+        (
+            "HeadersRegexp(`X-A`, `^1`)",
+            1,
+            "write HeaderRegexp(`X-A`, `^1`)",
+        ),
+        (
+            "HostHeader(`a.com`, `b.com`)",
+            1,
+            "write Host(`a.com`) || Host(`b.com`)",
+        ),
+        (
+            "Headers(`X-A`, `1`, `X-B`, `2`)",
+            1,
+            "write Header(`X-A`, `1`) && Header(`X-B`, `2`)",
+        ),
         ("Query(`mobile=true`)", 7, "write Query(`mobile`, `true`)"),
         (
             "Query(`a=1`, `b=`)",
@@ -754,6 +819,8 @@ fn v2_syntax() {
         ],
         "v2 HostRegexp",
     );
+    // gorilla matches host templates case-insensitively.
+    assert!(v2("HostRegexp(`{sub:[A-Z]+}.a.com`)").matches(&req("http://x.a.com").info()));
     let rule = v2("HostRegexp(`{subdomain}.Example.com`)");
     assert!(rule.matches(&req("http://a.example.com").info()));
     assert!(!rule.matches(&req("http://a.b.example.com").info()));
@@ -1038,6 +1105,30 @@ fn go_regex_translation() {
     assert_eq!(go_to_rust(r"\p{Greek}"), r"\p{Greek}");
     assert_eq!(go_to_rust(r"[]a]"), r"[\]a]");
     assert_eq!(go_to_rust(r"[[:alpha:]]{2}"), r"[[:alpha:]]{2}");
+    assert_eq!(go_to_rust(r"\Qa.b*\E+"), r"a\.b\*+");
+    assert_eq!(go_to_rust(r"a{,3}"), r"a\{,3\}");
+    // Patterns Go accepts compile here too.
+    for p in [
+        r"^\/api\/v1",
+        r"\-\:\@\!\#\%\&\~\`\=\<\>",
+        r"[^\/]+",
+        r"\Qa.b\E",
+        r"\101",
+        r"\x41\x{41}",
+        r"(?U)a+",
+        r"[[:^alpha:]]",
+        r"\z",
+        r"\C",
+        r"(?P<name>a)(?:b)",
+    ] {
+        assert!(super::regex::Re::go(p).is_ok(), "{p}");
+    }
+    assert!(v3(r"PathRegexp(`^/\<a\>$`)").matches(&req("http://x/<a>").info()));
+    assert!(v3(r"PathRegexp(`^/\101$`)").matches(&req("http://x/A").info()));
+    // Braces of `\p{..}` and `\x{..}` are not v2 placeholders.
+    assert!(v3(r"HostRegexp(`^\p{L}+\.com$`)").matches(&req("http://abc.com").info()));
+    assert!(v3(r"HostRegexp(`^\x{61}\.com$`)").matches(&req("http://a.com").info()));
+    assert!(v3(r"PathRegexp(`^/a{,3}$`)").matches(&req("http://x/a{,3}").info()));
     // Go's `\d` is ASCII only.
     assert!(!v3(r"PathRegexp(`^/\d$`)").matches(&req("http://a/٣").info()));
     assert!(v3(r"PathRegexp(`^/\d$`)").matches(&req("http://a/3").info()));

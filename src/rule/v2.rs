@@ -247,7 +247,12 @@ fn template(call: &Call<'_>, a: &Arg, kind: Kind) -> Result<Template, RuleError>
         Kind::Path => ("[^/]+", true),
         Kind::Prefix => ("[^/]+", false),
     };
-    let pattern = template_regex(&text, default, end, true);
+    let mut pattern = template_regex(&text, default, end, true);
+    if kind == Kind::Host {
+        // gorilla/mux matches host templates case-insensitively (Traefik 3.7 with v2 syntax:
+        // `HostRegexp(`{sub:[A-Z]+}.a.com`)` matches `x.a.com`).
+        pattern.insert_str(0, "(?i)");
+    }
     let re = Re::built(&src, &pattern).map_err(|e| {
         call.err(
             a.pos,

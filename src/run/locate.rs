@@ -14,21 +14,32 @@ pub(super) fn read_sources(filename: &str, directory: &str) -> Vec<(PathBuf, Str
     if !directory.is_empty() {
         collect(Path::new(directory), &mut paths);
     }
-    paths.into_iter().filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t))).collect()
+    paths
+        .into_iter()
+        .filter_map(|p| std::fs::read_to_string(&p).ok().map(|t| (p, t)))
+        .collect()
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for p in entries {
-        let hidden = p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if hidden {
             continue;
         }
         if p.is_dir() {
             collect(&p, out);
-        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml" | "toml")) {
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yml" | "yaml" | "toml")
+        ) {
             out.push(p);
         }
     }
@@ -38,12 +49,22 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
 pub(super) fn field_of(kind: &str, message: &str) -> Option<&'static str> {
     let m = message;
     match kind {
-        "router" if m.starts_with("invalid rule") || m.contains("has no rule") || m.starts_with("unknown rule syntax") => {
-            Some(if m.starts_with("unknown rule syntax") { "ruleSyntax" } else { "rule" })
+        "router"
+            if m.starts_with("invalid rule")
+                || m.contains("has no rule")
+                || m.starts_with("unknown rule syntax") =>
+        {
+            Some(if m.starts_with("unknown rule syntax") {
+                "ruleSyntax"
+            } else {
+                "rule"
+            })
         }
         "router" if m.starts_with("service `") || m.contains("has no service") => Some("service"),
         "router" if m.starts_with("middleware `") => Some("middlewares"),
-        "router" if m.starts_with("entry point") || m.contains("entry point for this router") => Some("entryPoints"),
+        "router" if m.starts_with("entry point") || m.contains("entry point for this router") => {
+            Some("entryPoints")
+        }
         "service" if m.starts_with("servers[") => Some("loadBalancer.servers"),
         "service" if m.starts_with("serversTransport") => Some("loadBalancer.serversTransport"),
         _ => None,
@@ -52,11 +73,20 @@ pub(super) fn field_of(kind: &str, message: &str) -> Option<&'static str> {
 
 /// `(file, 1-based line)` of `http.<section>.<name>` (and of `field`'s first segment inside it
 /// when given and found).
-pub(super) fn find(sources: &[(PathBuf, String)], section: &str, name: &str, field: Option<&str>) -> Option<(PathBuf, usize)> {
+pub(super) fn find(
+    sources: &[(PathBuf, String)],
+    section: &str,
+    name: &str,
+    field: Option<&str>,
+) -> Option<(PathBuf, usize)> {
     let field_key = field.and_then(|f| f.split('.').next());
     for (path, text) in sources {
         let is_toml = path.extension().and_then(|e| e.to_str()) == Some("toml");
-        let found = if is_toml { find_toml(text, section, name, field_key) } else { find_yaml(text, section, name, field_key) };
+        let found = if is_toml {
+            find_toml(text, section, name, field_key)
+        } else {
+            find_yaml(text, section, name, field_key)
+        };
         if let Some(line) = found {
             return Some((path.clone(), line));
         }
@@ -100,7 +130,10 @@ fn find_yaml(text: &str, section: &str, name: &str, field: Option<&str>) -> Opti
                         if indent(l) <= item_indent {
                             break;
                         }
-                        if l.trim().split_once(':').is_some_and(|(k, _)| unquote(k).eq_ignore_ascii_case(f)) {
+                        if l.trim()
+                            .split_once(':')
+                            .is_some_and(|(k, _)| unquote(k).eq_ignore_ascii_case(f))
+                        {
                             return Some(j + 1);
                         }
                     }
@@ -125,7 +158,10 @@ fn find_toml(text: &str, section: &str, name: &str, field: Option<&str>) -> Opti
                     if lt.starts_with('[') {
                         break;
                     }
-                    if lt.split_once('=').is_some_and(|(k, _)| unquote(k).eq_ignore_ascii_case(f)) {
+                    if lt
+                        .split_once('=')
+                        .is_some_and(|(k, _)| unquote(k).eq_ignore_ascii_case(f))
+                    {
                         return Some(j + 1);
                     }
                 }
@@ -144,10 +180,22 @@ mod tests {
     fn finds_yaml_and_toml_fields() {
         let yaml = "http:\n  routers:\n    api:\n      service: s\n      rule: \"Host(`a`\"\n    other:\n      rule: x\n";
         let toml = "[http.routers.api]\nservice = \"s\"\nrule = \"Host(`a`\"\n";
-        let src = vec![(PathBuf::from("a.yml"), yaml.to_string()), (PathBuf::from("b.toml"), toml.to_string())];
-        assert_eq!(find(&src, "routers", "api", Some("rule")), Some((PathBuf::from("a.yml"), 5)));
-        assert_eq!(find(&src, "routers", "other", None), Some((PathBuf::from("a.yml"), 6)));
-        assert_eq!(find(&src[1..], "routers", "api", Some("rule")), Some((PathBuf::from("b.toml"), 3)));
+        let src = vec![
+            (PathBuf::from("a.yml"), yaml.to_string()),
+            (PathBuf::from("b.toml"), toml.to_string()),
+        ];
+        assert_eq!(
+            find(&src, "routers", "api", Some("rule")),
+            Some((PathBuf::from("a.yml"), 5))
+        );
+        assert_eq!(
+            find(&src, "routers", "other", None),
+            Some((PathBuf::from("a.yml"), 6))
+        );
+        assert_eq!(
+            find(&src[1..], "routers", "api", Some("rule")),
+            Some((PathBuf::from("b.toml"), 3))
+        );
         assert_eq!(find(&src, "routers", "nope", None), None);
     }
 }

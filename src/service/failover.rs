@@ -11,12 +11,13 @@ use crate::body::Body;
 #[derive(Debug)]
 pub(crate) struct FailoverRt {
     pub main: Arc<ServiceRuntime>,
-    pub fallback: Arc<ServiceRuntime>,
+    /// None when the configuration names no fallback: the main service's 503 stands.
+    pub fallback: Option<Arc<ServiceRuntime>>,
 }
 
 impl FailoverRt {
     pub fn is_up(&self) -> bool {
-        self.main.is_up() || self.fallback.is_up()
+        self.main.is_up() || self.fallback.as_ref().is_some_and(|f| f.is_up())
     }
 
     pub async fn serve(
@@ -26,8 +27,10 @@ impl FailoverRt {
     ) -> Result<Response<Body>, ProxyError> {
         if self.main.is_up() {
             self.main.serve_dyn(req, ctx).await
+        } else if let Some(fallback) = &self.fallback {
+            fallback.serve_dyn(req, ctx).await
         } else {
-            self.fallback.serve_dyn(req, ctx).await
+            Err(ProxyError::NoServer)
         }
     }
 }

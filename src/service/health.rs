@@ -35,9 +35,22 @@ pub(crate) struct ServerState {
     passive_down_until: AtomicU64,
     /// Passive: (window start, failures in it). Touched on failures only.
     failures: Mutex<(u64, u32)>,
-    /// Requests waiting for this server's response head (p2c).
+    /// Requests waiting for this server's response head (p2c, leasttime).
     pub inflight: AtomicUsize,
+    /// Recent times to first byte (leasttime).
+    response_times: Mutex<ResponseTimes>,
 }
+
+/// The last `RESPONSE_SAMPLES` times to first byte, in milliseconds (Traefik's leasttime keeps 100).
+#[derive(Debug)]
+struct ResponseTimes {
+    samples: [f64; RESPONSE_SAMPLES],
+    next: usize,
+    count: usize,
+    sum: f64,
+}
+
+const RESPONSE_SAMPLES: usize = 100;
 
 impl Default for ServerState {
     fn default() -> Self {
@@ -46,6 +59,12 @@ impl Default for ServerState {
             passive_down_until: AtomicU64::new(0),
             failures: Mutex::new((0, 0)),
             inflight: AtomicUsize::new(0),
+            response_times: Mutex::new(ResponseTimes {
+                samples: [0.0; RESPONSE_SAMPLES],
+                next: 0,
+                count: 0,
+                sum: 0.0,
+            }),
         }
     }
 }
@@ -55,13 +74,50 @@ impl ServerState {
         self.active_up.load(Ordering::Relaxed)
     }
 
+    /// Average time to first byte over the recent samples; 0 before any (cold start).
+    pub fn avg_response_ms(&self) -> f64 {
+        match self.response_times.lock() {
+            Ok(r) if r.count > 0 => r.sum / r.count as f64,
+            _ => 0.0,
+        }
+    }
+
+    pub fn record_response_time(&self, elapsed: Duration) {
+        let ms = elapsed.as_millis() as f64;
+        let Ok(mut r) = self.response_times.lock() else {
+            return;
+        };
+        let i = r.next;
+        if r.count < RESPONSE_SAMPLES {
+            r.count += 1;
+        } else {
+            r.sum -= r.samples[i];
+        }
+        r.samples[i] = ms;
+        r.sum += ms;
+        r.next = (i + 1) % RESPONSE_SAMPLES;
+    }
+
     pub fn set_active(&self, up: bool) -> bool {
         self.active_up.swap(up, Ordering::Relaxed)
     }
 
     pub fn passive_up(&self) -> bool {
         let until = self.passive_down_until.load(Ordering::Relaxed);
-        until == 0 || now_ms() >= until
+        if until == 0 {
+            return true;
+        }
+        if now_ms() < until {
+            return false;
+        }
+        // The window passed: back in rotation, and later picks skip the clock read.
+        let _ = self.passive_down_until.compare_exchange(
+            until,
+            0,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+        true
     }
 
     /// Records a forwarding failure; `max` failures within `window` take the server out for
@@ -231,16 +287,20 @@ impl Drop for Monitor {
     }
 }
 
-/// Starts the active health check of one server. `None` outside a Tokio runtime (the server
-/// then stays in rotation, as if the check had passed).
+/// Starts the active health check of one server on `handle`, else on the current runtime.
+/// `None` without either (the server then stays in rotation, as if the check had passed).
 pub(crate) fn spawn_monitor(
+    handle: Option<&tokio::runtime::Handle>,
     service: Arc<str>,
     target: Target,
     cfg: HealthCfg,
     state: Arc<ServerState>,
     transport: Arc<Transport>,
 ) -> Option<Monitor> {
-    let handle = tokio::runtime::Handle::try_current().ok()?;
+    let handle = match tokio::runtime::Handle::try_current() {
+        Ok(h) => h,
+        Err(_) => handle?.clone(),
+    };
     let probe_target = cfg.probe_uri(&target);
     let task = handle.spawn(async move {
         // The probed address is fixed: keep its pooled clients for the task's life.

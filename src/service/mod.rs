@@ -12,6 +12,14 @@
 //! - `build_services(services, transports, files, registry)`: compiles every service; a broken
 //!   one is reported and left out, the rest build.
 //!
+//! Where wharf deliberately differs from Traefik v3 (documented, tested):
+//! - weighted services skip children without a healthy server, and failover switches when the
+//!   main service has none, whether or not the parent sets `healthCheck: {}`;
+//! - the first active health check runs at once rather than after one interval;
+//! - mirroring keeps at most `maxBodySize` bytes (4 MiB when unset or -1, where Traefik buffers
+//!   without limit) and streams the main request instead of reading it first;
+//! - passive health counts failures to connect or to get a response head (no status codes).
+//!
 //! Files: `loadbalancer.rs` (server pick and forwarding), `wrr.rs`, `sticky.rs`, `health.rs`
 //! (active and passive), `weighted.rs`, `mirroring.rs`, `failover.rs`, `transport.rs` (pooled
 //! clients, TLS, URI rewrite), `upgrade.rs` (101 splice).
@@ -116,16 +124,9 @@ enum Kind {
 
 impl std::fmt::Debug for ServiceRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match &self.kind {
-            Kind::LoadBalancer(_) => "loadBalancer",
-            Kind::Weighted(_) => "weighted",
-            Kind::Mirroring(_) => "mirroring",
-            Kind::Failover(_) => "failover",
-            Kind::Unavailable => "unavailable",
-        };
         f.debug_struct("ServiceRuntime")
             .field("name", &self.name)
-            .field("kind", &kind)
+            .field("kind", &self.kind_name())
             .finish()
     }
 }
@@ -143,6 +144,17 @@ impl ServiceRuntime {
         ServiceRuntime {
             name: name.into(),
             kind: Kind::Unavailable,
+        }
+    }
+
+    /// The configuration key of the service's kind (`loadBalancer`, `weighted`, ...), for the API.
+    pub fn kind_name(&self) -> &'static str {
+        match &self.kind {
+            Kind::LoadBalancer(_) => "loadBalancer",
+            Kind::Weighted(_) => "weighted",
+            Kind::Mirroring(_) => "mirroring",
+            Kind::Failover(_) => "failover",
+            Kind::Unavailable => "unavailable",
         }
     }
 
@@ -200,9 +212,20 @@ impl ServiceRuntime {
 
 /// State that survives configuration swaps (health, pools, balancer positions). Entries are
 /// weak: whatever no snapshot uses any more is dropped (health tasks stop) and pruned.
-#[derive(Default)]
 pub struct ServiceRegistry {
     inner: Mutex<RegistryInner>,
+    /// Where health checks run when `build_services` is called off the runtime (captured at
+    /// creation when there is one).
+    runtime: Option<tokio::runtime::Handle>,
+}
+
+impl Default for ServiceRegistry {
+    fn default() -> Self {
+        ServiceRegistry {
+            inner: Mutex::default(),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -232,6 +255,15 @@ impl std::fmt::Debug for ServiceRegistry {
 impl ServiceRegistry {
     pub fn new() -> ServiceRegistry {
         ServiceRegistry::default()
+    }
+
+    /// A registry whose health checks run on `runtime` (for callers that compile on a thread
+    /// outside the Tokio runtime).
+    pub fn with_runtime(runtime: tokio::runtime::Handle) -> ServiceRegistry {
+        ServiceRegistry {
+            inner: Mutex::default(),
+            runtime: Some(runtime),
+        }
     }
 
     /// Number of active health checks running (for the API and tests).
@@ -465,7 +497,11 @@ impl Builder<'_> {
         }
         if let Some(f) = &svc.failover {
             let main = self.child(name, &f.service)?;
-            let fallback = self.child(name, &f.fallback)?;
+            let fallback = if f.fallback.is_empty() {
+                None
+            } else {
+                Some(self.child(name, &f.fallback)?)
+            };
             return Ok(Kind::Failover(FailoverRt { main, fallback }));
         }
         Err("service has no type".into())
@@ -558,9 +594,11 @@ impl Builder<'_> {
         {
             None | Some("") | Some("wrr") => None,
             Some("p2c") => Some(Strategy::P2c),
+            Some("hrw") => Some(Strategy::Hrw),
+            Some("leasttime") => Some(Strategy::LeastTime(Arc::default())),
             Some(other) => {
                 return Err(format!(
-                    "loadBalancer.strategy {other:?} must be wrr or p2c"
+                    "loadBalancer.strategy {other:?} must be wrr, p2c, hrw or leasttime"
                 ))
             }
         };
@@ -597,6 +635,7 @@ impl Builder<'_> {
                         Some(m) => Some(m),
                         None => {
                             let m = health::spawn_monitor(
+                                self.registry.runtime.as_ref(),
                                 Arc::from(name),
                                 target.clone(),
                                 cfg.clone(),
@@ -604,8 +643,15 @@ impl Builder<'_> {
                                 transport.clone(),
                             )
                             .map(Arc::new);
-                            if let Some(m) = &m {
-                                inner.monitors.insert(key, Arc::downgrade(m));
+                            match &m {
+                                Some(m) => {
+                                    inner.monitors.insert(key, Arc::downgrade(m));
+                                }
+                                None => tracing::warn!(
+                                    service = name,
+                                    server = %url,
+                                    "no Tokio runtime: health check not started"
+                                ),
                             }
                             m
                         }
@@ -628,11 +674,15 @@ impl Builder<'_> {
             Some(c) => Some(sticky::Sticky::new(c, name, &urls)?),
             None => None,
         };
+        // Round-robin state (also leasttime's tie-break) survives rebuilds of the same servers.
         let strategy = match strategy {
-            Some(s) => s,
             None => {
                 Strategy::Wrr(self.wrr_state(name, servers.iter().map(|s| (&*s.url, s.weight))))
             }
+            Some(Strategy::LeastTime(_)) => Strategy::LeastTime(
+                self.wrr_state(name, servers.iter().map(|s| (&*s.url, s.weight))),
+            ),
+            Some(s) => s,
         };
         let weights: Box<[u32]> = servers.iter().map(|s| s.weight).collect();
         Ok(LoadBalancerRt {

@@ -759,44 +759,75 @@ async fn spawn_front(svc: Arc<ServiceRuntime>) -> (SocketAddr, tokio::task::Join
     (addr, task)
 }
 
-#[tokio::test]
-async fn websocket_upgrade_is_spliced() {
+/// An echo WebSocket server, plain or behind TLS.
+async fn spawn_ws_echo(
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    async fn echo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(stream: S) {
+        let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+            return;
+        };
+        while let Some(Ok(msg)) = ws.next().await {
+            if msg.is_text() && ws.send(msg).await.is_err() {
+                return;
+            }
+        }
+    }
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let ws_addr = listener.local_addr().expect("addr");
-    let ws_task = tokio::spawn(async move {
+    let addr = listener.local_addr().expect("addr");
+    let task = tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
-                    return;
-                };
-                while let Some(Ok(msg)) = ws.next().await {
-                    if msg.is_text() && ws.send(msg).await.is_err() {
-                        return;
+                match tls {
+                    None => echo(stream).await,
+                    Some(cfg) => {
+                        if let Ok(s) = tokio_rustls::TlsAcceptor::from(cfg).accept(stream).await {
+                            echo(s).await
+                        }
                     }
                 }
             });
         }
     });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn websocket_upgrade_is_spliced_over_http_and_https() {
+    let pki = pki();
+    let (plain, plain_task) = spawn_ws_echo(None).await;
+    let (secure, secure_task) = spawn_ws_echo(Some(pki.server.clone())).await;
     let reg = Arc::new(ServiceRegistry::new());
-    let built = build_ok(
+    let (built, errors) = build(
         &reg,
-        json!({"ws@file": {"loadBalancer": {"servers": [{"url": format!("http://{ws_addr}")}]}}}),
+        json!({
+            "ws@file": {"loadBalancer": {"servers": [{"url": format!("http://{plain}")}]}},
+            "wss@file": {"loadBalancer": {"serversTransport": "insecure",
+                                          "servers": [{"url": format!("https://{secure}")}]}}
+        }),
+        json!({"insecure@file": {"insecureSkipVerify": true}}),
+        &Files::new(),
     );
-    let (front, front_task) = spawn_front(built["ws@file"].clone()).await;
-    let stream = TcpStream::connect(front).await.expect("connect");
-    let (mut ws, resp) = tokio_tungstenite::client_async(format!("ws://{front}/chat"), stream)
-        .await
-        .expect("handshake");
-    assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
-    for word in ["hello", "wharf"] {
-        ws.send(tokio_tungstenite::tungstenite::Message::text(word))
+    assert!(errors.is_empty(), "{errors:?}");
+    for name in ["ws@file", "wss@file"] {
+        let (front, front_task) = spawn_front(built[name].clone()).await;
+        let stream = TcpStream::connect(front).await.expect("connect");
+        let (mut ws, resp) = tokio_tungstenite::client_async(format!("ws://{front}/chat"), stream)
             .await
-            .expect("send");
-        let echo = ws.next().await.expect("frame").expect("message");
-        assert_eq!(echo.into_text().expect("text").as_str(), word);
+            .expect("handshake");
+        assert_eq!(resp.status(), StatusCode::SWITCHING_PROTOCOLS);
+        for word in ["hello", "wharf"] {
+            ws.send(tokio_tungstenite::tungstenite::Message::text(word))
+                .await
+                .expect("send");
+            let echo = ws.next().await.expect("frame").expect("message");
+            assert_eq!(echo.into_text().expect("text").as_str(), word, "{name}");
+        }
+        front_task.abort();
     }
-    front_task.abort();
-    ws_task.abort();
+    plain_task.abort();
+    secure_task.abort();
 }
 
 #[tokio::test]
@@ -970,9 +1001,10 @@ async fn broken_services_are_reported_and_the_rest_build() {
             "self@file": {"weighted": {"services": [{"name": "self@file"}]}},
             "parent@file": {"weighted": {"services": [{"name": "badurl@file"}]}},
             "transport@file": {"loadBalancer": {"serversTransport": "nope", "servers": []}},
-            "ca@file": {"loadBalancer": {"serversTransport": "ca", "servers": []}}
+            "ca@file": {"loadBalancer": {"serversTransport": "ca", "servers": []}},
+            "pin@file": {"loadBalancer": {"serversTransport": "pin", "servers": []}}
         }),
-        json!({"ca@file": {"rootCAs": ["/missing.pem"]}}),
+        json!({"ca@file": {"rootCAs": ["/missing.pem"]}, "pin@file": {"peerCertURI": "spiffe://x"}}),
         &Files::new(),
     );
     let mut names: Vec<&str> = built.keys().map(String::as_str).collect();
@@ -1005,7 +1037,8 @@ async fn broken_services_are_reported_and_the_rest_build() {
         "{errs:?}"
     );
     assert!(errs["ca@file"].contains("/missing.pem"), "{errs:?}");
-    assert_eq!(errors.len(), 11);
+    assert!(errs["pin@file"].contains("peerCertURI"), "{errs:?}");
+    assert_eq!(errors.len(), 12);
 }
 
 #[tokio::test]
@@ -1054,4 +1087,226 @@ async fn p2c_spreads_load_over_healthy_servers() {
     // The dead server fails at most once, then passive health keeps it out.
     assert!(ok >= 59, "{ok}");
     assert!(!a.seen().is_empty() && !b.seen().is_empty());
+}
+
+#[tokio::test]
+async fn health_check_expected_status_and_redirects() {
+    let handler: Handler = Arc::new(|s: Seen| {
+        Box::pin(async move {
+            let mut r = match s.path.as_str() {
+                "/redirect" | "/redirect-kept" => {
+                    let mut r = text(StatusCode::FOUND, "");
+                    r.headers_mut()
+                        .insert("location", "/bad".parse().expect("hv"));
+                    r
+                }
+                "/bad" => text(StatusCode::INTERNAL_SERVER_ERROR, "bad"),
+                _ => text(StatusCode::OK, "ok"),
+            };
+            r.headers_mut()
+                .insert("x-path", s.path.parse().expect("hv"));
+            r
+        })
+    });
+    let a = spawn_backend(handler, None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({
+            "follow@file": {"loadBalancer": {"healthCheck": {"path": "/redirect", "interval": "50ms"},
+                                             "servers": [{"url": a.url()}]}},
+            "kept@file": {"loadBalancer": {"healthCheck": {"path": "/redirect-kept", "interval": "50ms",
+                                                           "followRedirects": false},
+                                           "servers": [{"url": a.url()}]}},
+            "status@file": {"loadBalancer": {"healthCheck": {"path": "/health", "interval": "50ms", "status": 204},
+                                             "servers": [{"url": a.url()}]}}
+        }),
+    );
+    let (follow, kept, status) = (
+        built["follow@file"].clone(),
+        built["kept@file"].clone(),
+        built["status@file"].clone(),
+    );
+    wait_until("redirect followed to a 500", || !follow.is_up()).await;
+    wait_until("status 200 is not the expected 204", || !status.is_up()).await;
+    wait_until("two probes without following", || {
+        a.count("/redirect-kept") >= 2
+    })
+    .await;
+    assert!(kept.is_up());
+    assert!(a.count("/bad") >= 1);
+    let err = call(&follow, "/").await.err().expect("no server");
+    assert!(matches!(err, ProxyError::NoServer));
+}
+
+#[test]
+fn health_checks_run_when_built_off_the_runtime() {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let health = Arc::new(AtomicU16::new(500));
+    let a = rt.block_on(spawn_backend(health_handler("a", health), None));
+    let reg = Arc::new(ServiceRegistry::with_runtime(rt.handle().clone()));
+    // A plain thread, as a compile running outside the runtime would be.
+    let built = std::thread::scope(|s| {
+        s.spawn(|| {
+            build_ok(
+                &reg,
+                json!({"off@file": {"loadBalancer": {"healthCheck": {"path": "/health", "interval": "50ms"},
+                                                     "servers": [{"url": a.url()}]}}}),
+            )
+        })
+        .join()
+        .expect("build thread")
+    });
+    assert_eq!(reg.health_check_count(), 1);
+    let svc = built["off@file"].clone();
+    assert_eq!(svc.kind_name(), "loadBalancer");
+    rt.block_on(wait_until("server down", || !svc.is_up()));
+    drop(built);
+    drop(svc);
+    rt.block_on(async { drop(a) });
+}
+
+#[tokio::test]
+async fn passive_health_brings_server_back_after_the_window() {
+    let dead = dead_addr().await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({"pw@file": {"loadBalancer": {
+            "passiveHealthCheck": {"failureWindow": "2s", "maxFailedAttempts": 2},
+            "servers": [{"url": format!("http://{dead}")}]
+        }}}),
+    );
+    let svc = built["pw@file"].clone();
+    assert!(matches!(
+        call(&svc, "/").await,
+        Err(ProxyError::Upstream(_))
+    ));
+    assert!(svc.is_up(), "one failure of two allowed");
+    assert!(matches!(
+        call(&svc, "/").await,
+        Err(ProxyError::Upstream(_))
+    ));
+    assert!(!svc.is_up());
+    assert!(matches!(call(&svc, "/").await, Err(ProxyError::NoServer)));
+    wait_until("the failure window to pass", || svc.is_up()).await;
+}
+
+#[tokio::test]
+async fn max_idle_conns_per_host_negative_keeps_no_idle_connection() {
+    let a = spawn_backend(named("a"), None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let (built, errors) = build(
+        &reg,
+        json!({"nopool@file": {"loadBalancer": {"serversTransport": "nopool", "servers": [{"url": a.url()}]}}}),
+        json!({"nopool@file": {"maxIdleConnsPerHost": -1}}),
+        &Files::new(),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    for _ in 0..3 {
+        call(&built["nopool@file"], "/").await.expect("answer");
+    }
+    let peers: std::collections::HashSet<SocketAddr> = a.seen().iter().map(|s| s.peer).collect();
+    assert_eq!(peers.len(), 3);
+}
+
+#[tokio::test]
+async fn mirroring_without_body_sends_headers_only() {
+    let main = spawn_backend(named("main"), None).await;
+    let mirror = spawn_backend(named("mirror"), None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({
+            "main@file": {"loadBalancer": {"servers": [{"url": main.url()}]}},
+            "mirror@file": {"loadBalancer": {"servers": [{"url": mirror.url()}]}},
+            "nobody@file": {"mirroring": {"service": "main@file", "mirrorBody": false,
+                                          "mirrors": [{"name": "mirror@file", "percent": 100}]}}
+        }),
+    );
+    let req = Request::builder()
+        .method("PUT")
+        .uri("/doc")
+        .header("content-length", "7")
+        .header("x-trace", "t1")
+        .body(Body::full("payload"))
+        .expect("req");
+    assert_eq!(
+        call_with(&built["nobody@file"], req)
+            .await
+            .expect("answer")
+            .body,
+        "main"
+    );
+    wait_until("mirror got the request", || mirror.count("/doc") == 1).await;
+    let m = &mirror.seen()[0];
+    assert_eq!(m.method, "PUT");
+    assert_eq!(m.headers["x-trace"], "t1");
+    assert!(m.body.is_empty());
+    assert_eq!(&main.seen()[0].body[..], b"payload");
+}
+
+fn ctx_from(ip: &str) -> RequestCtx {
+    RequestCtx {
+        client_addr: SocketAddr::new(ip.parse().expect("ip"), 40000),
+        ..ctx()
+    }
+}
+
+#[tokio::test]
+async fn hrw_keeps_a_client_ip_on_one_server() {
+    let a = spawn_backend(named("a"), None).await;
+    let b = spawn_backend(named("b"), None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({"hrw@file": {"loadBalancer": {"strategy": "hrw",
+                                             "servers": [{"url": a.url()}, {"url": b.url()}]}}}),
+    );
+    let svc = &built["hrw@file"];
+    let mut seen_servers = std::collections::HashSet::new();
+    for n in 1..=20 {
+        let ip = format!("10.0.0.{n}");
+        let first = svc.serve(get("/"), &ctx_from(&ip)).await.expect("answer");
+        let first = first.into_body().collect().await.expect("body").to_bytes();
+        for _ in 0..3 {
+            let again = svc.serve(get("/"), &ctx_from(&ip)).await.expect("answer");
+            assert_eq!(
+                again.into_body().collect().await.expect("body").to_bytes(),
+                first,
+                "{ip}"
+            );
+        }
+        seen_servers.insert(first);
+    }
+    assert_eq!(
+        seen_servers.len(),
+        2,
+        "20 client IPs spread over both servers"
+    );
+}
+
+#[tokio::test]
+async fn leasttime_prefers_the_faster_server() {
+    let slow: Handler = Arc::new(|_s| {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            text(StatusCode::OK, "slow")
+        })
+    });
+    let a = spawn_backend(slow, None).await;
+    let b = spawn_backend(named("fast"), None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({"lt@file": {"loadBalancer": {"strategy": "leasttime",
+                                            "servers": [{"url": a.url()}, {"url": b.url()}]}}}),
+    );
+    let svc = &built["lt@file"];
+    // Cold start: no samples, both tie and round robin decides.
+    assert_eq!(call(svc, "/").await.expect("answer").body, "slow");
+    assert_eq!(call(svc, "/").await.expect("answer").body, "fast");
+    for _ in 0..6 {
+        assert_eq!(call(svc, "/").await.expect("answer").body, "fast");
+    }
 }

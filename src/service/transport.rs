@@ -49,6 +49,9 @@ pub enum TransportError {
     BadServerName(String),
     #[error("tls: {0}")]
     Tls(String),
+    /// Refused rather than ignored: a transport that should pin a peer must not silently not.
+    #[error("peerCertURI is not supported yet")]
+    PeerCertUri,
 }
 
 /// Which client a server URL needs.
@@ -96,8 +99,14 @@ impl Target {
         let authority = uri
             .authority()
             .filter(|a| !a.host().is_empty())
-            .cloned()
             .ok_or_else(|| format!("invalid URL {url:?}: missing host"))?;
+        // Userinfo never reaches the server (as with Go's URL.Host): keep host and port only.
+        let authority = match authority.as_str().rsplit_once('@') {
+            Some((_, host_port)) => {
+                Authority::try_from(host_port).map_err(|e| format!("invalid URL {url:?}: {e}"))?
+            }
+            None => authority.clone(),
+        };
         let host_header = HeaderValue::from_str(authority.as_str())
             .map_err(|_| format!("invalid URL {url:?}: bad host"))?;
         let uri_scheme = match scheme {
@@ -253,6 +262,9 @@ impl Transport {
         cfg: &ServersTransport,
         files: &dyn Fn(&str) -> Option<Arc<[u8]>>,
     ) -> Result<Transport, TransportError> {
+        if !cfg.peer_cert_uri.is_empty() {
+            return Err(TransportError::PeerCertUri);
+        }
         let timeouts = cfg.forwarding_timeouts.clone().unwrap_or_default();
         let dial_timeout = timeouts
             .dial_timeout
@@ -756,6 +768,15 @@ pub(crate) async fn forward(
     // The client picks h1 or h2 per connection; an h1 version is accepted by both.
     *req.version_mut() = Version::HTTP_11;
 
+    // An HTTP/1.1 → h2c upgrade offer is between the client and wharf, which answers in
+    // HTTP/1.1: it is not passed on (its HTTP2-Settings header is hop-by-hop and gone anyway).
+    if req
+        .headers()
+        .get(UPGRADE)
+        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"h2c"))
+    {
+        req.headers_mut().remove(UPGRADE);
+    }
     let upgrade = target.scheme != UpstreamScheme::H2c && req.headers().contains_key(UPGRADE);
     let client_upgrade = if upgrade {
         req.headers_mut()
@@ -779,4 +800,25 @@ pub(crate) async fn forward(
     }
     strip_hop_by_hop(resp.headers_mut());
     Ok(resp.map(Body::from))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_parsing() {
+        let t = Target::parse("http://user:pw@10.0.0.1:8080/api/", true).expect("target");
+        assert_eq!(t.authority.as_str(), "10.0.0.1:8080");
+        assert_eq!(t.host_header, "10.0.0.1:8080");
+        assert_eq!(t.base_path, "/api");
+        let uri: Uri = "/x/y?z=1".parse().expect("uri");
+        assert_eq!(t.path_and_query(&uri).expect("pq").as_str(), "/api/x/y?z=1");
+        let t = Target::parse("h2c://[::1]:9000", false).expect("target");
+        assert_eq!(t.scheme, UpstreamScheme::H2c);
+        assert_eq!(t.uri_scheme, Scheme::HTTP);
+        assert!(Target::parse("ftp://x", false).is_err());
+        assert!(Target::parse("127.0.0.1:80", false).is_err());
+        assert!(Target::parse("http://", false).is_err());
+    }
 }

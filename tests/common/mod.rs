@@ -36,10 +36,18 @@ impl Wharf {
             .spawn()
             .expect("wharf binary starts");
         let lines = Arc::new(Mutex::new(Vec::new()));
-        for out in [child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-                    child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)]
-            .into_iter()
-            .flatten()
+        for out in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
         {
             let lines = lines.clone();
             std::thread::spawn(move || {
@@ -60,14 +68,23 @@ impl Wharf {
                 if !l.contains("entry point listening") || !l.contains(&needle) {
                     return None;
                 }
-                l.split_whitespace().find_map(|w| w.strip_prefix("address=")).and_then(|a| a.parse().ok())
+                l.split_whitespace()
+                    .find_map(|w| w.strip_prefix("address="))
+                    .and_then(|a| a.parse().ok())
             }) {
                 return addr;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("wharf exited ({status}) before entry point `{name}` listened:\n{}", self.log());
+                panic!(
+                    "wharf exited ({status}) before entry point `{name}` listened:\n{}",
+                    self.log()
+                );
             }
-            assert!(start.elapsed() < DEADLINE, "entry point `{name}` never listened:\n{}", self.log());
+            assert!(
+                start.elapsed() < DEADLINE,
+                "entry point `{name}` never listened:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -78,7 +95,11 @@ impl Wharf {
 
     /// Sends SIGTERM (through `kill`, to keep the tests free of unsafe code).
     pub fn sigterm(&self) {
-        let ok = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status().map(|s| s.success());
+        let ok = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .map(|s| s.success());
         assert_eq!(ok.ok(), Some(true), "kill -TERM");
     }
 
@@ -89,7 +110,11 @@ impl Wharf {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status.code();
             }
-            assert!(start.elapsed() < DEADLINE, "wharf did not exit:\n{}", self.log());
+            assert!(
+                start.elapsed() < DEADLINE,
+                "wharf did not exit:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -127,7 +152,10 @@ pub struct Resp {
 
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -138,7 +166,9 @@ pub async fn get(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<Re
     s.write_all(req.as_bytes()).await?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await?;
-    parse_response(&buf).ok_or_else(|| std::io::Error::other(format!("bad response: {:?}", String::from_utf8_lossy(&buf))))
+    parse_response(&buf).ok_or_else(|| {
+        std::io::Error::other(format!("bad response: {:?}", String::from_utf8_lossy(&buf)))
+    })
 }
 
 fn parse_response(buf: &[u8]) -> Option<Resp> {
@@ -147,19 +177,36 @@ fn parse_response(buf: &[u8]) -> Option<Resp> {
     let mut lines = head.split("\r\n");
     let status = lines.next()?.split_whitespace().nth(1)?.parse().ok()?;
     let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|l| {
+            l.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
     let raw = &buf[end + 4..];
-    let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     let body = if chunked { dechunk(raw)? } else { raw.to_vec() };
-    Some(Resp { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+    Some(Resp {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let nl = raw.windows(2).position(|w| w == b"\r\n")?;
-        let size = usize::from_str_radix(std::str::from_utf8(&raw[..nl]).ok()?.split(';').next()?.trim(), 16).ok()?;
+        let size = usize::from_str_radix(
+            std::str::from_utf8(&raw[..nl])
+                .ok()?
+                .split(';')
+                .next()?
+                .trim(),
+            16,
+        )
+        .ok()?;
         raw = &raw[nl + 2..];
         if size == 0 {
             return Some(out);
@@ -188,7 +235,10 @@ where
 /// Polls until `GET host path` through `addr` answers with a body containing `needle`.
 pub async fn wait_body(addr: SocketAddr, host: &str, path: &str, needle: &str) -> Resp {
     poll(&format!("{host}{path} answering `{needle}`"), || async {
-        get(addr, host, path).await.ok().filter(|r| r.body.contains(needle))
+        get(addr, host, path)
+            .await
+            .ok()
+            .filter(|r| r.body.contains(needle))
     })
     .await
 }
@@ -201,29 +251,42 @@ pub static SLOW_STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::Ato
 pub async fn echo_backend(name: &'static str) -> SocketAddr {
     use http_body_util::{BodyExt, Full, StreamBody};
     use hyper::body::{Bytes, Frame};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind backend");
     let addr = listener.local_addr().expect("backend addr");
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| async move {
-                    let path = req.uri().path().to_string();
-                    if path == "/slow" {
-                        SLOW_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                        let stream = futures_util::stream::unfold(0u32, |i| async move {
-                            if i >= 10 {
-                                return None;
-                            }
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                            Some((Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(format!("chunk{i};")))), i + 1))
-                        });
-                        let body = StreamBody::new(stream).boxed();
-                        return Ok::<_, std::convert::Infallible>(hyper::Response::new(body));
-                    }
-                    let body = Full::new(Bytes::from(format!("backend={name} path={path}"))).map_err(|e| match e {}).boxed();
-                    Ok(hyper::Response::new(body))
-                });
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| async move {
+                        let path = req.uri().path().to_string();
+                        if path == "/slow" {
+                            SLOW_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            let stream = futures_util::stream::unfold(0u32, |i| async move {
+                                if i >= 10 {
+                                    return None;
+                                }
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                                Some((
+                                    Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(
+                                        format!("chunk{i};"),
+                                    ))),
+                                    i + 1,
+                                ))
+                            });
+                            let body = StreamBody::new(stream).boxed();
+                            return Ok::<_, std::convert::Infallible>(hyper::Response::new(body));
+                        }
+                        let body = Full::new(Bytes::from(format!("backend={name} path={path}")))
+                            .map_err(|e| match e {})
+                            .boxed();
+                        Ok(hyper::Response::new(body))
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                     .await;

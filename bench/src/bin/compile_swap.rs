@@ -13,9 +13,19 @@ fn main() {
     let reg = Registries::default();
     let store = SnapshotStore::new();
     for (label, rule) in [
-        ("host routes", Box::new(|i: usize| format!("Host(`h{i}.example.com`)")) as Box<dyn Fn(usize) -> String>),
-        ("path routes on one host", Box::new(|i: usize| format!("Host(`one.example.com`) && PathPrefix(`/p{i}/`)"))),
-        ("host-less path routes", Box::new(|i: usize| format!("PathPrefix(`/p{i}/`)"))),
+        (
+            "host routes",
+            Box::new(|i: usize| format!("Host(`h{i}.example.com`)"))
+                as Box<dyn Fn(usize) -> String>,
+        ),
+        (
+            "path routes on one host",
+            Box::new(|i: usize| format!("Host(`one.example.com`) && PathPrefix(`/p{i}/`)")),
+        ),
+        (
+            "host-less path routes",
+            Box::new(|i: usize| format!("PathPrefix(`/p{i}/`)")),
+        ),
     ] {
         let view = config_with(N, &rule);
         let rss0 = rss_kib();
@@ -31,7 +41,7 @@ fn main() {
         let g2 = store.store(compile_view(view, &reg));
         let recompiled = t.elapsed();
         println!(
-            "{N} routers ({label}): compile {compiled:?}, swap {swapped:?} (gen {g}), recompile+swap {recompiled:?} (gen {g2}), RSS after first {} MiB (+{} MiB)",
+            "{N} routers ({label}): compile {compiled:?}, swap incl. freeing the previous snapshot {swapped:?} (gen {g}), recompile+swap {recompiled:?} (gen {g2}), RSS after first {} MiB (+{} MiB)",
             rss1 / 1024,
             rss1.saturating_sub(rss0) / 1024
         );

@@ -80,6 +80,9 @@ pub struct RouterObservability {
     pub metrics: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tracing: Option<bool>,
+    /// `minimal` (default) or `detailed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_verbosity: Option<String>,
 }
 
 /// A service: exactly one of the four kinds is set (checked at compile, reported if not).
@@ -94,6 +97,12 @@ pub struct Service {
     pub mirroring: Option<Mirroring>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failover: Option<Failover>,
+    /// Weighted, sticky by client IP, over child services (Traefik v3.7+).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub highest_random_weight: Option<HighestRandomWeight>,
+    /// Middlewares applied by the service itself, before it picks a server (Traefik v3.7+).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub middlewares: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -285,6 +294,32 @@ pub struct Failover {
     pub fallback: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub health_check: Option<HealthCheckEnabled>,
+    /// Fail over on these response statuses too, not only when the main service is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<FailoverErrors>,
+}
+
+/// Status-based failover: a response from the main service with one of these statuses is
+/// replayed to the fallback (the request body is kept up to `maxRequestBodyBytes`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FailoverErrors {
+    /// Status codes or ranges: `"500-504"`, `"429"`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub status: Vec<String>,
+    /// Default -1 (no limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_request_body_bytes: Option<i64>,
+}
+
+/// Highest-random-weight (rendezvous hashing on the client IP) over child services.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct HighestRandomWeight {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<WeightedService>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_check: Option<HealthCheckEnabled>,
 }
 
 /// How wharf talks to servers: TLS trust, client certificates, timeouts, pool size.
@@ -308,6 +343,38 @@ pub struct ServersTransport {
     pub disable_http2: bool,
     #[serde(rename = "peerCertURI", skip_serializing_if = "String::is_empty")]
     pub peer_cert_uri: String,
+    /// SANs the server certificate must carry (Traefik v3.8+).
+    #[serde(rename = "peerCertSANs", skip_serializing_if = "Vec::is_empty")]
+    pub peer_cert_sans: Vec<PeerCertSan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spiffe: Option<Spiffe>,
+    /// TLS to servers: cipher suites (Go names) and version bounds (`VersionTLS12`, `VersionTLS13`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cipher_suites: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub min_version: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub max_version: String,
+}
+
+/// One subject alternative name a server certificate must present.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PeerCertSan {
+    /// `DNSName`, `IPAddress`, `URI` or `EmailAddress`.
+    #[serde(rename = "type")]
+    pub san_type: String,
+    pub value: String,
+}
+
+/// SPIFFE identities accepted from servers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Spiffe {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub trust_domain: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -326,6 +393,11 @@ pub struct ForwardingTimeouts {
     pub read_idle_timeout: Option<Duration>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ping_timeout: Option<Duration>,
+    /// Whole-response read and request write limits (Traefik v3.8+); unset = none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub read_timeout: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write_timeout: Option<Duration>,
 }
 
 /// A certificate and key given as file paths (contents are loaded before compile) or inline PEM.
