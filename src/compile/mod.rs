@@ -86,11 +86,12 @@ pub struct Registries {
     pub middlewares: Arc<mw::state::StateRegistry>,
 }
 
-/// What the proxy runs beyond synchronous filters (ForwardAuth's call joins when the proxy
-/// handles `ChainOutcome::Call`; until then such middlewares report "not supported yet").
-const MW_SUPPORT: mw::ProxySupport = mw::ProxySupport {
-    forward_auth: false,
-};
+/// What the proxy runs beyond synchronous filters: nothing yet (ForwardAuth calls, retries,
+/// compression ... join as the proxy handles them); such middlewares report "not supported
+/// yet" instead of silently doing nothing.
+fn mw_support() -> mw::ProxySupport {
+    mw::ProxySupport::default()
+}
 
 /// Everything compile reads. No I/O happens inside compile.
 #[derive(Debug)]
@@ -174,7 +175,7 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                     files: &mw_files,
                     registry: None,
                     scope: name,
-                    support: MW_SUPPORT,
+                    support: mw_support(),
                 };
                 if let Err(e) = mw::compile(name, spec, &ctx) {
                     it.disable(e.to_string());
@@ -314,7 +315,7 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                         files: &mw_files,
                         registry: Some(&input.registries.middlewares),
                         scope: name,
-                        support: MW_SUPPORT,
+                        support: mw_support(),
                     };
                     for m in &flat {
                         let Some(spec) = cfg.http.middlewares.get(m) else {
