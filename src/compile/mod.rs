@@ -86,11 +86,12 @@ pub struct Registries {
     pub middlewares: Arc<mw::state::StateRegistry>,
 }
 
-/// What the proxy runs beyond synchronous filters (ForwardAuth's call joins when the proxy
-/// handles `ChainOutcome::Call`; until then such middlewares report "not supported yet").
-const MW_SUPPORT: mw::ProxySupport = mw::ProxySupport {
-    forward_auth: false,
-};
+/// What the proxy runs beyond synchronous filters: nothing yet (ForwardAuth calls, retries,
+/// compression ... join as the proxy handles them); such middlewares report "not supported
+/// yet" instead of silently doing nothing.
+fn mw_support() -> mw::ProxySupport {
+    mw::ProxySupport::default()
+}
 
 /// Everything compile reads. No I/O happens inside compile.
 #[derive(Debug)]
@@ -174,7 +175,7 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                     files: &mw_files,
                     registry: None,
                     scope: name,
-                    support: MW_SUPPORT,
+                    support: mw_support(),
                 };
                 if let Err(e) = mw::compile(name, spec, &ctx) {
                     it.disable(e.to_string());
@@ -206,7 +207,10 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
         .iter()
         .map(String::as_str)
         .collect();
+    // Routers with a `tls` section serve TLS connections only, the others plain ones only
+    // (Traefik keeps an HTTP and an HTTPS muxer per entry point).
     let mut per_ep: BTreeMap<String, Vec<Arc<Route>>> = BTreeMap::new();
+    let mut per_ep_tls: BTreeMap<String, Vec<Arc<Route>>> = BTreeMap::new();
     for (name, r) in &cfg.http.routers {
         let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
         attach(&mut it, problems.get(&(ItemKind::Router, name.as_str())));
@@ -311,7 +315,7 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                         files: &mw_files,
                         registry: Some(&input.registries.middlewares),
                         scope: name,
-                        support: MW_SUPPORT,
+                        support: mw_support(),
                     };
                     for m in &flat {
                         let Some(spec) = cfg.http.middlewares.get(m) else {
@@ -336,7 +340,12 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                 filters: filters.into(),
             });
             for ep in &eps {
-                per_ep.entry(ep.clone()).or_default().push(route.clone());
+                let table = if r.tls.is_some() {
+                    &mut per_ep_tls
+                } else {
+                    &mut per_ep
+                };
+                table.entry(ep.clone()).or_default().push(route.clone());
             }
         }
         report.routers.insert(name.clone(), it);
@@ -345,14 +354,19 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
     input.registries.middlewares.sweep();
 
     let mut entry_points = HashMap::new();
+    let mut tls_entry_points = HashMap::new();
     for ep in &input.settings.entry_points {
         let routes = per_ep.remove(ep).unwrap_or_default();
         entry_points.insert(Arc::from(ep.as_str()), RouteTable::build(routes));
+        if let Some(routes) = per_ep_tls.remove(ep) {
+            tls_entry_points.insert(Arc::from(ep.as_str()), RouteTable::build(routes));
+        }
     }
 
     Snapshot {
         generation: 0,
         entry_points,
+        tls_entry_points,
         services: built,
         report,
         config: input.config.clone(),

@@ -452,3 +452,26 @@ fn middleware_option_errors_disable_the_router() {
     assert_eq!(m.status, Status::Disabled);
     assert_eq!(snap.report.routers["r@file"].status, Status::Disabled);
 }
+
+#[test]
+fn tls_routers_get_their_own_table() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    secure:
+      rule: "Host(`a.test`)"
+      entryPoints: [websecure]
+      tls: {}
+      service: s
+    plain:
+      rule: "Host(`a.test`)"
+      entryPoints: [websecure]
+      service: s
+"#,
+    ));
+    // A plain connection never reaches a TLS router, and the other way round (as Traefik).
+    assert_eq!(find(&snap, "websecure", "a.test", "/"), Some("plain@file"));
+    let tls = &snap.tls_entry_points["websecure"];
+    let names: Vec<&str> = tls.candidates("a.test").iter().map(|r| &*r.name).collect();
+    assert_eq!(names, vec!["secure@file"]);
+    assert!(!snap.tls_entry_points.contains_key("web"));
+}
