@@ -363,6 +363,8 @@ pub enum SpecError {
     Regex { field: String, reason: String },
     #[error("`{0}` is not supported yet by wharf")]
     NotSupportedYet(String),
+    #[error("plugin middlewares are not supported yet (plugin: {})", .0.join(", "))]
+    PluginNotSupported(Vec<String>),
     #[error("users file `{0}` was not loaded (missing or unreadable)")]
     FileNotLoaded(String),
     #[error("chain cycle: {}", .0.join(" -> "))]

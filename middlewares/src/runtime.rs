@@ -492,13 +492,12 @@ pub fn compile(
             crate::retry::validate(opt(&spec.retry)?)?;
             nsy(kind)
         }
-        K::Plugin => Err(SpecError::NotSupportedYet(format!(
-            "plugin ({})",
+        K::Plugin => Err(SpecError::PluginNotSupported(
             spec.plugin
                 .as_ref()
-                .map(|p| p.keys().cloned().collect::<Vec<_>>().join(", "))
-                .unwrap_or_default()
-        ))),
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default(),
+        )),
     }
 }
 

@@ -130,7 +130,7 @@ fn definition_level_errors() {
     ));
     assert_eq!(
         build("plugin: {jwt: {a: 1}}").unwrap_err().to_string(),
-        "`plugin (jwt)` is not supported yet by wharf"
+        "plugin middlewares are not supported yet (plugin: jwt)"
     );
     assert!(build("chain: {middlewares: [a]}")
         .unwrap_err()
