@@ -436,8 +436,16 @@ impl Conn {
             Err(e) => error_response(&e, &ctx),
         };
         if !chain.is_empty() {
-            let (mut parts, body) = resp.into_parts();
+            let (mut parts, mut body) = resp.into_parts();
             mw::run_response(chain, chain.len(), &mut parts, &conn_info, &flow);
+            // InFlightReq counts a request until its answer is sent, as Traefik's handler
+            // returns only then: its slot lives in `flow`, which the body carries to its end.
+            if chain.iter().any(|f| matches!(f, Filter::InFlightReq(_))) {
+                body = Body::boxed(http_body_util::combinators::BoxBody::new(HoldFlow {
+                    inner: body,
+                    _flow: flow,
+                }));
+            }
             resp = Response::from_parts(parts, body);
         }
         resp
@@ -531,6 +539,35 @@ impl http_body::Body for DeadlineBody {
             return std::task::Poll::Ready(Some(Err("writeTimeout reached".into())));
         }
         this.inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps the middleware flow state (in-flight slots) until it ends.
+    struct HoldFlow {
+        #[pin]
+        inner: Body,
+        _flow: FlowState,
+    }
+}
+
+impl http_body::Body for HoldFlow {
+    type Data = Bytes;
+    type Error = crate::body::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
     }
 
     fn is_end_stream(&self) -> bool {
