@@ -368,6 +368,11 @@ pub fn entry_point_settings(
         idle_timeout: nonzero(rt.idle_timeout),
     };
     s.grace_timeout = ep.transport.life_cycle.grace_time_out.get();
+    s.keep_alive_max_requests = ep.transport.keep_alive_max_requests;
+    s.keep_alive_max_time = nonzero(ep.transport.keep_alive_max_time);
+    s.sanitize_path = ep.http.sanitize_path;
+    s.encode_query_semicolons = ep.http.encode_query_semicolons;
+    s.http2_max_concurrent_streams = ep.http2.max_concurrent_streams;
     if ep.http.max_header_bytes > 0 {
         s.max_header_bytes = usize::try_from(ep.http.max_header_bytes).unwrap_or(usize::MAX);
     }
