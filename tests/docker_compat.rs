@@ -6,18 +6,18 @@
 //! Deliberate differences are listed in [`DELIBERATE`] and asserted as such, so a change on
 //! either side shows up. Skips without an engine socket or without the `traefik` binary.
 
+mod docker_support;
 #[allow(dead_code)]
 #[path = "compat/harness.rs"]
 mod harness;
-mod docker_support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::{free_port, traefik_bin};
 use docker_support::{engine_available, unique, Container, WHOAMI};
+use harness::{free_port, traefik_bin};
 
 /// A proxy process watching this test's containers; killed on drop.
 struct Proxy {
@@ -128,7 +128,9 @@ async fn wait_whoami(ip: &str, port: u16) {
 async fn send_direct(ip: &str, port: u16) -> Option<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut s = tokio::net::TcpStream::connect((ip, port)).await.ok()?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").await.ok()?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        .await
+        .ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.ok()?;
     buf.starts_with(b"HTTP/1.").then_some(())
@@ -271,7 +273,13 @@ async fn traefik_and_wharf_route_the_same_labelled_containers_alike() {
 
     // (label, host, path, requests, expected set of outcomes)
     let cases: Vec<(&str, String, &str, usize, BTreeSet<Outcome>)> = vec![
-        ("rule label: match", h("rule"), "/x/y", 1, [ok(&c_rule)].into()),
+        (
+            "rule label: match",
+            h("rule"),
+            "/x/y",
+            1,
+            [ok(&c_rule)].into(),
+        ),
         (
             "rule label: path outside the rule",
             h("rule"),

@@ -287,7 +287,10 @@ async fn docker_inspect_cache_figures() {
     );
     let args = [
         "--providers.docker=true".to_string(),
-        format!("--providers.docker.endpoint=unix://{}", relay.path.display()),
+        format!(
+            "--providers.docker.endpoint=unix://{}",
+            relay.path.display()
+        ),
         format!("--providers.docker.constraints=Label(`wharf.test`,`{id}`)"),
         "--entrypoints.web.address=127.0.0.1:0".to_string(),
         "--log.level=WARN".to_string(),
@@ -302,7 +305,10 @@ async fn docker_inspect_cache_figures() {
     // One minute of flapping, wharf with its per-container cache.
     let engine = dockerd_pid();
     let (i0, l0) = (
-        relay.calls.inspects.load(std::sync::atomic::Ordering::SeqCst),
+        relay
+            .calls
+            .inspects
+            .load(std::sync::atomic::Ordering::SeqCst),
         relay.calls.lists.load(std::sync::atomic::Ordering::SeqCst),
     );
     let (w0, e0) = (cpu_ticks(w.child.id()), engine.map(cpu_ticks).unwrap_or(0));
@@ -311,11 +317,19 @@ async fn docker_inspect_cache_figures() {
     let mut healthy = true;
     while t0.elapsed() < Duration::from_secs(60) {
         healthy = !healthy;
-        let path = if healthy { "/health/ok" } else { "/health/fail" };
+        let path = if healthy {
+            "/health/ok"
+        } else {
+            "/health/fail"
+        };
         post(&ip, 80, path).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let inspects = relay.calls.inspects.load(std::sync::atomic::Ordering::SeqCst) - i0;
+    let inspects = relay
+        .calls
+        .inspects
+        .load(std::sync::atomic::Ordering::SeqCst)
+        - i0;
     let lists = relay.calls.lists.load(std::sync::atomic::Ordering::SeqCst) - l0;
     let wharf_ms = (cpu_ticks(w.child.id()) - w0) * 10;
     let engine_ms = (engine.map(cpu_ticks).unwrap_or(0) - e0) * 10;
