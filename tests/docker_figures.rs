@@ -215,7 +215,7 @@ fn dockerd_pid() -> Option<u32> {
         .ok()
 }
 
-/// One GET over a fresh connection to the engine's socket; the body as JSON.
+/// One GET on a kept-alive connection to the engine's socket; the body as JSON.
 async fn engine_get(
     sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
     path: &str,
@@ -225,6 +225,8 @@ async fn engine_get(
         .header("host", "docker")
         .body(http_body_util::Empty::new())
         .expect("request");
+    // The connection is reused for the next call: wait until it is free again.
+    sender.ready().await.expect("engine connection ready");
     let resp = sender.send_request(req).await.expect("engine answers");
     let body = resp
         .into_body()
