@@ -5,7 +5,7 @@
 //!
 //! Needs the `wharf-whoami:dev` image (`images/build.sh`). Skips when there is no engine socket.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -646,4 +646,170 @@ async fn works_through_a_read_only_tcp_socket_proxy() {
         0,
         "the provider made a non-read call"
     );
+}
+
+/// Engine events of `event` type `typ` since `since_s` (epoch seconds) with `filter`.
+fn count_events(since_s: u64, filter: &str, typ: &str, event: &str) -> usize {
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() + 1)
+        .unwrap_or(0);
+    docker(&[
+        "events",
+        "--since",
+        &since_s.to_string(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        filter,
+        "--filter",
+        &format!("type={typ}"),
+        "--filter",
+        &format!("event={event}"),
+        "--format",
+        "{{.ID}}",
+    ])
+    .lines()
+    .count()
+}
+
+/// Full ids of the named containers.
+fn first_ids(names: &[String]) -> BTreeSet<String> {
+    names
+        .iter()
+        .map(|n| docker(&["inspect", "-f", "{{.Id}}", n]))
+        .collect()
+}
+
+/// The container ids of every network connect event since `since_s`.
+fn network_connects(since_s: u64) -> Vec<String> {
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() + 1)
+        .unwrap_or(0);
+    docker(&[
+        "events",
+        "--since",
+        &since_s.to_string(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "type=network",
+        "--filter",
+        "event=connect",
+        "--format",
+        "{{index .Actor.Attributes \"container\"}}",
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_events_coalesces_and_the_first_change_goes_out_at_once() {
+    if !engine_available() {
+        return;
+    }
+    let id = unique("burst");
+    let throttle = Duration::from_secs(5);
+    let mut h = spawn(DockerSettings {
+        throttle,
+        ..settings(&id, None)
+    });
+    wait_config(&mut h, "initial (empty) view", |_| true).await;
+    // Let the window opened by the initial list pass, so the next change is a "first" one.
+    tokio::time::sleep(throttle).await;
+    let since_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().saturating_sub(1))
+        .unwrap_or(0);
+
+    // Record every view published from now on, as the set of services with a server.
+    let mut rx = h.config.clone();
+    rx.borrow_and_update();
+    let names: Vec<String> = std::iter::once(format!("{id}-first"))
+        .chain((0..10).map(|i| format!("{id}-b{i}")))
+        .collect();
+    let want = names.clone();
+    let collector = tokio::spawn(async move {
+        let mut views: Vec<BTreeSet<String>> = Vec::new();
+        loop {
+            if rx.changed().await.is_err() {
+                return views;
+            }
+            let Some(c) = rx.borrow_and_update().clone() else {
+                continue;
+            };
+            let seen: BTreeSet<String> = want
+                .iter()
+                .filter(|n| !servers(&c, n).is_empty())
+                .cloned()
+                .collect();
+            let done = seen.len() == want.len();
+            views.push(seen);
+            if done {
+                return views;
+            }
+        }
+    });
+
+    let first = Container::run(&names[0], &id, &[], &[]);
+    // Ten containers started at once (ten `docker run` in parallel).
+    let burst_names = names[1..].to_vec();
+    let burst_id = id.clone();
+    let burst = tokio::task::spawn_blocking(move || {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = burst_names
+                .iter()
+                .map(|n| s.spawn(|| Container::run(n, &burst_id, &[], &[])))
+                .collect();
+            hs.into_iter()
+                .filter_map(|h| h.join().ok())
+                .collect::<Vec<Container>>()
+        })
+    })
+    .await
+    .expect("burst of docker run");
+    assert_eq!(burst.len(), 10, "not every container of the burst started");
+
+    let views = tokio::time::timeout(DEADLINE * 2, collector)
+        .await
+        .expect("every container routed in time")
+        .expect("collector task");
+    let starts = count_events(
+        since_s,
+        &format!("label=wharf.test={id}"),
+        "container",
+        "start",
+    );
+    // Network events name the container in an attribute, not as their actor.
+    let ids: BTreeSet<String> = first_ids(&names);
+    let connects = network_connects(since_s)
+        .iter()
+        .filter(|c| ids.contains(*c))
+        .count();
+    let events = starts + connects;
+    println!(
+        "burst: {events} relevant events ({starts} start, {connects} network connect) → {} views: {:?}",
+        views.len(),
+        views.iter().map(BTreeSet::len).collect::<Vec<_>>()
+    );
+    assert_eq!(starts, 11, "start events of the test's containers");
+    // The first change was applied at once: a view with the first container went out before
+    // the window closed on the whole burst.
+    let first_view = views
+        .iter()
+        .find(|v| v.contains(&names[0]))
+        .expect("a view with the first container");
+    assert!(
+        first_view.len() < names.len(),
+        "the first change waited for the window: first view {first_view:?}"
+    );
+    // The rest coalesced: far fewer views than events.
+    assert!(
+        views.len() * 4 <= events,
+        "{} views for {events} events: the burst did not coalesce",
+        views.len()
+    );
+    drop((first, burst));
 }
