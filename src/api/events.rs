@@ -169,7 +169,12 @@ fn diff_kind(
                 name: name.clone(),
                 provider: n.provider.clone(),
                 change: "added",
-                detail: format!("added by {} ({}){}", n.provider, status_str(n.status), errs(n)),
+                detail: format!(
+                    "added by {} ({}){}",
+                    n.provider,
+                    status_str(n.status),
+                    errs(n)
+                ),
                 status: status_str(n.status),
             }),
             Some(o) => {
@@ -238,13 +243,21 @@ fn describe_change(kind: &str, old: Option<&Value>, new: Option<&Value>) -> Stri
             if !added.is_empty() {
                 parts.push(format!(
                     "+{}",
-                    added.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", +")
+                    added
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", +")
                 ));
             }
             if !removed.is_empty() {
                 parts.push(format!(
                     "-{}",
-                    removed.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", -")
+                    removed
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", -")
                 ));
             }
             if parts.is_empty() {

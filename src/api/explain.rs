@@ -31,13 +31,10 @@ pub(crate) fn answer(snap: &Snapshot, query: &str, entry_points: &[String]) -> R
 
 fn explain(snap: &Snapshot, query: &str, entry_points: &[String]) -> Result<Value, String> {
     let params = query_pairs(query);
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(p, _)| p == k)
-            .map(|(_, v)| v.as_str())
-    };
-    let url = get("url").filter(|u| !u.is_empty()).ok_or("`url` is required")?;
+    let get = |k: &str| params.iter().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
+    let url = get("url")
+        .filter(|u| !u.is_empty())
+        .ok_or("`url` is required")?;
     let uri: Uri = url.parse().map_err(|e| format!("invalid url: {e}"))?;
     let method = match get("method").filter(|m| !m.is_empty()) {
         None => Method::GET,
@@ -74,9 +71,12 @@ fn explain(snap: &Snapshot, query: &str, entry_points: &[String]) -> Result<Valu
             .unwrap_or("")
             .to_string(),
     };
-    let raw_host = raw_host.rsplit_once('@').map_or(raw_host.as_str(), |(_, h)| h);
+    let raw_host = raw_host
+        .rsplit_once('@')
+        .map_or(raw_host.as_str(), |(_, h)| h);
     let host = crate::proxy::normalize_host(raw_host).into_owned();
-    let routing = crate::rule::routing_path(uri.path()).ok_or("malformed percent-escape in the path")?;
+    let routing =
+        crate::rule::routing_path(uri.path()).ok_or("malformed percent-escape in the path")?;
     let path = routing.into_owned();
 
     let ep = match get("entryPoint").filter(|e| !e.is_empty()) {

@@ -245,7 +245,10 @@ impl Api {
                 let n = percent_decode(&rest["/entrypoints/".len()..]);
                 match self.entry_points.iter().find(|(k, _)| *k == n) {
                     Some((_, v)) => json_ok(v),
-                    None => error(StatusCode::NOT_FOUND, &format!("entry point not found: {n}")),
+                    None => error(
+                        StatusCode::NOT_FOUND,
+                        &format!("entry point not found: {n}"),
+                    ),
                 }
             }
             _ => error(StatusCode::NOT_FOUND, "not found"),

@@ -149,30 +149,30 @@ fn service_json(ctx: &Ctx<'_>, name: &str, rep: &ItemReport) -> Value {
     let mut m = Map::new();
     let mut ty = None;
     if let Some(s) = ctx.snap.config.http.services.get(name) {
-        m = object(redact(serde_json::to_value(s).unwrap_or(Value::Null)));
+        let mut raw = redact(serde_json::to_value(s).unwrap_or(Value::Null));
+        // Children are shown as written: unqualified when they are the service's provider.
+        if let Some(p) = provider_of(name) {
+            unqualify_refs(&mut raw, &format!("@{p}"));
+        }
+        m = object(raw);
         ty = m
             .keys()
-            .find(|k| matches!(k.as_str(), "loadBalancer" | "weighted" | "mirroring" | "failover"))
+            .find(|k| {
+                matches!(
+                    k.as_str(),
+                    "loadBalancer" | "weighted" | "mirroring" | "failover"
+                )
+            })
             .map(|k| k.to_ascii_lowercase());
     }
     let mut v = object(with_report(m, name, rep, false));
     if let Some(t) = ty {
         v.insert("type".into(), json!(t));
     }
-    if let Some(servers) = ctx
-        .snap
-        .services
-        .get(name)
-        .and_then(|s| s.server_status())
-    {
+    if let Some(servers) = ctx.snap.services.get(name).and_then(|s| s.server_status()) {
         let st: Map<String, Value> = servers
             .into_iter()
-            .map(|s| {
-                (
-                    s.url.to_string(),
-                    json!(if s.up { "UP" } else { "DOWN" }),
-                )
-            })
+            .map(|s| (s.url.to_string(), json!(if s.up { "UP" } else { "DOWN" })))
             .collect();
         v.insert("serverStatus".into(), Value::Object(st));
     }
@@ -363,7 +363,10 @@ fn paginate(items: Vec<Value>, query: &str) -> Response<Body> {
     }
     let end = start.saturating_add(per_page).min(items.len());
     let next = if end < items.len() { page + 1 } else { 1 };
-    let page_items: Vec<Value> = items.get(start..end).map(<[Value]>::to_vec).unwrap_or_default();
+    let page_items: Vec<Value> = items
+        .get(start..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
     let mut resp = json_ok(&Value::Array(page_items));
     resp.headers_mut().insert(
         "x-next-page",
@@ -477,10 +480,14 @@ pub(crate) fn redact(v: Value) -> Value {
     fn walk(v: Value, key: &str) -> Value {
         let lk = key.to_ascii_lowercase();
         match v {
-            Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| {
-                let nv = walk(v, &k);
-                (k, nv)
-            }).collect()),
+            Value::Object(m) => Value::Object(
+                m.into_iter()
+                    .map(|(k, v)| {
+                        let nv = walk(v, &k);
+                        (k, nv)
+                    })
+                    .collect(),
+            ),
             Value::Array(a) => Value::Array(a.into_iter().map(|v| walk(v, key)).collect()),
             Value::String(s) => {
                 if SECRET_KEYS.contains(&lk.as_str()) && !s.is_empty() {
@@ -503,4 +510,24 @@ pub(crate) fn redact(v: Value) -> Value {
         }
     }
     walk(v, "")
+}
+
+/// Strips `suffix` from service references (`name`, `service`, `fallback`) inside a service.
+fn unqualify_refs(v: &mut Value, suffix: &str) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                match x {
+                    Value::String(s) if matches!(k.as_str(), "name" | "service" | "fallback") => {
+                        if let Some(local) = s.strip_suffix(suffix) {
+                            *s = local.to_string();
+                        }
+                    }
+                    other => unqualify_refs(other, suffix),
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| unqualify_refs(x, suffix)),
+        _ => {}
+    }
 }

@@ -112,7 +112,12 @@ impl Rule {
     /// `req`, in order of appearance: the API's explain endpoint shows why a rule matched or not.
     /// Not for the hot path (allocates).
     pub fn leaf_results(&self, req: &RequestInfo<'_>) -> Vec<(String, bool)> {
-        fn walk(e: &matcher::Expr, neg: bool, req: &RequestInfo<'_>, out: &mut Vec<(String, bool)>) {
+        fn walk(
+            e: &matcher::Expr,
+            neg: bool,
+            req: &RequestInfo<'_>,
+            out: &mut Vec<(String, bool)>,
+        ) {
             match e {
                 matcher::Expr::Leaf(m) => {
                     let hit = m.matches(req);

@@ -156,7 +156,10 @@ impl ServiceRuntime {
     }
 
     /// A service answered by `handler` inside wharf (`@internal` services).
-    pub fn internal(name: impl Into<Arc<str>>, handler: Arc<dyn InternalHandler>) -> ServiceRuntime {
+    pub fn internal(
+        name: impl Into<Arc<str>>,
+        handler: Arc<dyn InternalHandler>,
+    ) -> ServiceRuntime {
         ServiceRuntime {
             name: name.into(),
             kind: Kind::Internal(handler),
