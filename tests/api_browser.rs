@@ -51,8 +51,34 @@ async fn wd(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> 
         body.len()
     );
     s.write_all(req.as_bytes()).await.expect("write");
+    // chromedriver may keep the connection open despite `Connection: close`: read the head,
+    // then exactly Content-Length bytes (or to EOF / the last chunk without one).
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await.expect("read");
+    let mut chunk = [0u8; 8192];
+    let read = async {
+        loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let len = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok());
+                match len {
+                    Some(n) if buf.len() >= end + 4 + n => break,
+                    None if buf.ends_with(b"0\r\n\r\n") && end + 4 < buf.len() => break,
+                    _ => {}
+                }
+            }
+            let n = s.read(&mut chunk).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .unwrap_or_else(|_| panic!("{method} {path}: no answer from chromedriver"));
     let text = String::from_utf8_lossy(&buf);
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let json_text = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
