@@ -81,7 +81,10 @@ async fn wd(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> 
         .unwrap_or_else(|_| panic!("{method} {path}: no answer from chromedriver"));
     let text = String::from_utf8_lossy(&buf);
     let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let json_text = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let json_text = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(rest)
     } else {
         rest.to_string()
@@ -89,7 +92,10 @@ async fn wd(addr: SocketAddr, method: &str, path: &str, body: Option<Value>) -> 
     let v: Value = serde_json::from_str(&json_text)
         .unwrap_or_else(|e| panic!("{method} {path}: {e}: {json_text}"));
     if let Some(err) = v["value"].get("error") {
-        panic!("{method} {path}: webdriver error {err}: {}", v["value"]["message"]);
+        panic!(
+            "{method} {path}: webdriver error {err}: {}",
+            v["value"]["message"]
+        );
     }
     v["value"].clone()
 }
@@ -273,17 +279,16 @@ async fn dashboard_in_chromium() {
     .await;
     let took = written.elapsed();
     eprintln!("router visible in the dashboard {took:?} after the file changed");
-    assert!(
-        took < Duration::from_secs(10),
-        "live update took {took:?}"
-    );
+    assert!(took < Duration::from_secs(10), "live update took {took:?}");
     let broken = rows
         .iter()
         .find(|r| r["name"] == "broken@file")
         .expect("broken row");
     assert_eq!(broken["status"], "disabled");
     assert!(
-        broken["text"].as_str().is_some_and(|t| t.contains("invalid rule")),
+        broken["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("invalid rule")),
         "{broken}"
     );
     // Red: the badge uses the error colour (rgb(185, 28, 28) light, rgb(248, 113, 113) dark).
@@ -305,11 +310,18 @@ async fn dashboard_in_chromium() {
         v.as_str().map(str::to_string)
     })
     .await;
-    assert!(chain.contains("strip@file") && chain.contains("whoami@file") && chain.contains("http://127.0.0.1:1"), "{chain}");
+    assert!(
+        chain.contains("strip@file")
+            && chain.contains("whoami@file")
+            && chain.contains("http://127.0.0.1:1"),
+        "{chain}"
+    );
     driver.screenshot("router-detail").await;
 
     // The explain page.
-    driver.go(&format!("http://{api}/dashboard/#/explain")).await;
+    driver
+        .go(&format!("http://{api}/dashboard/#/explain"))
+        .await;
     poll("explain form", || async {
         let v = driver
             .script("return !!document.getElementById('explain-form')")
@@ -344,9 +356,13 @@ async fn dashboard_in_chromium() {
     driver.go(&format!("http://{api}/dashboard/#/events")).await;
     let timeline = poll("timeline", || async {
         let v = driver
-            .script("const t = document.getElementById('timeline'); return t ? t.textContent : null")
+            .script(
+                "const t = document.getElementById('timeline'); return t ? t.textContent : null",
+            )
             .await;
-        v.as_str().filter(|t| t.contains("added@file")).map(str::to_string)
+        v.as_str()
+            .filter(|t| t.contains("added@file"))
+            .map(str::to_string)
     })
     .await;
     assert!(timeline.contains("added"), "{timeline}");
@@ -358,5 +374,4 @@ async fn dashboard_in_chromium() {
         None,
     )
     .await;
-
 }

@@ -135,7 +135,7 @@ fn explain(snap: &Snapshot, query: &str, entry_points: &[String]) -> Result<Valu
         .report
         .routers
         .iter()
-        .filter(|(_, r)| r.is_disabled() && r.using.iter().any(|u| *u == ep))
+        .filter(|(_, r)| r.is_disabled() && r.using.contains(&ep))
         .take(MAX_SKIPPED)
         .map(|(n, r)| json!({"router": n, "rule": rule_text(snap, n), "error": r.errors}))
         .collect();
