@@ -5,6 +5,7 @@
 //! `ArcSwap<Snapshot>` → `proxy` loads it once per request.
 
 pub mod aggregate;
+pub mod api;
 pub mod body;
 pub mod compile;
 pub mod config;

@@ -443,8 +443,13 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
     let bound = bind_all(&listeners)?;
 
     let store = SnapshotStore::new();
+    let api = crate::api::Api::from_config(cfg, &store, &providers);
+    let mut settings = compile_settings(cfg);
+    if let Some(api) = &api {
+        api.register(&mut settings);
+    }
     let compile_loop = Arc::new(CompileLoop {
-        settings: compile_settings(cfg),
+        settings,
         default_entry_points: cfg.default_router_entry_points(),
         models: entry_point_models(cfg),
         registries: Arc::new(Registries::default()),
@@ -474,6 +479,9 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
                 "/ping",
                 ping_hook(terminating.clone(), ping.terminating_status_code),
             );
+        }
+        if let Some(api) = &api {
+            api.add_hooks(&name, &mut hooks);
         }
         servers.spawn(proxy::serve(
             listener,

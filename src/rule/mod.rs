@@ -108,6 +108,33 @@ impl Rule {
         self.expr.eval(req)
     }
 
+    /// Every leaf matcher (as printed, `!` included for negated leaves) with whether it matched
+    /// `req`, in order of appearance: the API's explain endpoint shows why a rule matched or not.
+    /// Not for the hot path (allocates).
+    pub fn leaf_results(&self, req: &RequestInfo<'_>) -> Vec<(String, bool)> {
+        fn walk(
+            e: &matcher::Expr,
+            neg: bool,
+            req: &RequestInfo<'_>,
+            out: &mut Vec<(String, bool)>,
+        ) {
+            match e {
+                matcher::Expr::Leaf(m) => {
+                    let hit = m.matches(req);
+                    let text = if neg { format!("!{m}") } else { m.to_string() };
+                    out.push((text, hit != neg));
+                }
+                matcher::Expr::Not(inner) => walk(inner, !neg, req, out),
+                matcher::Expr::And(items) | matcher::Expr::Or(items) => {
+                    items.iter().for_each(|i| walk(i, neg, req, out))
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.expr, false, req, &mut out);
+        out
+    }
+
     /// The hosts this rule can match, for the route table's host index.
     pub fn host_keys(&self) -> HostKeys {
         match self.expr.host_keys() {

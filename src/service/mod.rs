@@ -120,6 +120,14 @@ enum Kind {
     /// A placeholder that always answers 503 (for callers that need a service object for a
     /// name that failed to build).
     Unavailable,
+    /// Answered inside wharf (`api@internal`, `dashboard@internal`).
+    Internal(Arc<dyn InternalHandler>),
+}
+
+/// A service wharf answers itself (the API and dashboard as `api@internal` /
+/// `dashboard@internal`), so routers can reference it and protect it with middlewares.
+pub trait InternalHandler: Send + Sync + 'static {
+    fn handle(&self, req: Request<Body>, ctx: &RequestCtx) -> Response<Body>;
 }
 
 impl std::fmt::Debug for ServiceRuntime {
@@ -147,6 +155,17 @@ impl ServiceRuntime {
         }
     }
 
+    /// A service answered by `handler` inside wharf (`@internal` services).
+    pub fn internal(
+        name: impl Into<Arc<str>>,
+        handler: Arc<dyn InternalHandler>,
+    ) -> ServiceRuntime {
+        ServiceRuntime {
+            name: name.into(),
+            kind: Kind::Internal(handler),
+        }
+    }
+
     /// The configuration key of the service's kind (`loadBalancer`, `weighted`, ...), for the API.
     pub fn kind_name(&self) -> &'static str {
         match &self.kind {
@@ -155,6 +174,7 @@ impl ServiceRuntime {
             Kind::Mirroring(_) => "mirroring",
             Kind::Failover(_) => "failover",
             Kind::Unavailable => "unavailable",
+            Kind::Internal(_) => "internal",
         }
     }
 
@@ -169,6 +189,7 @@ impl ServiceRuntime {
             Kind::Mirroring(m) => m.serve(req, ctx).await,
             Kind::Failover(f) => f.serve(req, ctx).await,
             Kind::Unavailable => Err(ProxyError::NoServer),
+            Kind::Internal(h) => Ok(h.handle(req, ctx)),
         }
     }
 
@@ -189,6 +210,7 @@ impl ServiceRuntime {
             Kind::Mirroring(m) => m.is_up(),
             Kind::Failover(f) => f.is_up(),
             Kind::Unavailable => false,
+            Kind::Internal(_) => true,
         }
     }
 
