@@ -8,6 +8,7 @@ pub mod aggregate;
 pub mod body;
 pub mod compile;
 pub mod config;
+pub mod observe;
 pub mod proxy;
 pub mod rule;
 pub mod run;
