@@ -480,13 +480,28 @@ impl Formatter {
     }
 }
 
-/// Headers as `(lower-case name, value)`, values of repeated headers joined with `,` as Go's
-/// `Header.Get` would show the first; X-Forwarded-For is left out of request headers, as
-/// Traefik (Go's reverse proxy adds it after the log captured the request).
+/// Headers as `(lower-case name, value)` (the first value of a repeated header, as Go's
+/// `Header.Get`). Left out of request headers, as Traefik never logs them: `Host` (not in Go's
+/// header map), hop-by-hop headers, and X-Forwarded-For (Go's reverse proxy adds it after the
+/// log captured the request).
 fn headers_of(h: &HeaderMap, request: bool) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::with_capacity(h.keys_len());
     for name in h.keys() {
-        if request && name == "x-forwarded-for" {
+        // Go keeps `Host` out of the header map, so Traefik never logs it.
+        if request
+            && matches!(
+                name.as_str(),
+                "x-forwarded-for"
+                    | "host"
+                    | "connection"
+                    | "keep-alive"
+                    | "proxy-connection"
+                    | "te"
+                    | "trailer"
+                    | "transfer-encoding"
+                    | "upgrade"
+            )
+        {
             continue;
         }
         let v = h

@@ -282,7 +282,13 @@ impl EntryPointObserver {
             version: req.version(),
             host,
             client,
-            request_headers: None,
+            // As received; replaced by the forwarded ones once a router matched (a request no
+            // router takes is logged with the headers it arrived with).
+            request_headers: self
+                .access_log
+                .as_ref()
+                .filter(|a| a.keeps_headers())
+                .map(|_| h.clone()),
             request_content_size: h
                 .get(header::CONTENT_LENGTH)
                 .and_then(|v| v.to_str().ok())
@@ -313,18 +319,15 @@ impl EntryPointObserver {
             pending,
         } = started;
         let id = request_id.or_else(|| pending.as_ref().and_then(|p| p.request_id.clone()));
-        if let (Some(rid), Some(v)) = (self.request_id.as_ref(), id) {
-            // The client gets the ID it sent or the one wharf made, unless the backend set one.
-            if !resp.headers().contains_key(&rid.header) {
-                resp.headers_mut().insert(rid.header.clone(), v);
-            }
-        }
         let Some(pending) = pending else {
+            add_request_id(self.request_id.as_deref(), id, &mut resp);
             return resp;
         };
         let keep_headers = self.access_log.as_ref().is_some_and(|a| a.keeps_headers());
         let mut pending = pending;
-        pending.request_headers = meta.request_headers;
+        if meta.request_headers.is_some() {
+            pending.request_headers = meta.request_headers;
+        }
         let user = resp
             .extensions()
             .get::<AuthenticatedUser>()
@@ -342,6 +345,9 @@ impl EntryPointObserver {
             duration: std::time::Duration::ZERO,
             pending,
         };
+        // After the headers were captured: the log shows what the backend answered (as
+        // Traefik's `origin_`/`downstream_` fields); the ID is in `RequestId`.
+        add_request_id(self.request_id.as_deref(), id, &mut resp);
         let sink = Sink {
             access_log: self.access_log.clone(),
             metrics: self.metrics.clone(),
@@ -381,6 +387,15 @@ impl EntryPointObserver {
     /// Counts an open connection until the guard drops (`traefik_open_connections`).
     pub fn connection_opened(&self) -> Option<metrics::OpenConnection> {
         self.metrics.as_ref().map(|(_, ep)| ep.open_connection())
+    }
+}
+
+/// The client gets the ID it sent or the one wharf made, unless the backend set one.
+fn add_request_id(rid: Option<&RequestIdSettings>, id: Option<HeaderValue>, resp: &mut Response<Body>) {
+    if let (Some(rid), Some(v)) = (rid, id) {
+        if !resp.headers().contains_key(&rid.header) {
+            resp.headers_mut().insert(rid.header.clone(), v);
+        }
     }
 }
 
