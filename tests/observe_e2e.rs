@@ -124,11 +124,14 @@ fn start(dir: &Path, backend: SocketAddr, extra: &str) -> (Wharf, SocketAddr) {
 }
 
 async fn lines_of(path: &Path, at_least: usize) -> Vec<String> {
-    poll(&format!("{at_least} lines in {}", path.display()), || async {
-        let text = std::fs::read_to_string(path).ok()?;
-        let lines: Vec<String> = text.lines().map(str::to_string).collect();
-        (lines.len() >= at_least).then_some(lines)
-    })
+    poll(
+        &format!("{at_least} lines in {}", path.display()),
+        || async {
+            let text = std::fs::read_to_string(path).ok()?;
+            let lines: Vec<String> = text.lines().map(str::to_string).collect();
+            (lines.len() >= at_least).then_some(lines)
+        },
+    )
     .await
 }
 
@@ -169,7 +172,10 @@ async fn json_access_log_fields_redaction_and_request_id() {
     .expect("request");
     assert_eq!(r.status, 200);
     // The request ID: added, forwarded to the backend, returned to the client.
-    let rid = r.header("x-request-id").expect("x-request-id returned").to_string();
+    let rid = r
+        .header("x-request-id")
+        .expect("x-request-id returned")
+        .to_string();
     assert_eq!(rid.len(), 36, "{rid}");
     assert_eq!(header_of(&r.body, "x-request-id"), Some(rid.as_str()));
     // An incoming ID is kept.
@@ -178,7 +184,9 @@ async fn json_access_log_fields_redaction_and_request_id() {
         .expect("request");
     assert_eq!(r2.header("x-request-id"), Some("client-id-1"));
     assert_eq!(header_of(&r2.body, "x-request-id"), Some("client-id-1"));
-    let nf = get_with(web, "nothing.test", "/zz", &[]).await.expect("request");
+    let nf = get_with(web, "nothing.test", "/zz", &[])
+        .await
+        .expect("request");
     assert_eq!(nf.status, 404);
     assert!(nf.header("x-request-id").is_some());
 
@@ -191,7 +199,11 @@ async fn json_access_log_fields_redaction_and_request_id() {
         .iter()
         .find(|e| e["RequestPath"] == "/fields?q=2")
         .expect("line of /fields");
-    let s = |k: &str| e[k].as_str().unwrap_or_else(|| panic!("{k} in {e}")).to_string();
+    let s = |k: &str| {
+        e[k].as_str()
+            .unwrap_or_else(|| panic!("{k} in {e}"))
+            .to_string()
+    };
     let n = |k: &str| e[k].as_u64().unwrap_or_else(|| panic!("{k} in {e}"));
     assert_eq!(s("ClientHost"), "127.0.0.1");
     let port: u16 = s("ClientPort").parse().expect("port");
@@ -235,7 +247,10 @@ async fn json_access_log_fields_redaction_and_request_id() {
     assert_eq!(s("origin_Content-Type"), "text/plain");
     assert!(!w.log().contains("dXNlcjpwdw=="));
     let raw = std::fs::read_to_string(&log).expect("log");
-    assert!(!raw.contains("dXNlcjpwdw==") && !raw.contains("a=b"), "{raw}");
+    assert!(
+        !raw.contains("dXNlcjpwdw==") && !raw.contains("a=b"),
+        "{raw}"
+    );
 
     // The 404: no router, no origin.
     let e = entries
@@ -286,10 +301,7 @@ async fn clf_line_filters_and_sigusr1_reopen() {
         !lines.iter().any(|l| l.contains("/filtered")),
         "404 filtered out: {lines:?}"
     );
-    let line = lines
-        .iter()
-        .find(|l| l.contains("/clf"))
-        .expect("clf line");
+    let line = lines.iter().find(|l| l.contains("/clf")).expect("clf line");
     // Traefik: `<host> - <user> [<date>] "<method> <path> <proto>" <status> <size> "<referer>"
     // "<ua>" <count> "<router>" "<serviceURL>" <ms>ms`; headers are dropped by default, so
     // referer and user agent print `-` (as Traefik writes them).
@@ -297,7 +309,9 @@ async fn clf_line_filters_and_sigusr1_reopen() {
         r#"^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /clf\?x=1 HTTP/1\.1" 200 (\d+) "-" "-" (\d+) "r1@file" "-" (\d+)ms$"#,
     )
     .expect("regex");
-    let caps = re.captures(line).unwrap_or_else(|| panic!("CLF shape: {line}"));
+    let caps = re
+        .captures(line)
+        .unwrap_or_else(|| panic!("CLF shape: {line}"));
     assert_eq!(caps[1].parse::<usize>().expect("size"), r.body.len());
     assert!(caps[2].parse::<u64>().expect("count") >= 3);
 
@@ -407,7 +421,8 @@ async fn prometheus_counters_move_by_the_requests_sent() {
 
     let ep = "traefik_entrypoint_requests_total{code=200,entrypoint=web,method=GET,protocol=http}";
     let router = "traefik_router_requests_total{code=200,method=GET,protocol=http,router=r1@file,service=s1@file}";
-    let service = "traefik_service_requests_total{code=200,method=GET,protocol=http,service=s1@file}";
+    let service =
+        "traefik_service_requests_total{code=200,method=GET,protocol=http,service=s1@file}";
     let hist = "traefik_service_request_duration_seconds_count{code=200,method=GET,protocol=http,service=s1@file}";
     let inf = "traefik_service_request_duration_seconds_bucket{code=200,le=+Inf,method=GET,protocol=http,service=s1@file}";
     // Records finish when the body ends, just after the client has it: wait until the last
@@ -432,19 +447,22 @@ async fn prometheus_counters_move_by_the_requests_sent() {
         (m.get(ep).copied() == Some(2.0 + N as f64)).then_some(m)
     })
     .await;
-    let delta = |k: &str| after.get(k).copied().unwrap_or(0.0) - before.get(k).copied().unwrap_or(0.0);
+    let delta =
+        |k: &str| after.get(k).copied().unwrap_or(0.0) - before.get(k).copied().unwrap_or(0.0);
     assert_eq!(delta(ep), N as f64);
     assert_eq!(delta(router), N as f64);
     assert_eq!(delta(service), N as f64);
     assert_eq!(delta(hist), N as f64);
     assert_eq!(delta(inf), N as f64);
     assert_eq!(
-        delta("traefik_entrypoint_requests_total{code=404,entrypoint=web,method=GET,protocol=http}"),
+        delta(
+            "traefik_entrypoint_requests_total{code=404,entrypoint=web,method=GET,protocol=http}"
+        ),
         3.0
     );
-    assert!(after
-        .keys()
-        .any(|k| k.starts_with("traefik_entrypoint_request_duration_seconds_bucket{") && k.contains("le=0.3")));
+    assert!(after.keys().any(|k| k
+        .starts_with("traefik_entrypoint_request_duration_seconds_bucket{")
+        && k.contains("le=0.3")));
     assert!(after["traefik_config_reloads_total"] >= 1.0);
     assert!(after["traefik_config_last_reload_success"] > 1.0e9);
     assert!(after["wharf_config_generation"] >= 1.0);
@@ -452,10 +470,13 @@ async fn prometheus_counters_move_by_the_requests_sent() {
     assert_eq!(after["wharf_accesslog_dropped_total"], 0.0);
     assert_eq!(after["wharf_provider_errors_total{provider=file}"], 0.0);
     assert!(after.contains_key("traefik_open_connections{entrypoint=web,protocol=TCP}"));
-    let bytes = "traefik_service_responses_bytes_total{code=200,method=GET,protocol=http,service=s1@file}";
+    let bytes =
+        "traefik_service_responses_bytes_total{code=200,method=GET,protocol=http,service=s1@file}";
     assert!(delta(bytes) > 0.0);
     // The internal entry point itself is not counted (Traefik's addInternals default).
-    assert!(!after.keys().any(|k| k.contains("entrypoint=traefik,method")));
+    assert!(!after
+        .keys()
+        .any(|k| k.contains("entrypoint=traefik,method")));
     drop(w);
 }
 
@@ -483,7 +504,10 @@ async fn traceparent_is_continued_forwarded_and_exported() {
                         let store = store.clone();
                         async move {
                             let ok = req.uri().path() == "/v1/traces"
-                                && req.headers().get("content-type").is_some_and(|c| c == "application/json");
+                                && req
+                                    .headers()
+                                    .get("content-type")
+                                    .is_some_and(|c| c == "application/json");
                             let body = req.into_body().collect().await.map(|b| b.to_bytes());
                             if let (true, Ok(b)) = (ok, body) {
                                 if let Ok(v) = serde_json::from_slice::<Value>(&b) {
@@ -518,7 +542,9 @@ async fn traceparent_is_continued_forwarded_and_exported() {
     let r = get_with(web, "a.test", "/traced", &[("traceparent", parent)])
         .await
         .expect("request");
-    let sent = header_of(&r.body, "traceparent").expect("traceparent forwarded").to_string();
+    let sent = header_of(&r.body, "traceparent")
+        .expect("traceparent forwarded")
+        .to_string();
     let parts: Vec<&str> = sent.split('-').collect();
     assert_eq!(parts.len(), 4, "{sent}");
     assert_eq!(parts[0], "00");
@@ -528,9 +554,16 @@ async fn traceparent_is_continued_forwarded_and_exported() {
     // Tracing turns request IDs on by default.
     assert!(r.header("x-request-id").is_some());
     // Without a traceparent a new trace starts.
-    let r = get_with(web, "a.test", "/fresh", &[]).await.expect("request");
-    let fresh = header_of(&r.body, "traceparent").expect("new traceparent").to_string();
-    assert_ne!(fresh.split('-').nth(1), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+    let r = get_with(web, "a.test", "/fresh", &[])
+        .await
+        .expect("request");
+    let fresh = header_of(&r.body, "traceparent")
+        .expect("new traceparent")
+        .to_string();
+    assert_ne!(
+        fresh.split('-').nth(1),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
 
     let span = poll("span exported", || {
         let received = received.clone();
@@ -668,7 +701,12 @@ async fn json_access_log_matches_traefik() {
         let (t, w) = (pick(&logs[0]), pick(&logs[1]));
         let keys = |v: &Value| -> std::collections::BTreeSet<String> {
             v.as_object()
-                .map(|o| o.keys().filter(|k| !gap.contains(&k.as_str())).cloned().collect())
+                .map(|o| {
+                    o.keys()
+                        .filter(|k| !gap.contains(&k.as_str()))
+                        .cloned()
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         let mut tk = keys(&t);

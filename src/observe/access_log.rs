@@ -29,7 +29,12 @@ use super::Finished;
 use crate::config::AccessLog as AccessLogConfig;
 
 /// Headers never written in clear unless named explicitly.
-const SENSITIVE: [&str; 4] = ["authorization", "proxy-authorization", "cookie", "set-cookie"];
+const SENSITIVE: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
 
 /// Smallest channel capacity (lines in flight to the writer).
 const MIN_CHANNEL: usize = 4096;
@@ -339,7 +344,12 @@ impl Formatter {
                 .collect();
             for (prefix, h) in [
                 ("request_", f.pending.request_headers.as_ref()),
-                ("origin_", f.response_headers.as_ref().filter(|_| f.origin_status.is_some())),
+                (
+                    "origin_",
+                    f.response_headers
+                        .as_ref()
+                        .filter(|_| f.origin_status.is_some()),
+                ),
                 ("downstream_", f.response_headers.as_ref()),
             ] {
                 let Some(h) = h else { continue };
@@ -437,11 +447,7 @@ impl Formatter {
         put("OriginDuration", Value::from(od));
         put("OriginStatus", Value::from(os));
         put("Overhead", Value::from(dur.saturating_sub(od)));
-        let host = p
-            .host
-            .as_ref()
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
+        let host = p.host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
         put("RequestAddr", Value::from(host));
         put("RequestContentSize", Value::from(p.request_content_size));
         put("RequestCount", Value::from(p.request_count));

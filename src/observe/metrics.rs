@@ -184,8 +184,10 @@ static GLOBAL: Global = Global {
 pub fn record_compile(d: Duration) {
     let g = &GLOBAL.compile;
     g.count.fetch_add(1, Ordering::Relaxed);
-    g.sum_nanos
-        .fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    g.sum_nanos.fetch_add(
+        u64::try_from(d.as_nanos()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
     let secs = d.as_secs_f64();
     let i = COMPILE_BUCKETS
         .iter()
@@ -227,7 +229,12 @@ impl Metrics {
     /// own metrics use `wharf`. `WHARF_METRICS_PREFIX` (environment) changes the first, for
     /// setups that run both side by side.
     pub fn new(p: &Prometheus) -> Self {
-        let mut bounds: Vec<f64> = p.buckets.iter().copied().filter(|b| b.is_finite()).collect();
+        let mut bounds: Vec<f64> = p
+            .buckets
+            .iter()
+            .copied()
+            .filter(|b| b.is_finite())
+            .collect();
         if bounds.is_empty() {
             bounds = vec![0.1, 0.3, 1.2, 5.0];
         }
@@ -308,7 +315,8 @@ impl Metrics {
                 s.buckets[bucket].fetch_add(1, Ordering::Relaxed);
                 s.request_bytes
                     .fetch_add(p.request_content_size, Ordering::Relaxed);
-                s.response_bytes.fetch_add(f.content_size, Ordering::Relaxed);
+                s.response_bytes
+                    .fetch_add(f.content_size, Ordering::Relaxed);
             }
             None => {
                 self.overflow.fetch_add(1, Ordering::Relaxed);
@@ -455,7 +463,13 @@ impl Metrics {
         let mut out = String::with_capacity(8192);
         let p = &self.prefix;
         let reloads = self.reloads.load(Ordering::Relaxed);
-        gauge_header(&mut out, p, "config_reloads_total", "counter", "Config reloads");
+        gauge_header(
+            &mut out,
+            p,
+            "config_reloads_total",
+            "counter",
+            "Config reloads",
+        );
         let _ = writeln!(out, "{p}_config_reloads_total {reloads}");
         gauge_header(
             &mut out,
@@ -659,9 +673,9 @@ impl Metrics {
             let protocol = PROTOCOLS[(s.key & 0xff) as usize % PROTOCOLS.len()];
             // Label names in lexical order, as Traefik's client writes them.
             match kind {
-                "entrypoint" => format!(
-                    "code=\"{code}\",{owner},method=\"{method}\",protocol=\"{protocol}\""
-                ),
+                "entrypoint" => {
+                    format!("code=\"{code}\",{owner},method=\"{method}\",protocol=\"{protocol}\"")
+                }
                 "router" => {
                     format!("code=\"{code}\",method=\"{method}\",protocol=\"{protocol}\",{owner}")
                 }
@@ -810,13 +824,16 @@ mod tests {
     fn series_slots_are_bounded_and_distinct() {
         let set = SeriesSet::default();
         let nb = 4;
-        let a = set.get(key(StatusCode::OK, &Method::GET, 0), nb).map(|s| s.key);
+        let a = set
+            .get(key(StatusCode::OK, &Method::GET, 0), nb)
+            .map(|s| s.key);
         let b = set
             .get(key(StatusCode::NOT_FOUND, &Method::GET, 0), nb)
             .map(|s| s.key);
         assert_ne!(a, b);
         assert_eq!(
-            set.get(key(StatusCode::OK, &Method::GET, 0), nb).map(|s| s.key),
+            set.get(key(StatusCode::OK, &Method::GET, 0), nb)
+                .map(|s| s.key),
             a
         );
         let mut n = 0;

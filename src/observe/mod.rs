@@ -101,7 +101,9 @@ impl Observability {
             .and_then(|m| m.prometheus.as_ref())
             .map(|p| Arc::new(Metrics::new(p)));
         let tracer = match &cfg.tracing {
-            Some(t) => Tracer::start(t).map_err(ObserveError::Tracing)?.map(Arc::new),
+            Some(t) => Tracer::start(t)
+                .map_err(ObserveError::Tracing)?
+                .map(Arc::new),
             None => None,
         };
         let request_id = RequestIdSettings::from_config(
@@ -263,7 +265,10 @@ impl EntryPointObserver {
             };
         }
         let h = req.headers();
-        let request_count = self.access_log.as_ref().map_or(0, |a| a.next_request_count());
+        let request_count = self
+            .access_log
+            .as_ref()
+            .map_or(0, |a| a.next_request_count());
         let upgrade_ws = h
             .get(header::UPGRADE)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
@@ -356,9 +361,7 @@ impl EntryPointObserver {
         let body_done = resp.status() == StatusCode::SWITCHING_PROTOCOLS
             || http_body::Body::is_end_stream(resp.body());
         if body_done {
-            let size = http_body::Body::size_hint(resp.body())
-                .exact()
-                .unwrap_or(0);
+            let size = http_body::Body::size_hint(resp.body()).exact().unwrap_or(0);
             let mut f = finished;
             f.content_size = size;
             sink.complete(f);
@@ -391,7 +394,11 @@ impl EntryPointObserver {
 }
 
 /// The client gets the ID it sent or the one wharf made, unless the backend set one.
-fn add_request_id(rid: Option<&RequestIdSettings>, id: Option<HeaderValue>, resp: &mut Response<Body>) {
+fn add_request_id(
+    rid: Option<&RequestIdSettings>,
+    id: Option<HeaderValue>,
+    resp: &mut Response<Body>,
+) {
     if let (Some(rid), Some(v)) = (rid, id) {
         if !resp.headers().contains_key(&rid.header) {
             resp.headers_mut().insert(rid.header.clone(), v);

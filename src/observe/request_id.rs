@@ -42,7 +42,9 @@ impl RequestIdSettings {
         let mut incoming = headers.get_all(&self.header).iter();
         if let (Some(v), None) = (incoming.next(), incoming.next()) {
             let b = v.as_bytes();
-            if !b.is_empty() && b.len() <= MAX_INCOMING_LEN && b.iter().all(|c| c.is_ascii_graphic())
+            if !b.is_empty()
+                && b.len() <= MAX_INCOMING_LEN
+                && b.iter().all(|c| c.is_ascii_graphic())
             {
                 return v.clone();
             }
@@ -98,17 +100,23 @@ mod tests {
 
     #[test]
     fn default_follows_observability() {
-        assert!(RequestIdSettings::from_config(None, false).unwrap().is_none());
+        assert!(RequestIdSettings::from_config(None, false)
+            .unwrap()
+            .is_none());
         let off = RequestId {
             enabled: Some(false),
             header_name: String::new(),
         };
-        assert!(RequestIdSettings::from_config(Some(&off), true).unwrap().is_none());
+        assert!(RequestIdSettings::from_config(Some(&off), true)
+            .unwrap()
+            .is_none());
         let custom = RequestId {
             enabled: Some(true),
             header_name: "X-Correlation-Id".into(),
         };
-        let s = RequestIdSettings::from_config(Some(&custom), false).unwrap().unwrap();
+        let s = RequestIdSettings::from_config(Some(&custom), false)
+            .unwrap()
+            .unwrap();
         assert_eq!(s.header, "x-correlation-id");
     }
 }

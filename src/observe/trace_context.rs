@@ -165,14 +165,22 @@ mod tests {
         assert_eq!(c.parent_span_id_hex().as_deref(), Some("00f067aa0ba902b7"));
         assert!(c.sampled, "the parent's decision wins over the rate");
         let sent = h.get(&TRACEPARENT).unwrap().to_str().unwrap().to_string();
-        assert_eq!(sent, format!("00-{}-{}-01", c.trace_id_hex(), c.span_id_hex()));
+        assert_eq!(
+            sent,
+            format!("00-{}-{}-01", c.trace_id_hex(), c.span_id_hex())
+        );
         assert_ne!(c.span_id_hex(), "00f067aa0ba902b7");
 
         let mut h = HeaderMap::new();
         let c = TraceContext::start(&mut h, 0.0);
         assert!(!c.sampled);
         assert!(c.parent_span_id.is_none());
-        assert!(h.get(&TRACEPARENT).unwrap().to_str().unwrap().ends_with("-00"));
+        assert!(h
+            .get(&TRACEPARENT)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .ends_with("-00"));
         let mut h = HeaderMap::new();
         assert!(TraceContext::start(&mut h, 1.0).sampled);
     }

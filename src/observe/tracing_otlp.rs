@@ -203,8 +203,7 @@ fn unix_nanos(t: SystemTime) -> String {
 
 impl Exporter {
     async fn run(self, mut rx: mpsc::Receiver<SpanData>) {
-        let client: Client<_, Full<Bytes>> =
-            Client::builder(TokioExecutor::new()).build_http();
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
         let mut batch: Vec<SpanData> = Vec::with_capacity(BATCH);
         loop {
             let first = rx.recv().await;

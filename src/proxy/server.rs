@@ -176,7 +176,11 @@ async fn connection(
             }
         }
     }
-    let _open = ep.settings.observe.as_ref().and_then(|o| o.connection_opened());
+    let _open = ep
+        .settings
+        .observe
+        .as_ref()
+        .and_then(|o| o.connection_opened());
     let ip = client_addr.ip().to_canonical();
     let client_ip = HeaderValue::from_maybe_shared(Bytes::from(ip.to_string()))
         .unwrap_or(HeaderValue::from_static("0.0.0.0"));
