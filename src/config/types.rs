@@ -65,6 +65,7 @@ pub const NOT_YET_USED: &[&str] = &[
     "log.otlp",
     "accessLog.otlp",
     "metrics.prometheus.headerLabels",
+    "metrics.prometheus.manualRouting",
     "metrics.datadog",
     "metrics.statsD",
     "metrics.influxDB2",

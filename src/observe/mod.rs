@@ -8,6 +8,22 @@
 //! response body (one allocation for the wrapped body); it is finished when the body ends (so
 //! durations and sizes are the ones the client saw, as Traefik measures them) and sent to the
 //! log writer through a bounded channel (full: the line is counted as dropped, never awaited).
+//!
+//! Static configuration read here (Traefik's keys unless marked):
+//! - `accessLog.{filePath,format,bufferingSize,addInternals}`,
+//!   `accessLog.filters.{statusCodes,retryAttempts,minDuration}`,
+//!   `accessLog.fields.{defaultMode,names}`, `accessLog.fields.headers.{defaultMode,names}`;
+//! - `metrics.addInternals`, `metrics.prometheus.{buckets,addEntryPointsLabels,
+//!   addRoutersLabels,addServicesLabels,entryPoint}`; the `traefik_` prefix can be changed with
+//!   the `WHARF_METRICS_PREFIX` environment variable (wharf-specific);
+//! - `tracing.{sampleRate,serviceName,resourceAttributes,globalAttributes,addInternals}`,
+//!   `tracing.otlp.http.{endpoint,headers}`;
+//! - `entryPoints.<ep>.observability.{accessLogs,metrics,tracing}`;
+//! - wharf-specific: `requestId.{enabled,headerName}` (see [`request_id`]).
+//!
+//! Not done: `metrics.prometheus.manualRouting` / `prometheus@internal`, `headerLabels`,
+//! `traefik_tls_certs_not_after`, OTLP over gRPC or https, `ServiceURL`/`ServiceAddr` in the
+//! access log; these keys warn "not yet used" where they exist.
 
 pub mod access_log;
 pub mod metrics;
