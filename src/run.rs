@@ -4,7 +4,7 @@
 //!
 //! Kept free of `anyhow` (the binary adds context); errors here are [`RunError`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -190,6 +190,8 @@ const FILE_POLL: Duration = Duration::from_secs(1);
 pub struct CompileLoop {
     pub settings: CompileSettings,
     pub default_entry_points: Vec<String>,
+    /// `entryPoints.<name>.http.middlewares`, applied to the routers of each entry point.
+    pub models: BTreeMap<String, aggregate::EntryPointModel>,
     pub registries: Arc<Registries>,
     pub store: SnapshotStore,
 }
@@ -203,7 +205,9 @@ impl CompileLoop {
     /// [`apply`](Self::apply), also returning the stamps of the referenced files, taken before
     /// they were read (so a change during the read is seen on the next poll).
     fn apply_watched(&self, views: &Views) -> (u64, Vec<(String, Stamp)>) {
-        let merged = Arc::new(aggregate::merge(views, &self.default_entry_points));
+        let mut merged = aggregate::merge(views, &self.default_entry_points);
+        aggregate::apply_models(&mut merged, &self.models);
+        let merged = Arc::new(merged);
         let watched = stamps(&referenced_paths(&merged));
         let files = load_files(&merged);
         let started = std::time::Instant::now();
@@ -282,6 +286,20 @@ fn log_report_changes(prev: &Report, next: &Report) {
             tracing::warn!("{line}");
         }
     }
+}
+
+/// The entry points whose `http.middlewares` apply to their routers.
+pub fn entry_point_models(cfg: &StaticConfig) -> BTreeMap<String, aggregate::EntryPointModel> {
+    cfg.entry_points
+        .iter()
+        .filter(|(_, ep)| !ep.http.middlewares.is_empty())
+        .map(|(name, ep)| {
+            let model = aggregate::EntryPointModel {
+                middlewares: ep.http.middlewares.clone(),
+            };
+            (name.clone(), model)
+        })
+        .collect()
 }
 
 /// What compile needs from the static configuration.
@@ -426,6 +444,7 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
     let compile_loop = Arc::new(CompileLoop {
         settings: compile_settings(cfg),
         default_entry_points: cfg.default_router_entry_points(),
+        models: entry_point_models(cfg),
         registries: Arc::new(Registries::default()),
         store: store.clone(),
     });
@@ -557,10 +576,11 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
     let sources = locate::read_sources(&file.filename, &file.directory);
     // The provider's problems were printed above; the report repeats them on their items.
     let seen: BTreeSet<String> = view.problems.iter().map(ToString::to_string).collect();
-    let merged = aggregate::merge(
+    let mut merged = aggregate::merge(
         &[("file".to_string(), Arc::new(view))],
         &cfg.default_router_entry_points(),
     );
+    aggregate::apply_models(&mut merged, &entry_point_models(cfg));
     let settings = compile_settings(cfg);
     let registries = Registries::default();
     let files = load_files(&merged);

@@ -16,8 +16,11 @@ use crate::service::ServiceRuntime;
 pub struct Snapshot {
     /// Counts swaps; 0 is the empty snapshot before the first compile.
     pub generation: u64,
-    /// Route table per entry point name.
+    /// Route table per entry point name, for plain (non-TLS) connections: routers without `tls`.
     pub entry_points: HashMap<Arc<str>, RouteTable>,
+    /// Route table per entry point name for TLS connections: routers with a `tls` section
+    /// (Traefik's HTTPS muxer). Absent for entry points without TLS routers.
+    pub tls_entry_points: HashMap<Arc<str>, RouteTable>,
     /// Enabled services by qualified name.
     pub services: HashMap<String, Arc<ServiceRuntime>>,
     /// Status and errors of every router, service and middleware.

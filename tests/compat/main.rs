@@ -30,6 +30,9 @@ fn dynamic(
             "    {n}:\n      loadBalancer:\n        servers:\n          - url: \"http://{addr}\"\n"
         ));
     }
+    // A server nobody listens on (port 1 on loopback refuses at once) and a service without servers.
+    s.push_str("    dead:\n      loadBalancer:\n        servers:\n          - url: \"http://127.0.0.1:1\"\n");
+    s.push_str("    empty:\n      loadBalancer:\n        servers: []\n");
     if !case.middlewares.is_empty() {
         s.push_str("  middlewares:\n");
         s.push_str(case.middlewares);
@@ -202,6 +205,41 @@ fn cases() -> Vec<Case> {
                         ("keep-alive", "timeout=5"),
                     ],
                 ),
+            ],
+        },
+        Case {
+            name: "dead and empty services",
+            routers: r#"    r1:
+      rule: "Host(`dead.test`)"
+      service: dead
+    r2:
+      rule: "Host(`empty.test`)"
+      service: empty
+"#,
+            middlewares: "",
+            requests: vec![get("dead.test", "/"), get("empty.test", "/")],
+        },
+        Case {
+            name: "paths as the router sees them",
+            routers: r#"    r1:
+      rule: "Path(`/a/b`)"
+      service: a
+    r2:
+      rule: "PathPrefix(`/enc`)"
+      service: b
+    r3:
+      rule: "Path(`/x y`)"
+      service: c
+"#,
+            middlewares: "",
+            requests: vec![
+                get("p.test", "/a/b"),
+                get("p.test", "/a/./b"),
+                get("p.test", "/a/../a/b"),
+                get("p.test", "/a%2Fb"),
+                get("p.test", "/enc/%7Efoo?x=%20y"),
+                get("p.test", "/x%20y"),
+                get("p.test", "/a/b?q=1;r=2"),
             ],
         },
         Case {
