@@ -106,7 +106,7 @@ fn dynamic(dir: &Path, backend: SocketAddr) -> PathBuf {
         dir,
         "dynamic.yml",
         &format!(
-            "http:\n  routers:\n    r1:\n      rule: \"Host(`a.test`)\"\n      service: s1\n  services:\n    s1:\n      loadBalancer:\n        servers:\n          - url: \"http://{backend}\"\n"
+            "http:\n  routers:\n    r1:\n      rule: \"Host(`a.test`)\"\n      service: s1\n    r2:\n      rule: \"Host(`auth.test`)\"\n      service: s1\n      middlewares: [auth]\n  middlewares:\n    auth:\n      basicAuth:\n        users: [\"user:{{SHA}}GpHWL3ymc5liWkNopqtdSjuqYHM=\"]\n  services:\n    s1:\n      loadBalancer:\n        servers:\n          - url: \"http://{backend}\"\n"
         ),
     )
 }
@@ -184,13 +184,23 @@ async fn json_access_log_fields_redaction_and_request_id() {
         .expect("request");
     assert_eq!(r2.header("x-request-id"), Some("client-id-1"));
     assert_eq!(header_of(&r2.body, "x-request-id"), Some("client-id-1"));
+    // A user accepted by basicAuth is the line's ClientUsername.
+    let au = get_with(
+        web,
+        "auth.test",
+        "/authed",
+        &[("Authorization", "Basic dXNlcjpwdw==")],
+    )
+    .await
+    .expect("request");
+    assert_eq!(au.status, 200);
     let nf = get_with(web, "nothing.test", "/zz", &[])
         .await
         .expect("request");
     assert_eq!(nf.status, 404);
     assert!(nf.header("x-request-id").is_some());
 
-    let lines = lines_of(&log, 4).await;
+    let lines = lines_of(&log, 5).await;
     let entries: Vec<Value> = lines
         .iter()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -251,6 +261,13 @@ async fn json_access_log_fields_redaction_and_request_id() {
         !raw.contains("dXNlcjpwdw==") && !raw.contains("a=b"),
         "{raw}"
     );
+
+    let e = entries
+        .iter()
+        .find(|e| e["RequestPath"] == "/authed")
+        .expect("line of /authed");
+    assert_eq!(e["ClientUsername"], "user");
+    assert_eq!(e["RouterName"], "r2@file");
 
     // The 404: no router, no origin.
     let e = entries

@@ -68,6 +68,8 @@ pub struct RouteMeta {
     pub capture_headers: bool,
     /// Those headers (set by the proxy right before it calls the service).
     pub request_headers: Option<HeaderMap>,
+    /// The user an auth middleware accepted (`ClientUsername`).
+    pub user: Option<Arc<str>>,
 }
 
 impl RouteMeta {
@@ -349,10 +351,11 @@ impl EntryPointObserver {
         if meta.request_headers.is_some() {
             pending.request_headers = meta.request_headers;
         }
-        let user = resp
-            .extensions()
-            .get::<AuthenticatedUser>()
-            .map(|u| u.0.clone());
+        let user = meta.user.or_else(|| {
+            resp.extensions()
+                .get::<AuthenticatedUser>()
+                .map(|u| u.0.clone())
+        });
         let finished = Finished {
             user,
             entry_point: self.entry_point.clone(),

@@ -425,8 +425,11 @@ impl Conn {
             headers::append_forwarded_for(req.headers_mut(), &self.client_ip);
         }
         headers::remove_hop_by_hop_request(req.headers_mut());
-        if meta.capture_headers {
-            meta.request_headers = Some(req.headers().clone());
+        if meta.wanted {
+            meta.user = flow.user.clone();
+            if meta.capture_headers {
+                meta.request_headers = Some(req.headers().clone());
+            }
         }
 
         let ctx = RequestCtx {
