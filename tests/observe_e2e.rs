@@ -123,15 +123,15 @@ fn start(dir: &Path, backend: SocketAddr, extra: &str) -> (Wharf, SocketAddr) {
     (w, web)
 }
 
-async fn lines_of(path: &Path, at_least: usize) -> Vec<String> {
-    poll(
-        &format!("{at_least} lines in {}", path.display()),
-        || async {
-            let text = std::fs::read_to_string(path).ok()?;
-            let lines: Vec<String> = text.lines().map(str::to_string).collect();
-            (lines.len() >= at_least).then_some(lines)
-        },
-    )
+/// Waits until the file has a line containing each of `needles`; returns all lines.
+async fn lines_with(path: &Path, needles: &[&str]) -> Vec<String> {
+    poll(&format!("{needles:?} in {}", path.display()), || async {
+        let text = std::fs::read_to_string(path).ok()?;
+        needles
+            .iter()
+            .all(|n| text.lines().any(|l| l.contains(n)))
+            .then(|| text.lines().map(str::to_string).collect())
+    })
     .await
 }
 
@@ -200,7 +200,7 @@ async fn json_access_log_fields_redaction_and_request_id() {
     assert_eq!(nf.status, 404);
     assert!(nf.header("x-request-id").is_some());
 
-    let lines = lines_of(&log, 5).await;
+    let lines = lines_with(&log, &["/fields?q=2", "/authed", "/zz", "/keep"]).await;
     let entries: Vec<Value> = lines
         .iter()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
@@ -313,7 +313,7 @@ async fn clf_line_filters_and_sigusr1_reopen() {
     )
     .await
     .expect("request");
-    let lines = lines_of(&log, 2).await;
+    let lines = lines_with(&log, &["/clf"]).await;
     assert!(
         !lines.iter().any(|l| l.contains("/filtered")),
         "404 filtered out: {lines:?}"
@@ -344,7 +344,7 @@ async fn clf_line_filters_and_sigusr1_reopen() {
     get_with(web, "a.test", "/after-rotate", &[])
         .await
         .expect("request");
-    let fresh = lines_of(&log, 1).await;
+    let fresh = lines_with(&log, &["/after-rotate"]).await;
     assert!(fresh[0].contains("/after-rotate"), "{fresh:?}");
     let old = std::fs::read_to_string(&rotated).expect("rotated");
     assert!(old.contains("/clf") && !old.contains("/after-rotate"));
@@ -678,7 +678,7 @@ async fn json_access_log_matches_traefik() {
         get_with(addr, "none.test", "/nf", &extra)
             .await
             .expect("request");
-        let lines = lines_of(log, 3).await;
+        let lines = lines_with(log, &["/same?q=1", "/nf"]).await;
         logs.push(
             lines
                 .iter()
@@ -795,24 +795,36 @@ async fn prometheus_series_match_traefik() {
                 .filter(|r| r.status == 200)
         })
         .await;
+        let ok200 =
+            "traefik_entrypoint_requests_total{code=200,entrypoint=web,method=GET,protocol=http}";
+        let nf404 =
+            "traefik_entrypoint_requests_total{code=404,entrypoint=web,method=GET,protocol=http}";
+        let scrape_any = || async {
+            let r = get(internal, "localhost", "/metrics").await.ok()?;
+            Some(parse_metrics(&r.body))
+        };
+        // Baseline once the warm-up's success is counted.
+        let before = poll("warm-up counted", || async {
+            scrape_any()
+                .await
+                .filter(|m| m.get(ok200).copied().unwrap_or(0.0) >= 1.0)
+        })
+        .await;
         for p in ["/a", "/b", "/c"] {
             get_with(addr, "a.test", p, &[]).await.expect("request");
         }
         get_with(addr, "none.test", "/", &[])
             .await
             .expect("request");
-        let key =
-            "traefik_entrypoint_requests_total{code=404,entrypoint=web,method=GET,protocol=http}";
-        let m = poll("requests counted", || async {
-            let r = get(internal, "localhost", "/metrics").await.ok()?;
-            let m = parse_metrics(&r.body);
-            (m.get(key) == Some(&1.0)
-                && m.get("traefik_entrypoint_requests_total{code=200,entrypoint=web,method=GET,protocol=http}") == Some(&4.0))
-            .then_some(m)
+        let at = |m: &BTreeMap<String, f64>, k: &str| m.get(k).copied().unwrap_or(0.0);
+        let after = poll("requests counted", || async {
+            scrape_any().await.filter(|m| {
+                at(m, ok200) - at(&before, ok200) == 3.0 && at(m, nf404) - at(&before, nf404) == 1.0
+            })
         })
         .await;
-        let requests: BTreeMap<String, f64> = m
-            .into_iter()
+        let requests: BTreeMap<String, f64> = after
+            .iter()
             .filter(|(k, _)| {
                 (k.starts_with("traefik_entrypoint_") || k.starts_with("traefik_router_") || k.starts_with("traefik_service_"))
                     && !k.contains("_sum{")
@@ -821,6 +833,8 @@ async fn prometheus_series_match_traefik() {
                     // wharf reports every load-balancer server; Traefik only health-checked ones.
                     && !k.starts_with("traefik_service_server_up")
             })
+            .map(|(k, v)| (k.clone(), v - at(&before, k)))
+            .filter(|(_, d)| *d != 0.0)
             .collect();
         seen.push(requests);
     }
