@@ -9,6 +9,7 @@ pub mod api;
 pub mod body;
 pub mod compile;
 pub mod config;
+pub mod observe;
 pub mod proxy;
 pub mod rule;
 pub mod run;

@@ -45,6 +45,8 @@ pub enum RunError {
     Logging(String),
     #[error("{0}")]
     Provider(String),
+    #[error("{0}")]
+    Observe(String),
 }
 
 /// Binds one listener. `[::]` is bound dual-stack; where IPv6 is unavailable it falls back to
@@ -216,6 +218,7 @@ impl CompileLoop {
             now: SystemTime::now(),
             registries: &self.registries,
         });
+        crate::observe::metrics::record_compile(started.elapsed());
         let previous = self.store.load();
         log_report_changes(&previous.report, &snap.report);
         let routers = snap.report.routers.len();
@@ -455,6 +458,14 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
         registries: Arc::new(Registries::default()),
         store: store.clone(),
     });
+    // Access log, metrics, request IDs, tracing (observe/): built once, one observer per
+    // entry point below.
+    let observability = crate::observe::Observability::from_config(cfg)
+        .map_err(|e| RunError::Observe(e.to_string()))?;
+    observability.follow(&store);
+    if let Some(m) = &observability.metrics {
+        m.watch_providers(&providers);
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let views = aggregate::spawn(providers, cfg.providers.providers_throttle_duration.get());
     let compiler = tokio::spawn(compile_loop.clone().run(views, stop_rx));
@@ -468,8 +479,24 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
             address: SocketAddr::from(([0, 0, 0, 0], 0)),
             source,
         })?;
-        let settings = Arc::new(entry_point_settings(cfg, &name, addr)?);
+        let mut settings = entry_point_settings(cfg, &name, addr)?;
+        settings.observe = observability.for_entry_point(cfg, &name).map(Arc::new);
+        let settings = Arc::new(settings);
         let mut hooks = PreRouteHooks::new();
+        if let (Some(m), Some(prom)) = (
+            &observability.metrics,
+            cfg.metrics.as_ref().and_then(|m| m.prometheus.as_ref()),
+        ) {
+            if !prom.manual_routing && prom.entry_point == name {
+                let m = m.clone();
+                hooks.add(
+                    "/metrics",
+                    move |req: &http::Request<Body>, _: &HookCtx<'_>| {
+                        (req.uri().path() == "/metrics").then(|| m.response())
+                    },
+                );
+            }
+        }
         if let Some(ping) = cfg
             .ping
             .as_ref()

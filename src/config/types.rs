@@ -31,7 +31,7 @@ pub const NOT_YET_USED: &[&str] = &[
     "entryPoints.*.allowACMEByPass",
     "entryPoints.*.http3",
     "entryPoints.*.udp",
-    "entryPoints.*.observability",
+    "entryPoints.*.observability.traceVerbosity",
     "providers.file.debugLogGeneratedTemplate",
     "providers.docker.tls",
     "providers.docker.httpClientTimeout",
@@ -62,9 +62,16 @@ pub const NOT_YET_USED: &[&str] = &[
     "log.compress",
     "log.otlp",
     "accessLog.otlp",
-    "accessLog.addInternals",
-    "metrics",
-    "tracing",
+    "metrics.prometheus.headerLabels",
+    "metrics.prometheus.manualRouting",
+    "metrics.datadog",
+    "metrics.statsD",
+    "metrics.influxDB2",
+    "metrics.otlp",
+    "tracing.otlp.grpc",
+    "tracing.capturedRequestHeaders",
+    "tracing.capturedResponseHeaders",
+    "tracing.safeQueryParams",
     "hostResolver",
     "experimental",
     "spiffe",
@@ -109,6 +116,20 @@ pub struct StaticConfig {
     pub spiffe: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ocsp: Option<Value>,
+    /// wharf-specific: `requestId.{enabled,headerName}` (see `observe::request_id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<RequestId>,
+}
+
+/// `requestId` (wharf-specific): add an ID header to requests that lack one.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct RequestId {
+    /// Default: on when `accessLog` or `tracing` is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Default `X-Request-Id`.
+    pub header_name: String,
 }
 
 /// `global`: both are about Traefik Labs' services. wharf never phones home whatever they say,

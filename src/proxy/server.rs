@@ -28,6 +28,7 @@ use super::path;
 use super::proxy_protocol;
 use super::settings::{EntryPointSettings, MIN_MAX_HEADER_BYTES};
 use crate::body::Body;
+use crate::observe::RouteMeta;
 use crate::rule::RequestInfo;
 use crate::service::{ProxyError, RequestCtx};
 use crate::snapshot::Snapshot;
@@ -176,6 +177,11 @@ async fn connection(
             }
         }
     }
+    let _open = ep
+        .settings
+        .observe
+        .as_ref()
+        .and_then(|o| o.connection_opened());
     let ip = client_addr.ip().to_canonical();
     let client_ip = HeaderValue::from_maybe_shared(Bytes::from(ip.to_string()))
         .unwrap_or(HeaderValue::from_static("0.0.0.0"));
@@ -239,7 +245,17 @@ impl Conn {
     async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
         let served = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
         let _active = ActiveGuard::new(&self.active);
-        let mut resp = self.route(req).await;
+        // Observability (access log, metrics, request ID, tracing): one call before, one after.
+        let mut resp = match &self.ep.settings.observe {
+            None => self.route(req, &mut RouteMeta::off()).await,
+            Some(obs) => {
+                let mut req = req;
+                let started = obs.start(&mut req, self.client_addr);
+                let mut meta = obs.route_meta(&started);
+                let resp = self.route(req, &mut meta).await;
+                obs.finish(started, meta, resp)
+            }
+        };
         self.limit_keep_alive(served, &mut resp);
         resp
     }
@@ -261,7 +277,7 @@ impl Conn {
         }
     }
 
-    async fn route(&self, req: Request<Incoming>) -> Response<Body> {
+    async fn route(&self, req: Request<Incoming>, meta: &mut RouteMeta) -> Response<Body> {
         let settings = &*self.ep.settings;
         let mut req = req.map(Body::from);
         // readTimeout covers the body too, as Go's: a body still arriving at the deadline
@@ -353,6 +369,10 @@ impl Conn {
                 None => return not_found(),
             }
         };
+        if meta.wanted {
+            meta.router = Some(route.name.clone());
+            meta.service = Some(route.service.name.clone());
+        }
 
         let input = ForwardedInput {
             trusted: self.trusted,
@@ -405,6 +425,12 @@ impl Conn {
             headers::append_forwarded_for(req.headers_mut(), &self.client_ip);
         }
         headers::remove_hop_by_hop_request(req.headers_mut());
+        if meta.wanted {
+            meta.user = flow.user.clone();
+            if meta.capture_headers {
+                meta.request_headers = Some(req.headers().clone());
+            }
+        }
 
         let ctx = RequestCtx {
             client_addr: self.client_addr,
@@ -430,6 +456,9 @@ impl Conn {
         let mut resp = match result {
             Ok(mut resp) => {
                 let status = resp.status();
+                if meta.wanted {
+                    meta.origin = Some((status, Instant::now()));
+                }
                 headers::remove_hop_by_hop_response(status, resp.headers_mut());
                 resp
             }

@@ -54,6 +54,8 @@ pub struct EntryPointSettings {
     /// Answer 400 to an HTTP/1.1 request that carries both `Content-Length` and
     /// `Transfer-Encoding` (hyper alone would let `Transfer-Encoding` win, as Go does).
     pub reject_ambiguous_framing: bool,
+    /// Access log, metrics, request IDs, tracing (`None`: nothing observed on this entry point).
+    pub observe: Option<Arc<crate::observe::EntryPointObserver>>,
 }
 
 impl EntryPointSettings {
@@ -76,6 +78,7 @@ impl EntryPointSettings {
             sanitize_path: true,
             encode_query_semicolons: false,
             reject_ambiguous_framing: true,
+            observe: None,
         }
     }
 }
