@@ -86,11 +86,10 @@ pub struct Registries {
     pub middlewares: Arc<mw::state::StateRegistry>,
 }
 
-/// What the proxy runs beyond synchronous filters: nothing yet (ForwardAuth calls, retries,
-/// compression ... join as the proxy handles them); such middlewares report "not supported
-/// yet" instead of silently doing nothing.
+/// What the proxy runs beyond synchronous filters (src/proxy/chain.rs); the other proxy-run
+/// middlewares report "not supported yet" instead of silently doing nothing.
 fn mw_support() -> mw::ProxySupport {
-    mw::ProxySupport::default()
+    crate::proxy::middleware_support()
 }
 
 /// Everything compile reads. No I/O happens inside compile.

@@ -23,6 +23,7 @@
 //! `writeTimeout` reached before the answer head gives 504 (Go closes without an answer); a
 //! URL fragment is dropped (the `http` crate strips it) instead of refused with 400.
 
+mod chain;
 mod headers;
 mod hooks;
 mod io;
@@ -35,6 +36,7 @@ pub use headers::{
     append_forwarded_for, host_port, is_websocket, normalize_host, prepare_forwarded_headers,
     remove_hop_by_hop_request, remove_hop_by_hop_response, set_forwarded_headers, ForwardedInput,
 };
+pub use chain::support as middleware_support;
 pub use hooks::{HookCtx, PreRouteHook, PreRouteHooks};
 pub use server::{error_response, not_found, serve};
 pub use settings::{
