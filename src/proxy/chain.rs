@@ -96,7 +96,9 @@ where
                 let limit = fa.max_response_body_size();
                 let limit = (limit >= 0).then_some(limit as u64);
                 let action = match call(*request, auth_body, limit).await {
-                    Ok((ap, abody)) => chain[index].on_call_response(&ap, abody, &mut parts, &mut flow),
+                    Ok((ap, abody)) => {
+                        chain[index].on_call_response(&ap, abody, &mut parts, &mut flow)
+                    }
                     Err(CallError::TooLarge) => Action::Respond(status_only(401)),
                     Err(CallError::Failed(e)) => {
                         tracing::debug!(router = %ctx.router, error = %e, "forwardAuth call failed");
@@ -383,7 +385,11 @@ async fn error_page(
     let mut req = Request::new(Body::empty());
     *req.uri_mut() = page_uri;
     *req.headers_mut() = hdrs.clone();
-    for h in [header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::CONTENT_TYPE] {
+    for h in [
+        header::CONTENT_LENGTH,
+        header::TRANSFER_ENCODING,
+        header::CONTENT_TYPE,
+    ] {
         req.headers_mut().remove(h);
     }
     headers::remove_hop_by_hop_request(req.headers_mut());

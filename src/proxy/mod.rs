@@ -32,11 +32,11 @@ pub mod proxy_protocol;
 mod server;
 mod settings;
 
+pub use chain::support as middleware_support;
 pub use headers::{
     append_forwarded_for, host_port, is_websocket, normalize_host, prepare_forwarded_headers,
     remove_hop_by_hop_request, remove_hop_by_hop_response, set_forwarded_headers, ForwardedInput,
 };
-pub use chain::support as middleware_support;
 pub use hooks::{HookCtx, PreRouteHook, PreRouteHooks};
 pub use server::{error_response, not_found, serve};
 pub use settings::{
@@ -45,6 +45,8 @@ pub use settings::{
 };
 pub use tokio_util::sync::CancellationToken;
 
+#[cfg(test)]
+mod chain_tests;
 #[cfg(test)]
 mod e2e_tests;
 #[cfg(test)]
