@@ -126,7 +126,7 @@ pub fn referenced_paths(cfg: &DynamicConfig) -> BTreeSet<String> {
         // usersFile of basicAuth / digestAuth, as the middlewares crate lists them.
         wharf_middlewares::referenced_files(m)
             .into_iter()
-            .for_each(|p| add(p));
+            .for_each(&mut add);
         if let Some(tls) = m.forward_auth.as_ref().and_then(|f| f.tls.as_ref()) {
             add(&tls.ca);
             add(&tls.cert);
