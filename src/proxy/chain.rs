@@ -234,9 +234,62 @@ where
         }
     }
 
-    let (mut rp, rbody) = resp.into_parts();
+    let (mut rp, mut rbody) = resp.into_parts();
+    // ContentType: a response without `Content-Type` gets one sniffed from its first bytes.
+    if let Some(Filter::ContentType(ct)) = chain.iter().find(|f| f.wants_content_sniffing()) {
+        let bodiless = rp.status.is_informational()
+            || rp.status == StatusCode::NO_CONTENT
+            || rp.status == StatusCode::NOT_MODIFIED;
+        if !bodiless && !rp.headers.contains_key(header::CONTENT_TYPE) {
+            let (prefix, rest) = sniff(rbody).await;
+            ct.apply(&mut rp, &prefix);
+            rbody = rest;
+        }
+    }
     mw::run_response(chain, chain.len(), &mut rp, conn, &flow);
     Response::from_parts(rp, rbody)
+}
+
+/// Bytes Go's `DetectContentType` looks at.
+const SNIFF_LEN: usize = 512;
+
+/// Reads up to [`SNIFF_LEN`] bytes of a response body; returns them and a body that replays
+/// them before the rest (frames already read are kept in order, an error included).
+async fn sniff(mut body: Body) -> (Bytes, Body) {
+    use futures_util::StreamExt;
+    let mut seen = bytes::BytesMut::new();
+    let mut frames: Vec<Result<http_body::Frame<Bytes>, crate::body::BoxError>> = Vec::new();
+    let mut ended = false;
+    while seen.len() < SNIFF_LEN {
+        match body.frame().await {
+            None => {
+                ended = true;
+                break;
+            }
+            Some(Ok(frame)) => {
+                if let Some(d) = frame.data_ref() {
+                    seen.extend_from_slice(d);
+                }
+                frames.push(Ok(frame));
+            }
+            Some(Err(e)) => {
+                frames.push(Err(e));
+                ended = true;
+                break;
+            }
+        }
+    }
+    let prefix = seen.freeze();
+    let head = futures_util::stream::iter(frames);
+    let rest = if ended {
+        Body::boxed(BodyExt::boxed(http_body_util::StreamBody::new(head)))
+    } else {
+        let tail = http_body_util::BodyStream::new(body);
+        Body::boxed(BodyExt::boxed(http_body_util::StreamBody::new(
+            head.chain(tail),
+        )))
+    };
+    (prefix, rest)
 }
 
 /// A filter answered: the response phase runs over the filters before it.

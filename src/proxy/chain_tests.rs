@@ -223,6 +223,8 @@ http:
     chained: {{rule: "Host(`chained`)", service: echo, middlewares: [both]}}
     broken: {{rule: "Host(`broken`)", service: echo, middlewares: [bad]}}
     cb: {{rule: "Host(`cb`)", service: echo, middlewares: [cb]}}
+    ct: {{rule: "Host(`ct`)", service: echo, middlewares: [ct]}}
+    plug: {{rule: "Host(`plug`)", service: echo, middlewares: [plug]}}
   middlewares:
     strip: {{stripPrefix: {{prefixes: ["/api"]}}}}
     stripslash: {{stripPrefix: {{prefixes: ["/api/"]}}}}
@@ -262,6 +264,8 @@ http:
     retry: {{retry: {{attempts: 3}}}}
     buf: {{buffering: {{maxRequestBodyBytes: 10}}}}
     both: {{chain: {{middlewares: [strip, addprefix]}}}}
+    ct: {{contentType: {{}}}}
+    plug: {{plugin: {{demo: {{x: "1"}}}}}}
     bad: {{replacePathRegex: {{regex: "(", replacement: "/"}}}}
     cb: {{circuitBreaker: {{expression: "ResponseCodeRatio(500, 600, 0, 600) > 0.5", checkPeriod: 1ms, fallbackDuration: 1m}}}}
 "#
@@ -372,7 +376,22 @@ async fn path_middlewares() {
     // A middleware that fails to compile disables its router (404), the rest serve.
     let r = raw(a, &get("broken", "/", "")).await;
     assert_eq!(status(&r), 404, "{r}");
+    // contentType: sniffed from the body when the backend sent none; not otherwise.
+    let r = raw(a, &get("ct", "/x", "")).await;
+    assert_eq!(
+        header(&r, "content-type"),
+        ["text/plain; charset=utf-8"],
+        "{r}"
+    );
+    assert_eq!(line(&r), "GET /x HTTP/1.1", "{r}");
+    let r = raw(a, &get("strip", "/x", "")).await;
+    assert!(header(&r, "content-type").is_empty(), "{r}");
+    // A plugin middleware is kept and reported, its router disabled.
+    let r = raw(a, &get("plug", "/", "")).await;
+    assert_eq!(status(&r), 404, "{r}");
     let snap = e.srv.store.load();
+    let plug = format!("{:?}", snap.report.middlewares["plug@file"]);
+    assert!(plug.contains("not supported yet"), "{plug}");
     let bad = &snap.report.middlewares["bad@file"];
     assert!(bad.is_disabled(), "{bad:?}");
     let router = &snap.report.routers["broken@file"];
