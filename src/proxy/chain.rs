@@ -235,6 +235,36 @@ where
     }
 
     let (mut rp, mut rbody) = resp.into_parts();
+    // Buffering: a response body over `maxResponseBodyBytes` becomes a 500 (read into memory
+    // up to the limit, as Traefik buffers it).
+    if let Some(max) = chain
+        .iter()
+        .filter_map(|f| f.buffering_policy().and_then(|p| p.max_response_body_bytes))
+        .min()
+    {
+        let declared = rp
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let too_large = if declared.is_some_and(|n| n > max) {
+            true
+        } else {
+            match read_limited(rbody, Some(max)).await {
+                Ok(bytes) => {
+                    rbody = Body::full(bytes);
+                    false
+                }
+                Err(_) => {
+                    rbody = Body::empty();
+                    true
+                }
+            }
+        };
+        if too_large {
+            return answer(chain, chain.len(), status_only(500), conn, &flow);
+        }
+    }
     // ContentType: a response without `Content-Type` gets one sniffed from its first bytes.
     if let Some(Filter::ContentType(ct)) = chain.iter().find(|f| f.wants_content_sniffing()) {
         let bodiless = rp.status.is_informational()

@@ -220,6 +220,7 @@ http:
     retrylive: {{rule: "Host(`retrylive`)", service: echo, middlewares: [retry]}}
     retryhalf: {{rule: "Host(`retryhalf`)", service: half, middlewares: [retry]}}
     buf: {{rule: "Host(`buf`)", service: echo, middlewares: [buf]}}
+    bufresp: {{rule: "Host(`bufresp`)", service: echo, middlewares: [bufresp]}}
     chained: {{rule: "Host(`chained`)", service: echo, middlewares: [both]}}
     broken: {{rule: "Host(`broken`)", service: echo, middlewares: [bad]}}
     cb: {{rule: "Host(`cb`)", service: echo, middlewares: [cb]}}
@@ -263,6 +264,7 @@ http:
         query: "/page/{{status}}?o={{originalStatus}}&u={{url}}"
     retry: {{retry: {{attempts: 3}}}}
     buf: {{buffering: {{maxRequestBodyBytes: 10}}}}
+    bufresp: {{buffering: {{maxResponseBodyBytes: 10}}}}
     both: {{chain: {{middlewares: [strip, addprefix]}}}}
     ct: {{contentType: {{}}}}
     plug: {{plugin: {{demo: {{x: "1"}}}}}}
@@ -632,6 +634,9 @@ async fn buffering_refuses_large_bodies() {
     )
     .await;
     assert_eq!(status(&r), 200, "{r}");
+    // The echo answer is longer than 10 bytes.
+    let r = raw(a, &get("bufresp", "/", "")).await;
+    assert_eq!(status(&r), 500, "{r}");
 }
 
 #[tokio::test]
