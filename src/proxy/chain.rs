@@ -6,6 +6,7 @@
 //! The filters themselves are synchronous (`wharf_middlewares::run_request`); the await points
 //! are here: a RateLimit delay, the ForwardAuth call, reading a bounded body copy, the service.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use wharf_middlewares::{self as mw, Action, ChainOutcome, ConnInfo, Filter, Flow
 
 use super::headers;
 use crate::body::Body;
-use crate::service::transport::{Transport, UpstreamScheme};
+use crate::service::transport::{Transport, Upstream, UpstreamScheme};
 use crate::service::{ProxyError, RequestCtx};
 use crate::snapshot::Snapshot;
 
@@ -422,7 +423,25 @@ async fn call(
             req.headers_mut().insert(header::HOST, v);
         }
     }
-    let upstream: Arc<_> = transport.upstream(scheme, &authority);
+    // The transport keeps only weak references to its upstreams; holding them here keeps the
+    // auth servers' connection pools alive between calls (a handful of addresses).
+    static HELD: OnceLock<std::sync::Mutex<HashMap<(UpstreamScheme, String), Arc<Upstream>>>> =
+        OnceLock::new();
+    let upstream: Arc<Upstream> = {
+        let held = HELD.get_or_init(Default::default);
+        let mut map = match held.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        // Addresses come from the configuration; past a few dozen (many reloads with changing
+        // addresses) start over rather than grow.
+        if map.len() >= 64 {
+            map.clear();
+        }
+        map.entry((scheme, authority.as_str().to_ascii_lowercase()))
+            .or_insert_with(|| transport.upstream(scheme, &authority))
+            .clone()
+    };
     let resp = upstream
         .send(scheme, false, req)
         .await
