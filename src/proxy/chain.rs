@@ -379,6 +379,9 @@ async fn read_limited(body: Body, limit: Option<u64>) -> Result<Bytes, ReadError
     }
 }
 
+/// Auth servers' upstreams by scheme and authority.
+type HeldUpstreams = std::sync::Mutex<HashMap<(UpstreamScheme, String), Arc<Upstream>>>;
+
 enum CallError {
     TooLarge,
     Failed(String),
@@ -425,8 +428,7 @@ async fn call(
     }
     // The transport keeps only weak references to its upstreams; holding them here keeps the
     // auth servers' connection pools alive between calls (a handful of addresses).
-    static HELD: OnceLock<std::sync::Mutex<HashMap<(UpstreamScheme, String), Arc<Upstream>>>> =
-        OnceLock::new();
+    static HELD: OnceLock<HeldUpstreams> = OnceLock::new();
     let upstream: Arc<Upstream> = {
         let held = HELD.get_or_init(Default::default);
         let mut map = match held.lock() {
