@@ -5,7 +5,11 @@
 //!
 //! - start event → first 200 through wharf (median and max of 20), die event → route gone (404);
 //! - wharf's CPU time while 100 labelled containers start;
-//! - wharf's CPU time over one minute while one container's health check flaps every second.
+//! - wharf's CPU time over one minute while one container's health check flaps every second;
+//! - `docker_inspect_cache_figures`: engine calls (counted by a relay) and CPU (wharf's and the
+//!   engine's) over one minute of health flapping among 20 quiet containers, against what a
+//!   provider re-listing and re-inspecting every container on every event would cost (run by
+//!   the test itself, the same number of times, against the same engine).
 
 mod common;
 mod docker_support;
@@ -14,7 +18,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::{get, Wharf};
-use docker_support::{docker, engine_available, health_image, post, unique, Container, WHOAMI};
+use docker_support::{
+    docker, engine_available, health_image, post, unique, Container, Relay, WHOAMI,
+};
 
 fn now_ns() -> i128 {
     SystemTime::now()
@@ -193,4 +199,189 @@ async fn docker_provider_figures() {
         ticks * 10
     );
     drop(w);
+}
+
+/// Process id of the engine (`dockerd`), when visible from here.
+fn dockerd_pid() -> Option<u32> {
+    let out = std::process::Command::new("pgrep")
+        .args(["-x", "dockerd"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// One GET on a kept-alive connection to the engine's socket; the body as JSON.
+async fn engine_get(
+    sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    path: &str,
+) -> serde_json::Value {
+    use http_body_util::BodyExt;
+    let req = hyper::Request::get(path)
+        .header("host", "docker")
+        .body(http_body_util::Empty::new())
+        .expect("request");
+    // The connection is reused for the next call: wait until it is free again.
+    sender.ready().await.expect("engine connection ready");
+    let resp = sender.send_request(req).await.expect("engine answers");
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("engine body")
+        .to_bytes();
+    serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)
+}
+
+/// What a provider without a cache does on each event: list every container, inspect each.
+/// Returns the number of engine calls made.
+async fn full_refresh() -> usize {
+    let stream = tokio::net::UnixStream::connect(docker_support::SOCK)
+        .await
+        .expect("engine socket");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("engine handshake");
+    tokio::spawn(conn);
+    let list = engine_get(&mut sender, "/v1.41/containers/json?all=1").await;
+    let ids: Vec<String> = list
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["Id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    for id in &ids {
+        engine_get(&mut sender, &format!("/v1.41/containers/{id}/json")).await;
+    }
+    1 + ids.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "figures: run explicitly with --ignored --nocapture"]
+async fn docker_inspect_cache_figures() {
+    if !engine_available() {
+        return;
+    }
+    let id = unique("cache");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut relay = Relay::new(dir.path().join("docker.sock"));
+    relay.start();
+    let quiet: Vec<Container> = (0..20)
+        .map(|i| Container::run(WHOAMI, &format!("{id}-q{i}"), &id, &[], &[]))
+        .collect();
+    let name = format!("{id}-flap");
+    let flap = Container::run(
+        &health_image(),
+        &name,
+        &id,
+        &[(
+            &format!("traefik.http.routers.{name}.rule"),
+            &format!("Host(`{name}.x`)"),
+        )],
+        &[],
+    );
+    let args = [
+        "--providers.docker=true".to_string(),
+        format!(
+            "--providers.docker.endpoint=unix://{}",
+            relay.path.display()
+        ),
+        format!("--providers.docker.constraints=Label(`wharf.test`,`{id}`)"),
+        "--entrypoints.web.address=127.0.0.1:0".to_string(),
+        "--log.level=WARN".to_string(),
+    ];
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut w = Wharf::start(&refs);
+    let addr = w.address("web");
+    wait_status(addr, &format!("{name}.x"), 200).await;
+    let ip = flap.ip();
+    let all_containers = docker(&["ps", "-aq"]).lines().count();
+
+    // One minute of flapping, wharf with its per-container cache.
+    let engine = dockerd_pid();
+    let (i0, l0) = (
+        relay
+            .calls
+            .inspects
+            .load(std::sync::atomic::Ordering::SeqCst),
+        relay.calls.lists.load(std::sync::atomic::Ordering::SeqCst),
+    );
+    let (w0, e0) = (cpu_ticks(w.child.id()), engine.map(cpu_ticks).unwrap_or(0));
+    let since = now_s().saturating_sub(1);
+    let t0 = Instant::now();
+    let mut healthy = true;
+    while t0.elapsed() < Duration::from_secs(60) {
+        healthy = !healthy;
+        let path = if healthy {
+            "/health/ok"
+        } else {
+            "/health/fail"
+        };
+        post(&ip, 80, path).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let inspects = relay
+        .calls
+        .inspects
+        .load(std::sync::atomic::Ordering::SeqCst)
+        - i0;
+    let lists = relay.calls.lists.load(std::sync::atomic::Ordering::SeqCst) - l0;
+    let wharf_ms = (cpu_ticks(w.child.id()) - w0) * 10;
+    let engine_ms = (engine.map(cpu_ticks).unwrap_or(0) - e0) * 10;
+    let events = docker(&[
+        "events",
+        "--since",
+        &since.to_string(),
+        "--until",
+        &(now_s() + 1).to_string(),
+        "--filter",
+        &format!("container={name}"),
+        "--filter",
+        "event=health_status",
+        "--format",
+        "{{.ID}}",
+    ])
+    .lines()
+    .count();
+    println!(
+        "one minute of health flapping ({events} health_status events, {} quiet containers, \
+         {all_containers} containers on the engine):",
+        quiet.len()
+    );
+    println!(
+        "  per-container cache (wharf): {inspects} inspect calls, {lists} list calls; \
+         wharf CPU {wharf_ms} ms, engine CPU {engine_ms} ms (engine CPU includes the health checks)"
+    );
+
+    // The same number of events, each answered by a full re-list + re-inspect.
+    let (c0, e0) = (
+        cpu_ticks(std::process::id()),
+        engine.map(cpu_ticks).unwrap_or(0),
+    );
+    let t1 = Instant::now();
+    let mut calls = 0;
+    for _ in 0..events {
+        calls += full_refresh().await;
+    }
+    let client_ms = (cpu_ticks(std::process::id()) - c0) * 10;
+    let engine_full_ms = (engine.map(cpu_ticks).unwrap_or(0) - e0) * 10;
+    println!(
+        "  re-list + re-inspect everything per event: {calls} engine calls ({events} lists, {} \
+         inspects); took {:.1} s, client CPU {client_ms} ms, engine CPU {engine_full_ms} ms \
+         (health checks still running meanwhile)",
+        calls - events,
+        t1.elapsed().as_secs_f64()
+    );
+    if engine.is_none() {
+        println!("  (engine process not visible from here: engine CPU shows 0)");
+    }
+    drop(w);
+    drop((quiet, flap));
 }

@@ -5,7 +5,7 @@
 //!
 //! Needs the `wharf-whoami:dev` image (`images/build.sh`). Skips when there is no engine socket.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -574,4 +574,242 @@ async fn bad_settings_report_error() {
         |s| matches!(s, ProviderStatus::Error(m) if m.contains("constraints")),
     )
     .await;
+}
+
+/// A read-only "socket proxy" on TCP (like tecnativa/docker-socket-proxy): relays to the engine
+/// socket, answers 403 to anything but GET/HEAD and counts those refusals.
+async fn read_only_tcp_proxy() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy addr");
+    let refused = Arc::new(AtomicUsize::new(0));
+    let r = refused.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut down, _)) = listener.accept().await else {
+                return;
+            };
+            let r = r.clone();
+            tokio::spawn(async move {
+                let mut first = vec![0u8; 8192];
+                let Ok(n) = down.read(&mut first).await else {
+                    return;
+                };
+                let method = first[..n]
+                    .split(|b| *b == b' ')
+                    .next()
+                    .unwrap_or_default()
+                    .to_vec();
+                if method != b"GET" && method != b"HEAD" {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    let _ = down
+                        .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    return;
+                }
+                let Ok(mut up) = UnixStream::connect(SOCK).await else {
+                    return;
+                };
+                if up.write_all(&first[..n]).await.is_err() {
+                    return;
+                }
+                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+            });
+        }
+    });
+    (addr, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_through_a_read_only_tcp_socket_proxy() {
+    if !engine_available() {
+        return;
+    }
+    let (addr, refused) = read_only_tcp_proxy().await;
+    let id = unique("tcpproxy");
+    let mut h = spawn(settings(&id, Some(format!("tcp://{addr}"))));
+    let c = Container::run(&id, &id, &[], &[]);
+    let url = format!("http://{}:80", c.ip());
+    wait_config(&mut h, "routed through the tcp proxy", |cfg| {
+        servers(cfg, &id) == [url.clone()]
+    })
+    .await;
+    docker(&["stop", &id]);
+    wait_config(&mut h, "stop followed through the tcp proxy", |cfg| {
+        !cfg.http.routers.contains_key(&id)
+    })
+    .await;
+    assert_eq!(
+        refused.load(Ordering::SeqCst),
+        0,
+        "the provider made a non-read call"
+    );
+}
+
+/// Engine events of `event` type `typ` since `since_s` (epoch seconds) with `filter`.
+fn count_events(since_s: u64, filter: &str, typ: &str, event: &str) -> usize {
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() + 1)
+        .unwrap_or(0);
+    docker(&[
+        "events",
+        "--since",
+        &since_s.to_string(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        filter,
+        "--filter",
+        &format!("type={typ}"),
+        "--filter",
+        &format!("event={event}"),
+        "--format",
+        "{{.ID}}",
+    ])
+    .lines()
+    .count()
+}
+
+/// Full ids of the named containers.
+fn first_ids(names: &[String]) -> BTreeSet<String> {
+    names
+        .iter()
+        .map(|n| docker(&["inspect", "-f", "{{.Id}}", n]))
+        .collect()
+}
+
+/// The container ids of every network connect event since `since_s`.
+fn network_connects(since_s: u64) -> Vec<String> {
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() + 1)
+        .unwrap_or(0);
+    docker(&[
+        "events",
+        "--since",
+        &since_s.to_string(),
+        "--until",
+        &until.to_string(),
+        "--filter",
+        "type=network",
+        "--filter",
+        "event=connect",
+        "--format",
+        "{{index .Actor.Attributes \"container\"}}",
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_events_coalesces_and_the_first_change_goes_out_at_once() {
+    if !engine_available() {
+        return;
+    }
+    let id = unique("burst");
+    let throttle = Duration::from_secs(5);
+    let mut h = spawn(DockerSettings {
+        throttle,
+        ..settings(&id, None)
+    });
+    wait_config(&mut h, "initial (empty) view", |_| true).await;
+    // Let the window opened by the initial list pass, so the next change is a "first" one.
+    tokio::time::sleep(throttle).await;
+    let since_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs().saturating_sub(1))
+        .unwrap_or(0);
+
+    // Record every view published from now on, as the set of services with a server.
+    let mut rx = h.config.clone();
+    rx.borrow_and_update();
+    let names: Vec<String> = std::iter::once(format!("{id}-first"))
+        .chain((0..10).map(|i| format!("{id}-b{i}")))
+        .collect();
+    let want = names.clone();
+    let collector = tokio::spawn(async move {
+        let mut views: Vec<BTreeSet<String>> = Vec::new();
+        loop {
+            if rx.changed().await.is_err() {
+                return views;
+            }
+            let Some(c) = rx.borrow_and_update().clone() else {
+                continue;
+            };
+            let seen: BTreeSet<String> = want
+                .iter()
+                .filter(|n| !servers(&c, n).is_empty())
+                .cloned()
+                .collect();
+            let done = seen.len() == want.len();
+            views.push(seen);
+            if done {
+                return views;
+            }
+        }
+    });
+
+    let first = Container::run(&names[0], &id, &[], &[]);
+    // Ten containers started at once (ten `docker run` in parallel).
+    let burst_names = names[1..].to_vec();
+    let burst_id = id.clone();
+    let burst = tokio::task::spawn_blocking(move || {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = burst_names
+                .iter()
+                .map(|n| s.spawn(|| Container::run(n, &burst_id, &[], &[])))
+                .collect();
+            hs.into_iter()
+                .filter_map(|h| h.join().ok())
+                .collect::<Vec<Container>>()
+        })
+    })
+    .await
+    .expect("burst of docker run");
+    assert_eq!(burst.len(), 10, "not every container of the burst started");
+
+    let views = tokio::time::timeout(DEADLINE * 2, collector)
+        .await
+        .expect("every container routed in time")
+        .expect("collector task");
+    let starts = count_events(
+        since_s,
+        &format!("label=wharf.test={id}"),
+        "container",
+        "start",
+    );
+    // Network events name the container in an attribute, not as their actor.
+    let ids: BTreeSet<String> = first_ids(&names);
+    let connects = network_connects(since_s)
+        .iter()
+        .filter(|c| ids.contains(*c))
+        .count();
+    let events = starts + connects;
+    println!(
+        "burst: {events} relevant events ({starts} start, {connects} network connect) → {} views: {:?}",
+        views.len(),
+        views.iter().map(BTreeSet::len).collect::<Vec<_>>()
+    );
+    assert_eq!(starts, 11, "start events of the test's containers");
+    // The first change was applied at once: a view with the first container went out before
+    // the window closed on the whole burst.
+    let first_view = views
+        .iter()
+        .find(|v| v.contains(&names[0]))
+        .expect("a view with the first container");
+    assert!(
+        first_view.len() < names.len(),
+        "the first change waited for the window: first view {first_view:?}"
+    );
+    // The rest coalesced: far fewer views than events.
+    assert!(
+        views.len() * 4 <= events,
+        "{} views for {events} events: the burst did not coalesce",
+        views.len()
+    );
+    drop((first, burst));
 }

@@ -278,7 +278,44 @@ where
         }
     }
     mw::run_response(chain, chain.len(), &mut rp, conn, &flow);
+    // InFlightReq counts a request until its answer is sent, as Traefik's handler returns only
+    // then: its slot lives in `flow`, which the body carries to its end.
+    if chain.iter().any(|f| matches!(f, Filter::InFlightReq(_))) {
+        rbody = Body::boxed(BodyExt::boxed(HoldFlow {
+            inner: rbody,
+            _flow: flow,
+        }));
+    }
     Response::from_parts(rp, rbody)
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps the middleware flow state (in-flight slots) until it ends.
+    struct HoldFlow {
+        #[pin]
+        inner: Body,
+        _flow: FlowState,
+    }
+}
+
+impl http_body::Body for HoldFlow {
+    type Data = Bytes;
+    type Error = crate::body::BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Bytes Go's `DetectContentType` looks at.

@@ -659,3 +659,67 @@ async fn router_middlewares_run_around_the_service() {
     assert_eq!(seen(&resp, "x-forwarded-for"), ["127.0.0.1"]);
     assert_eq!(resp_header(&resp, "x-resp"), Some("added"));
 }
+
+#[tokio::test]
+async fn in_flight_limit_counts_a_request_until_its_body_is_sent() {
+    let mut backend = spawn_backend().await;
+    let svc = service("app@file", &[format!("http://{}", backend.addr)]);
+    let mut route = Route::new(
+        "app@file",
+        parse("PathPrefix(`/`)", RuleSyntax::V3).unwrap(),
+        1,
+        svc,
+    );
+    route.filters = Arc::from(vec![filter(
+        "one@file",
+        serde_json::json!({"inFlightReq": {"amount": 1}}),
+    )]);
+    let mut snap = Snapshot {
+        generation: 1,
+        ..Snapshot::default()
+    };
+    snap.entry_points
+        .insert(Arc::from("web"), RouteTable::build(vec![Arc::new(route)]));
+    let srv = start_with(settings(), snap, PreRouteHooks::new()).await;
+
+    let mut slow = TcpStream::connect(srv.addr).await.unwrap();
+    slow.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let chunks = tokio::time::timeout(DEADLINE, backend.slow.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    chunks
+        .send(Bytes::from_static(b"streaming;"))
+        .await
+        .unwrap();
+    let mut acc = Vec::new();
+    read_until(&mut slow, &mut acc, "streaming;").await;
+    // The streaming answer still holds the only slot.
+    let resp = raw(
+        srv.addr,
+        b"GET /other HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 429"), "{resp}");
+    drop(chunks);
+    read_until(&mut slow, &mut acc, "\r\n0\r\n\r\n").await;
+    // Released once the body ended (the slot is freed when the body is dropped, right after
+    // its last frame: poll until then).
+    let ok = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let resp = raw(
+                srv.addr,
+                b"GET /other HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+            if resp.starts_with("HTTP/1.1 200") {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(ok.is_ok(), "slot never released");
+}

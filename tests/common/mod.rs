@@ -15,8 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Generous deadline for conditions that should become true quickly.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_wharf")
+/// The wharf binary under test: `WHARF_BIN` (scripts/test points it at the one static release
+/// build that also goes into the images), else the one cargo built for this test run.
+pub fn bin() -> String {
+    std::env::var("WHARF_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_wharf").to_string())
 }
 
 /// A running wharf process; killed on drop.

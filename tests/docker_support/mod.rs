@@ -165,10 +165,42 @@ pub async fn post(ip: &str, port: u16, path: &str) {
 }
 
 /// A unix-socket relay to the engine: `kill` closes the listener and every open connection.
+/// It counts the engine calls it relays (container lists and inspections), on every request of
+/// kept-alive connections too.
 pub struct Relay {
     pub path: PathBuf,
     task: Option<tokio::task::JoinHandle<()>>,
     conns: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    pub calls: Arc<Calls>,
+}
+
+/// Engine calls seen by a [`Relay`].
+#[derive(Default)]
+pub struct Calls {
+    pub lists: AtomicUsize,
+    pub inspects: AtomicUsize,
+}
+
+impl Calls {
+    /// Counts one request line (`GET /v1.41/containers/<id>/json HTTP/1.1`).
+    fn count(&self, line: &str) {
+        let mut words = line.split_whitespace();
+        if words.next() != Some("GET") {
+            return;
+        }
+        let path = words.next().unwrap_or_default();
+        let path = path.split('?').next().unwrap_or_default();
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        match segs.as_slice() {
+            [.., "containers", "json"] => {
+                self.lists.fetch_add(1, Ordering::SeqCst);
+            }
+            [.., "containers", _, "json"] => {
+                self.inspects.fetch_add(1, Ordering::SeqCst);
+            }
+            _ => {}
+        }
+    }
 }
 
 impl Relay {
@@ -177,22 +209,53 @@ impl Relay {
             path,
             task: None,
             conns: Arc::default(),
+            calls: Arc::default(),
         }
     }
     pub fn start(&mut self) {
         let _ = std::fs::remove_file(&self.path);
         let listener = UnixListener::bind(&self.path).expect("bind relay socket");
         let conns = self.conns.clone();
+        let calls = self.calls.clone();
         self.task = Some(tokio::spawn(async move {
             loop {
-                let Ok((mut down, _)) = listener.accept().await else {
+                let Ok((down, _)) = listener.accept().await else {
                     return;
                 };
+                let calls = calls.clone();
                 let t = tokio::spawn(async move {
-                    let Ok(mut up) = UnixStream::connect(SOCK).await else {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let Ok(up) = UnixStream::connect(SOCK).await else {
                         return;
                     };
-                    let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+                    let (mut down_r, mut down_w) = down.into_split();
+                    let (mut up_r, mut up_w) = up.into_split();
+                    // Both directions run in this task, so `kill` (abort) closes both.
+                    let back = async move {
+                        let _ = tokio::io::copy(&mut up_r, &mut down_w).await;
+                    };
+                    // Client to engine: the provider's requests are body-less GETs, so every
+                    // line starting with GET is a request line.
+                    let forth = async move {
+                        let mut pending = String::new();
+                        let mut buf = vec![0u8; 8192];
+                        loop {
+                            let n = match down_r.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            pending.push_str(&String::from_utf8_lossy(&buf[..n]));
+                            while let Some(end) = pending.find('\n') {
+                                calls.count(&pending[..end]);
+                                pending.drain(..=end);
+                            }
+                            if up_w.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = up_w.shutdown().await;
+                    };
+                    tokio::join!(forth, back);
                 });
                 conns.lock().unwrap_or_else(|e| e.into_inner()).push(t);
             }
