@@ -125,12 +125,10 @@ pub fn referenced_paths(cfg: &DynamicConfig) -> BTreeSet<String> {
         }
     }
     for m in cfg.http.middlewares.values() {
-        if let Some(b) = &m.basic_auth {
-            add(&b.users_file);
-        }
-        if let Some(d) = &m.digest_auth {
-            add(&d.users_file);
-        }
+        // usersFile of basicAuth / digestAuth, as the middlewares crate lists them.
+        wharf_middlewares::referenced_files(m)
+            .into_iter()
+            .for_each(&mut add);
         if let Some(tls) = m.forward_auth.as_ref().and_then(|f| f.tls.as_ref()) {
             add(&tls.ca);
             add(&tls.cert);

@@ -86,11 +86,30 @@ pub struct Registries {
     pub middlewares: Arc<mw::state::StateRegistry>,
 }
 
-/// What the proxy runs beyond synchronous filters: nothing yet (ForwardAuth calls, retries,
-/// compression ... join as the proxy handles them); such middlewares report "not supported
-/// yet" instead of silently doing nothing.
+/// What the proxy runs beyond synchronous filters (src/proxy/chain.rs); the other proxy-run
+/// middlewares report "not supported yet" instead of silently doing nothing.
 fn mw_support() -> mw::ProxySupport {
-    mw::ProxySupport::default()
+    crate::proxy::middleware_support()
+}
+
+/// Options of otherwise supported middlewares that the proxy does not run yet: refused with
+/// a reason rather than ignored.
+fn proxy_gap(spec: &mw::MiddlewareSpec) -> Option<String> {
+    if let Some(tls) = spec.forward_auth.as_ref().and_then(|f| f.tls.as_ref()) {
+        if !tls.ca.is_empty()
+            || !tls.cert.is_empty()
+            || !tls.key.is_empty()
+            || tls.insecure_skip_verify
+        {
+            return Some("`forwardAuth.tls` is not supported yet by wharf".into());
+        }
+    }
+    if let Some(b) = &spec.buffering {
+        if !b.retry_expression.trim().is_empty() {
+            return Some("`buffering.retryExpression` is not supported yet by wharf".into());
+        }
+    }
+    None
 }
 
 /// Everything compile reads. No I/O happens inside compile.
@@ -179,6 +198,8 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                 };
                 if let Err(e) = mw::compile(name, spec, &ctx) {
                     it.disable(e.to_string());
+                } else if let Some(why) = proxy_gap(spec) {
+                    it.disable(why);
                 }
             }
         }

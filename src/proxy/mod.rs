@@ -23,6 +23,7 @@
 //! `writeTimeout` reached before the answer head gives 504 (Go closes without an answer); a
 //! URL fragment is dropped (the `http` crate strips it) instead of refused with 400.
 
+mod chain;
 mod headers;
 mod hooks;
 mod io;
@@ -31,6 +32,7 @@ pub mod proxy_protocol;
 mod server;
 mod settings;
 
+pub use chain::support as middleware_support;
 pub use headers::{
     append_forwarded_for, host_port, is_websocket, normalize_host, prepare_forwarded_headers,
     remove_hop_by_hop_request, remove_hop_by_hop_response, set_forwarded_headers, ForwardedInput,
@@ -43,6 +45,8 @@ pub use settings::{
 };
 pub use tokio_util::sync::CancellationToken;
 
+#[cfg(test)]
+mod chain_tests;
 #[cfg(test)]
 mod e2e_tests;
 #[cfg(test)]

@@ -29,7 +29,7 @@ mod health;
 mod loadbalancer;
 mod mirroring;
 mod sticky;
-mod transport;
+pub(crate) mod transport;
 mod upgrade;
 mod weighted;
 

@@ -243,6 +243,246 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "middleware stripPrefix: boundaries and trailing slashes",
+            routers: r#"    r1:
+      rule: "Host(`s.test`)"
+      service: a
+      middlewares: [strip]
+    r2:
+      rule: "Host(`s2.test`)"
+      service: b
+      middlewares: [stripslash]
+"#,
+            middlewares: r#"    strip:
+      stripPrefix:
+        prefixes: ["/api"]
+    stripslash:
+      stripPrefix:
+        prefixes: ["/api/"]
+"#,
+            requests: vec![
+                get("s.test", "/api"),
+                get("s.test", "/api/"),
+                get("s.test", "/apiary"),
+                get("s.test", "/api/x/?y=1"),
+                get("s.test", "/other"),
+                get("s2.test", "/apiary"),
+                get("s2.test", "/api/x"),
+            ],
+        },
+        Case {
+            name: "middleware addPrefix",
+            routers: r#"    r1:
+      rule: "Host(`ap.test`)"
+      service: a
+      middlewares: [add]
+"#,
+            middlewares: r#"    add:
+      addPrefix:
+        prefix: "/v1"
+"#,
+            requests: vec![get("ap.test", "/"), get("ap.test", "/x?y=1")],
+        },
+        Case {
+            name: "middleware replacePathRegex: $1 vs ${1}",
+            routers: r#"    r1:
+      rule: "Host(`num.test`)"
+      service: a
+      middlewares: [num]
+    r2:
+      rule: "Host(`brace.test`)"
+      service: b
+      middlewares: [brace]
+"#,
+            middlewares: r#"    num:
+      replacePathRegex:
+        regex: "^/a/(.*)"
+        replacement: "/b/$1x"
+    brace:
+      replacePathRegex:
+        regex: "^/a/(.*)"
+        replacement: "/b/${1}x"
+"#,
+            requests: vec![
+                get("num.test", "/a/foo"),
+                get("brace.test", "/a/foo"),
+                get("brace.test", "/nomatch"),
+            ],
+        },
+        Case {
+            name: "middleware redirectScheme and redirectRegex",
+            routers: r#"    r1:
+      rule: "Host(`rs.test`)"
+      service: a
+      middlewares: [rs]
+    r2:
+      rule: "Host(`rsp.test`)"
+      service: a
+      middlewares: [rsp]
+    r3:
+      rule: "Host(`rr.test`)"
+      service: b
+      middlewares: [rr]
+"#,
+            middlewares: r#"    rs:
+      redirectScheme:
+        scheme: https
+    rsp:
+      redirectScheme:
+        scheme: https
+        port: "8443"
+        permanent: true
+    rr:
+      redirectRegex:
+        regex: "^http://rr.test/old/(.*)"
+        replacement: "http://rr.test/new/${1}"
+"#,
+            requests: vec![
+                get("rs.test", "/p?q=1"),
+                req("POST", "rs.test", "/p", &[]),
+                get("rsp.test", "/p"),
+                req("PUT", "rsp.test", "/p", &[]),
+                get("rr.test", "/old/x"),
+                get("rr.test", "/other"),
+            ],
+        },
+        Case {
+            name: "middleware headers: custom, removal, CORS",
+            routers: r#"    r1:
+      rule: "Host(`h.test`)"
+      service: a
+      middlewares: [hdr]
+    r2:
+      rule: "Host(`cors.test`)"
+      service: b
+      middlewares: [cors]
+"#,
+            middlewares: r#"    hdr:
+      headers:
+        customRequestHeaders:
+          X-Added: "v"
+          User-Agent: ""
+    cors:
+      headers:
+        accessControlAllowOriginList: ["https://o.example"]
+        accessControlAllowMethods: ["GET", "PUT"]
+        accessControlMaxAge: 100
+"#,
+            requests: vec![
+                req("GET", "h.test", "/", &[("user-agent", "curl")]),
+                req(
+                    "OPTIONS",
+                    "cors.test",
+                    "/",
+                    &[
+                        ("origin", "https://o.example"),
+                        ("access-control-request-method", "PUT"),
+                    ],
+                ),
+                req("GET", "cors.test", "/", &[("origin", "https://o.example")]),
+            ],
+        },
+        Case {
+            name: "middleware basicAuth",
+            routers: r#"    r1:
+      rule: "Host(`ba.test`)"
+      service: a
+      middlewares: [auth]
+"#,
+            middlewares: r#"    auth:
+      basicAuth:
+        users: ["u:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"]
+        headerField: X-User
+"#,
+            requests: vec![
+                get("ba.test", "/"),
+                req(
+                    "GET",
+                    "ba.test",
+                    "/",
+                    &[("authorization", "Basic dTp3cm9uZw==")],
+                ),
+                req(
+                    "GET",
+                    "ba.test",
+                    "/",
+                    &[("authorization", "Basic dTp0ZXN0")],
+                ),
+            ],
+        },
+        Case {
+            name: "middleware ipAllowList",
+            routers: r#"    r1:
+      rule: "Host(`ok.test`)"
+      service: a
+      middlewares: [local]
+    r2:
+      rule: "Host(`no.test`)"
+      service: b
+      middlewares: [ten]
+    r3:
+      rule: "Host(`depth.test`)"
+      service: c
+      middlewares: [depth]
+"#,
+            middlewares: r#"    local:
+      ipAllowList:
+        sourceRange: ["127.0.0.1/32", "::1"]
+    ten:
+      ipAllowList:
+        sourceRange: ["10.0.0.0/8"]
+    depth:
+      ipAllowList:
+        sourceRange: ["10.0.0.1"]
+        ipStrategy:
+          depth: 2
+"#,
+            requests: vec![
+                get("ok.test", "/"),
+                get("no.test", "/"),
+                req(
+                    "GET",
+                    "depth.test",
+                    "/",
+                    &[("x-forwarded-for", "10.0.0.1, 1.2.3.4")],
+                ),
+            ],
+        },
+        Case {
+            name: "middleware rateLimit: 429 after the burst",
+            routers: r#"    r1:
+      rule: "Host(`rl.test`)"
+      service: a
+      middlewares: [rl]
+"#,
+            middlewares: r#"    rl:
+      rateLimit:
+        average: 1
+        period: 1m
+        burst: 1
+"#,
+            requests: vec![get("rl.test", "/"), get("rl.test", "/")],
+        },
+        Case {
+            name: "middleware chain",
+            routers: r#"    r1:
+      rule: "Host(`ch.test`)"
+      service: a
+      middlewares: [both]
+"#,
+            middlewares: r#"    strip:
+      stripPrefix:
+        prefixes: ["/api"]
+    add:
+      addPrefix:
+        prefix: "/v1"
+    both:
+      chain:
+        middlewares: [strip, add]
+"#,
+            requests: vec![get("ch.test", "/api/z"), get("ch.test", "/x")],
+        },
+        Case {
             name: "not found",
             routers: r#"    r1:
       rule: "Host(`only.test`)"
