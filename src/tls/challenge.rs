@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 
-use super::certs::{certified_key, load_pem_pair};
+use super::certs::load_pem_pair;
 use super::TlsError;
 
 /// The ALPN protocol of TLS-ALPN-01.
@@ -49,10 +49,12 @@ impl AlpnChallenges {
         let cert = params
             .self_signed(&key)
             .map_err(|e| TlsError::Generate(e.to_string()))?;
-        let ck = certified_key(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )?;
+        // Not `certified_key`: webpki refuses to parse a certificate with the critical
+        // acmeIdentifier extension, so the key check cannot run (we made the pair ourselves).
+        let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        let signer = rustls::crypto::aws_lc_rs::sign::any_supported_type(&der)
+            .map_err(|e| TlsError::Generate(e.to_string()))?;
+        let ck = CertifiedKey::new(vec![cert.der().clone()], signer);
         self.insert_certified(&domain, Arc::new(ck));
         Ok(())
     }
@@ -65,7 +67,10 @@ impl AlpnChallenges {
         key_pem: &[u8],
     ) -> Result<(), TlsError> {
         let (chain, key) = load_pem_pair(cert_pem, key_pem)?;
-        let ck = certified_key(chain, key)?;
+        // The acmeIdentifier extension is critical and unknown to webpki: no key check.
+        let signer = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
+            .map_err(|e| TlsError::Pem(format!("unsupported private key: {e}")))?;
+        let ck = CertifiedKey::new(chain, signer);
         self.insert_certified(domain, Arc::new(ck));
         Ok(())
     }
