@@ -291,13 +291,21 @@ fn client_config(o: &ClientOpts) -> Arc<rustls::ClientConfig> {
 type Tls = tokio_rustls::client::TlsStream<TcpStream>;
 
 async fn connect(addr: SocketAddr, sni: Option<&str>, o: &ClientOpts) -> std::io::Result<Tls> {
+    connect_with(addr, sni, client_config(o)).await
+}
+
+async fn connect_with(
+    addr: SocketAddr,
+    sni: Option<&str>,
+    config: Arc<rustls::ClientConfig>,
+) -> std::io::Result<Tls> {
     let tcp = TcpStream::connect(addr).await?;
     let name = match sni {
         Some(s) => ServerName::try_from(s.to_string()).unwrap(),
         // An IP address: rustls sends no SNI.
         None => ServerName::IpAddress(addr.ip().into()),
     };
-    let c = tokio_rustls::TlsConnector::from(client_config(o));
+    let c = tokio_rustls::TlsConnector::from(config);
     tokio::time::timeout(DEADLINE, c.connect(name, tcp))
         .await
         .map_err(|_| std::io::Error::other("handshake timed out"))?
@@ -836,4 +844,47 @@ async fn garbage_and_silent_clients_do_not_hurt() {
         .unwrap();
     assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
     let _ = &w.views;
+}
+
+#[tokio::test]
+async fn session_resumption_survives_a_reload() {
+    let p = pki();
+    let (ac, ak) = p.pair("a", &["a.example.com"]);
+    let yaml =
+        format!("{ROUTERS}tls:\n  certificates:\n    - certFile: {ac}\n      keyFile: {ak}\n");
+    let w = start(&yaml, None, false).await;
+    for tls12 in [false, true] {
+        // One client config: its session cache holds the tickets between connections.
+        let cfg = client_config(&ClientOpts {
+            tls12_only: tls12,
+            ..Default::default()
+        });
+        let s = connect_with(w.websecure, Some("a.example.com"), cfg.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_ref().1.handshake_kind(),
+            Some(rustls::HandshakeKind::Full)
+        );
+        assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
+        // A reload: a new snapshot with new rustls configs.
+        let before = w.store.generation();
+        let mut gen = w.store.subscribe();
+        w.views.send_modify(|_| {});
+        while w.store.generation() == before {
+            tokio::time::timeout(DEADLINE, gen.changed())
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        let s = connect_with(w.websecure, Some("a.example.com"), cfg.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            s.get_ref().1.handshake_kind(),
+            Some(rustls::HandshakeKind::Resumed),
+            "tls12 only: {tls12}"
+        );
+        assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
+    }
 }
