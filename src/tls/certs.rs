@@ -206,10 +206,11 @@ impl CertStore {
                 Some(suffix) => (&mut self.wildcard, suffix.to_string()),
                 None => (&mut self.exact, n.clone()),
             };
-            if map.contains_key(&k) {
-                taken.push(n.clone());
-            } else {
-                map.insert(k, key.clone());
+            match map.entry(k) {
+                std::collections::hash_map::Entry::Occupied(_) => taken.push(n.clone()),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(key.clone());
+                }
             }
         }
         taken

@@ -113,17 +113,15 @@ fn label(field: &str) -> String {
     }
 }
 
-/// Loads one certificate/key pair: the rustls key and the leaf's facts, or why not.
-fn load_pair(
-    cert_field: &str,
-    key_field: &str,
-    files: &FileContents,
-    now: SystemTime,
-) -> (
+/// A loaded pair (or why not), the certificate's id, and its warnings.
+type Loaded = (
     Result<(Arc<CertifiedKey>, LeafFacts), String>,
     String,
     Vec<String>,
-) {
+);
+
+/// Loads one certificate/key pair: the rustls key and the leaf's facts, or why not.
+fn load_pair(cert_field: &str, key_field: &str, files: &FileContents, now: SystemTime) -> Loaded {
     let mut warnings = Vec::new();
     let cert_pem = match pem_of(cert_field, files, "certFile") {
         Ok(p) => p,
