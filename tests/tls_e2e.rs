@@ -888,3 +888,39 @@ async fn session_resumption_survives_a_reload() {
         assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
     }
 }
+
+#[tokio::test]
+async fn domain_fronting_around_client_auth_gets_421() {
+    let p = pki();
+    let (ac, ak) = p.pair("a", &["a.example.com", "m.example.com"]);
+    let client_ca = ca("clients CA");
+    let ca_file = write(p.dir.path(), "clients.pem", &client_ca.pem);
+    let routers = ROUTERS.replace(
+        "    plain:\n",
+        "    mtls:\n      rule: Host(`m.example.com`)\n      service: be\n      tls:\n        options: mtls\n    plain:\n",
+    );
+    let yaml = format!(
+        "{routers}tls:\n  options:\n    mtls:\n      clientAuth:\n        caFiles: [{ca_file}]\n  certificates:\n    - certFile: {ac}\n      keyFile: {ak}\n"
+    );
+    let w = start(&yaml, None, false).await;
+    // SNI a.example.com (no client auth), Host m.example.com (mTLS): refused with 421.
+    let s = connect(w.websecure, Some("a.example.com"), &ClientOpts::default())
+        .await
+        .unwrap();
+    let (status, _, body) = http1(s, "m.example.com", "/").await;
+    assert_eq!((status, body.as_str()), (421, "Misdirected Request\n"));
+    // Same options on both sides: served.
+    let s = connect(w.websecure, Some("a.example.com"), &ClientOpts::default())
+        .await
+        .unwrap();
+    assert_eq!(http1(s, "b.example.com", "/").await.0, 200);
+    // With a client certificate and the right SNI: served.
+    let good = ClientOpts {
+        client_cert: Some(leaf(&client_ca, &["client.test"], (-1, 30))),
+        ..Default::default()
+    };
+    let s = connect(w.websecure, Some("m.example.com"), &good)
+        .await
+        .unwrap();
+    assert_eq!(http1(s, "m.example.com", "/").await.0, 200);
+}

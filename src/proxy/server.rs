@@ -413,6 +413,17 @@ impl Conn {
         };
         let route = {
             let normalized = headers::normalize_host(host_str);
+            // Domain fronting (src/tls): a Host whose TLS options differ from those the
+            // connection was set up with (mTLS, versions) gets 421, as Traefik's SNI check.
+            if let Some(tls) = &self.tls {
+                if snapshot.tls.misdirected(&normalized, &tls.options) {
+                    return text_response(
+                        StatusCode::MISDIRECTED_REQUEST,
+                        "Misdirected Request\n",
+                        Shape::HttpError,
+                    );
+                }
+            }
             let Some(routing_path) = crate::rule::routing_path(req.uri().path()) else {
                 return bad_request(None);
             };

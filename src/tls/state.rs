@@ -43,6 +43,19 @@ impl Default for TlsState {
 }
 
 impl TlsState {
+    /// Whether a request for `host` (normalized) arrived on a connection set up with other
+    /// TLS options than `host`'s own (`conn_options`: [`TlsConnInfo::options`]): domain
+    /// fronting around per-host client authentication or versions; the proxy answers 421.
+    /// Stricter than Traefik, which skips the check when the client sent no SNI.
+    ///
+    /// [`TlsConnInfo::options`]: super::TlsConnInfo::options
+    pub fn misdirected(&self, host: &str, conn_options: &str) -> bool {
+        if self.by_host.is_empty() || host.is_empty() {
+            return false;
+        }
+        self.options_for(Some(host)).name != conn_options
+    }
+
     /// The options for a connection: those of the routers for its SNI, else the default.
     pub fn options_for(&self, sni: Option<&str>) -> &Arc<BuiltOptions> {
         if self.by_host.is_empty() {
