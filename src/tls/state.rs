@@ -571,3 +571,71 @@ impl rustls::server::ResolvesServerCert for FallbackResolver {
         self.0.resolve(hello.server_name(), false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder(yaml: &str) -> TlsBuilder {
+        let cfg: DynamicConfig = serde_norway::from_str(yaml).unwrap_or_default();
+        TlsBuilder::new(&cfg, &FileContents::new(), SystemTime::now())
+    }
+
+    #[test]
+    fn unknown_and_broken_options_disable_routers() {
+        let b = builder(
+            "tls:\n  options:\n    bad:\n      clientAuth:\n        clientAuthType: VerifyClientCertIfGiven\n    weird:\n      minVersion: VersionTLS99\n",
+        );
+        assert_eq!(
+            b.options("nope").err().as_deref(),
+            Some("unknown TLS options: nope")
+        );
+        let e = b.options("bad").err().unwrap_or_default();
+        assert!(
+            e.contains("VerifyClientCertIfGiven needs clientAuth.caFiles"),
+            "{e}"
+        );
+        let e = b.options("weird").err().unwrap_or_default();
+        assert!(e.contains("unknown minVersion `VersionTLS99`"), "{e}");
+        assert!(b.options("").is_ok() && b.options("default").is_ok());
+    }
+
+    #[test]
+    fn unsupported_settings_become_warnings() {
+        let mut b = builder(
+            "tls:\n  options:\n    old:\n      maxVersion: VersionTLS11\n      curvePreferences: [CurveP521, CurveP256]\n      clientAuth:\n        clientAuthType: RequireAnyClientCert\n",
+        );
+        let w = b.add_router(RouterTlsUse {
+            router: "r@file".into(),
+            options: "old".into(),
+            domains: vec!["a.test".into()],
+        });
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("maxVersion VersionTLS11 is not supported"));
+        assert!(w[1].contains("curve `CurveP521` is not supported"));
+        let (state, problems) = b.finish();
+        assert!(problems.problems.is_empty(), "{:?}", problems.problems);
+        assert_eq!(state.options_for(Some("A.test")).name, "old");
+        assert_eq!(state.options_for(Some("b.test")).name, "default");
+        assert!(state.misdirected("a.test", "default"));
+        assert!(!state.misdirected("b.test", "default"));
+        // The generated default certificate serves a.test (no file certificate covers it).
+        assert_eq!(state.certificates.len(), 1);
+        assert_eq!(state.certificates[0].routers, vec!["r@file"]);
+    }
+
+    #[test]
+    fn conflicting_options_on_a_host_fall_back_to_default() {
+        let mut b = builder("tls:\n  options:\n    a:\n      sniStrict: true\n    b: {}\n");
+        for (r, o) in [("r1@file", "a"), ("r2@file", "b")] {
+            b.add_router(RouterTlsUse {
+                router: r.into(),
+                options: o.into(),
+                domains: vec!["x.test".into()],
+            });
+        }
+        let (state, problems) = b.finish();
+        assert_eq!(state.options_for(Some("x.test")).name, "default");
+        assert_eq!(problems.router_warnings.len(), 2);
+    }
+}
