@@ -7,6 +7,28 @@
 //! dynamic configuration with [`TlsBuilder`]; process-wide state that must outlive snapshots
 //! (session-ticket keys, the session cache, ACME challenge certificates, the generated
 //! default certificate) lives in [`TlsRuntime`].
+//!
+//! Behaviour at the edges (as Traefik, unless marked):
+//! - Which routers answer: a router with `tls` (or on an entry point with `http.tls`) answers
+//!   only on TLS connections; one without, only on plain ones. TLS is detected on every entry
+//!   point by the first byte (0x16), so `web` terminates TLS too (Traefik does the same).
+//! - Certificate choice: SNI exact name, then a wildcard one label deep (`*.example.com`
+//!   covers `a.example.com`, not `a.b.example.com` nor `example.com`), then the default
+//!   certificate (`tls.stores.default.defaultCertificate`, else `TRAEFIK DEFAULT CERT`,
+//!   self-signed, generated once per process). No SNI: the default certificate.
+//! - `sniStrict` (of the options chosen for the SNI, the default options for an unknown SNI):
+//!   a missing or unknown SNI fails the handshake (alert `unrecognized_name`/handshake
+//!   failure); nothing is served.
+//! - TLS options are chosen by SNI: the options of the TLS routers whose `Host` names it;
+//!   two routers naming different options for one host → default options, warning on both.
+//! - A request whose Host needs other TLS options than the connection's gets 421 Misdirected
+//!   Request (Traefik's SNI check; wharf also applies it when the client sent no SNI).
+//! - Garbage after a 0x16 byte, a ClientHello rustls cannot parse, no common version/suite,
+//!   a refused client certificate: the handshake fails, the connection closes, logged at
+//!   debug level. A client silent for `readTimeout` (default 60 s) is closed.
+//! - Broken certificate files (unreadable, not PEM, key mismatch, expired): that certificate
+//!   is disabled with the reason in the report's problems and in the inventory; the default
+//!   certificate answers its names. Expiring within 7 days: a warning.
 
 mod accept;
 mod certs;
