@@ -42,7 +42,12 @@ for b in wharf whoami; do
     echo "images/build.sh: $src is dynamically linked; build with RUSTFLAGS='-C target-feature=+crt-static'" >&2
     exit 1
   fi
-  cp "$src" "$here/bin/$b.tmp"
+  # Images carry stripped copies (the build keeps its line tables for the tests' backtraces).
+  if command -v strip >/dev/null 2>&1; then
+    strip -o "$here/bin/$b.tmp" "$src"
+  else
+    cp "$src" "$here/bin/$b.tmp"
+  fi
   mv "$here/bin/$b.tmp" "$here/bin/$b"
 done
 

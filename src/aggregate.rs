@@ -11,6 +11,7 @@
 //!   changes continuously still gets applied once per window), and a view equal to the last
 //!   applied one is skipped. The result is a watch of the latest per-provider views.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -169,6 +170,55 @@ fn qualify_service(svc: &Service, p: &str) -> Service {
         f.fallback = qualify(&f.fallback, p);
     }
     s
+}
+
+/// What an entry point adds to each of its routers (Traefik's "model" of an entry point):
+/// `entryPoints.<name>.http.middlewares`, run before the router's own.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntryPointModel {
+    pub middlewares: Vec<String>,
+}
+
+/// Applies entry point models after [`merge`], as Traefik does: a router on an entry point with
+/// a model gets the model's middlewares first (unqualified names resolve to the router's
+/// provider). A router on several entry points is split per modelled entry point, the copy named
+/// `<entryPoint>-<router>` (Traefik's naming), so each keeps its own chain.
+pub fn apply_models(cfg: &mut DynamicConfig, models: &BTreeMap<String, EntryPointModel>) {
+    if models.is_empty() {
+        return;
+    }
+    let routers = std::mem::take(&mut cfg.http.routers);
+    for (name, router) in routers {
+        let provider = provider_of(&name).unwrap_or_default().to_string();
+        let several = router.entry_points.len() > 1;
+        let mut plain = router.clone();
+        plain.entry_points.clear();
+        for ep in &router.entry_points {
+            match models.get(ep) {
+                Some(model) => {
+                    let mut cp = router.clone();
+                    cp.entry_points = vec![ep.clone()];
+                    let mut mws: Vec<String> = model
+                        .middlewares
+                        .iter()
+                        .map(|m| qualify(m, &provider))
+                        .collect();
+                    mws.append(&mut cp.middlewares);
+                    cp.middlewares = mws;
+                    let cp_name = if several {
+                        format!("{ep}-{name}")
+                    } else {
+                        name.clone()
+                    };
+                    cfg.http.routers.insert(cp_name, cp);
+                }
+                None => plain.entry_points.push(ep.clone()),
+            }
+        }
+        if !plain.entry_points.is_empty() || router.entry_points.is_empty() {
+            cfg.http.routers.insert(name, plain);
+        }
+    }
 }
 
 /// The latest applied view of every provider that has reported, in provider start order.
@@ -334,6 +384,36 @@ mod tests {
         );
         assert_eq!(router_names(&m), vec!["r@docker", "r@file"]);
         assert_eq!(m.http.routers["r@docker"].service, "s@docker");
+    }
+
+    #[test]
+    fn entry_point_models_prepend_middlewares() {
+        let mut a = view(&[("one", "s"), ("both", "s")]);
+        if let Some(r) = a.http.routers.get_mut("one") {
+            r.entry_points = vec!["websecure".into()];
+            r.middlewares = vec!["own".into()];
+        }
+        if let Some(r) = a.http.routers.get_mut("both") {
+            r.entry_points = vec!["web".into(), "websecure".into()];
+        }
+        let mut m = merge(&[("file".into(), Arc::new(a))], &[]);
+        let models = BTreeMap::from([(
+            "websecure".to_string(),
+            EntryPointModel {
+                middlewares: vec!["auth".into(), "x@docker".into()],
+            },
+        )]);
+        apply_models(&mut m, &models);
+        let one = &m.http.routers["one@file"];
+        assert_eq!(one.middlewares, vec!["auth@file", "x@docker", "own@file"]);
+        // Split: the plain copy keeps `web`, the modelled copy is `websecure-both@file`.
+        assert_eq!(
+            m.http.routers["both@file"].entry_points,
+            vec!["web".to_string()]
+        );
+        let ws = &m.http.routers["websecure-both@file"];
+        assert_eq!(ws.entry_points, vec!["websecure".to_string()]);
+        assert_eq!(ws.middlewares, vec!["auth@file", "x@docker"]);
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 //!
 //! Kept free of `anyhow` (the binary adds context); errors here are [`RunError`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -188,6 +188,8 @@ const FILE_POLL: Duration = Duration::from_secs(1);
 pub struct CompileLoop {
     pub settings: CompileSettings,
     pub default_entry_points: Vec<String>,
+    /// `entryPoints.<name>.http.middlewares`, applied to the routers of each entry point.
+    pub models: BTreeMap<String, aggregate::EntryPointModel>,
     pub registries: Arc<Registries>,
     pub store: SnapshotStore,
 }
@@ -201,7 +203,9 @@ impl CompileLoop {
     /// [`apply`](Self::apply), also returning the stamps of the referenced files, taken before
     /// they were read (so a change during the read is seen on the next poll).
     fn apply_watched(&self, views: &Views) -> (u64, Vec<(String, Stamp)>) {
-        let merged = Arc::new(aggregate::merge(views, &self.default_entry_points));
+        let mut merged = aggregate::merge(views, &self.default_entry_points);
+        aggregate::apply_models(&mut merged, &self.models);
+        let merged = Arc::new(merged);
         let watched = stamps(&referenced_paths(&merged));
         let files = load_files(&merged);
         let started = std::time::Instant::now();
@@ -279,6 +283,20 @@ fn log_report_changes(prev: &Report, next: &Report) {
             tracing::warn!("{line}");
         }
     }
+}
+
+/// The entry points whose `http.middlewares` apply to their routers.
+pub fn entry_point_models(cfg: &StaticConfig) -> BTreeMap<String, aggregate::EntryPointModel> {
+    cfg.entry_points
+        .iter()
+        .filter(|(_, ep)| !ep.http.middlewares.is_empty())
+        .map(|(name, ep)| {
+            let model = aggregate::EntryPointModel {
+                middlewares: ep.http.middlewares.clone(),
+            };
+            (name.clone(), model)
+        })
+        .collect()
 }
 
 /// What compile needs from the static configuration.
@@ -379,6 +397,11 @@ pub fn entry_point_settings(
         idle_timeout: nonzero(rt.idle_timeout),
     };
     s.grace_timeout = ep.transport.life_cycle.grace_time_out.get();
+    s.keep_alive_max_requests = ep.transport.keep_alive_max_requests;
+    s.keep_alive_max_time = nonzero(ep.transport.keep_alive_max_time);
+    s.sanitize_path = ep.http.sanitize_path;
+    s.encode_query_semicolons = ep.http.encode_query_semicolons;
+    s.http2_max_concurrent_streams = ep.http2.max_concurrent_streams;
     if ep.http.max_header_bytes > 0 {
         s.max_header_bytes = usize::try_from(ep.http.max_header_bytes).unwrap_or(usize::MAX);
     }
@@ -452,6 +475,7 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
     let compile_loop = Arc::new(CompileLoop {
         settings: compile_settings(cfg),
         default_entry_points: cfg.default_router_entry_points(),
+        models: entry_point_models(cfg),
         registries: Arc::new(Registries::default()),
         store: store.clone(),
     });
@@ -559,10 +583,11 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
     let sources = locate::read_sources(&file.filename, &file.directory);
     // The provider's problems were printed above; the report repeats them on their items.
     let seen: BTreeSet<String> = view.problems.iter().map(ToString::to_string).collect();
-    let merged = aggregate::merge(
+    let mut merged = aggregate::merge(
         &[("file".to_string(), Arc::new(view))],
         &cfg.default_router_entry_points(),
     );
+    aggregate::apply_models(&mut merged, &entry_point_models(cfg));
     let settings = compile_settings(cfg);
     let registries = Registries::default();
     let files = load_files(&merged);
@@ -703,15 +728,6 @@ pub async fn healthcheck(addr: SocketAddr, path: &str, timeout: Duration) -> Res
         .map_err(|_| format!("no answer from {addr} within {timeout:?}"))?
 }
 
-/// The address to reach a listener bound to `addr` from this machine (`[::]`/`0.0.0.0` →
-/// loopback).
-pub fn local_target(addr: SocketAddr) -> SocketAddr {
-    match addr.ip() {
-        ip if ip.is_unspecified() => SocketAddr::new(IpAddr::from([127, 0, 0, 1]), addr.port()),
-        _ => addr,
-    }
-}
-
 fn file_settings(file: &config::FileProvider) -> wharf_providers::file::FileProviderSettings {
     let path = |s: &str| (!s.is_empty()).then(|| std::path::PathBuf::from(s));
     wharf_providers::file::FileProviderSettings {
@@ -797,6 +813,78 @@ pub fn start_docker_provider(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entry_point_settings_from_static() {
+        let mut cfg = StaticConfig::default();
+        let mut web = config::EntryPoint {
+            address: ":80".into(),
+            ..Default::default()
+        };
+        web.forwarded_headers.trusted_ips = vec!["10.0.0.0/8".into(), "192.168.1.1".into()];
+        web.http.redirections = Some(config::Redirections {
+            entry_point: Some(config::RedirectEntryPoint {
+                to: "websecure".into(),
+                scheme: "https".into(),
+                permanent: true,
+                priority: 1,
+            }),
+        });
+        cfg.entry_points.insert("web".into(), web);
+        let secure = config::EntryPoint {
+            address: ":8443".into(),
+            ..Default::default()
+        };
+        cfg.entry_points.insert("websecure".into(), secure);
+        let addr = SocketAddr::from(([127, 0, 0, 1], 80));
+        let s = entry_point_settings(&cfg, "web", addr).map_err(|e| e.to_string());
+        let Ok(s) = s else { panic!("{s:?}") };
+        assert!(s
+            .forwarded_headers
+            .trusts("10.1.2.3".parse().unwrap_or(addr.ip())));
+        assert!(s
+            .forwarded_headers
+            .trusts("192.168.1.1".parse().unwrap_or(addr.ip())));
+        assert!(!s
+            .forwarded_headers
+            .trusts("192.168.1.2".parse().unwrap_or(addr.ip())));
+        let r = s
+            .redirect
+            .as_ref()
+            .map(|r| (r.scheme.as_str(), r.port, r.permanent));
+        assert_eq!(r, Some(("https", Some(8443), true)));
+
+        if let Some(e) = cfg.entry_points.get_mut("web") {
+            e.forwarded_headers.trusted_ips = vec!["nope".into()];
+        }
+        let e = entry_point_settings(&cfg, "web", addr)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert!(e.as_ref().is_err_and(|m| m.contains("nope")), "{e:?}");
+    }
+
+    #[test]
+    fn ping_answers_ok_then_terminating_status() {
+        let terminating = Arc::new(AtomicBool::new(false));
+        let hook = ping_hook(terminating.clone(), 503);
+        let req = |path: &str| http::Request::builder().uri(path).body(Body::empty());
+        let ctx = HookCtx {
+            entry_point: "traefik",
+            client_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+        };
+        let Ok(ping) = req("/ping") else {
+            panic!("request")
+        };
+        let status = hook.handle(&ping, &ctx).map(|r| r.status().as_u16());
+        assert_eq!(status, Some(200));
+        let Ok(other) = req("/pingx") else {
+            panic!("request")
+        };
+        assert!(hook.handle(&other, &ctx).is_none());
+        terminating.store(true, Ordering::Relaxed);
+        let status = hook.handle(&ping, &ctx).map(|r| r.status().as_u16());
+        assert_eq!(status, Some(503));
+    }
 
     #[tokio::test]
     async fn bind_reports_taken_port() {

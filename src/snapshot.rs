@@ -16,7 +16,7 @@ use crate::service::ServiceRuntime;
 pub struct Snapshot {
     /// Counts swaps; 0 is the empty snapshot before the first compile.
     pub generation: u64,
-    /// Route table per entry point name.
+    /// Route table per entry point name, for plain (non-TLS) connections: routers without `tls`.
     pub entry_points: HashMap<Arc<str>, RouteTable>,
     /// Route table per entry point for TLS connections: routers with `tls`, or every router
     /// of an entry point with `http.tls` (src/tls).
@@ -82,7 +82,10 @@ impl SnapshotStore {
         self.generation.send_replace(g);
         // Free here what no request holds any more (a count of 1 is our own reference, which
         // nobody else can clone); keep the rest for the next store.
-        let mut retired = self.retired.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut retired = self
+            .retired
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         retired.push(old);
         retired.retain(|s| Arc::strong_count(s) > 1);
         g

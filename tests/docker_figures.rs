@@ -1,6 +1,7 @@
 //! Figures of the Docker provider on the real engine (printed, not asserted: speed belongs to
 //! benchmarks). Ignored by default; run with
-//! `cargo test --release --test docker_figures -- --ignored --nocapture`.
+//! `cargo test --release --test docker_figures -- --ignored --nocapture`
+//! (`FIGURES_VERBOSE=1`: every run's numbers; `FIGURES_QUICK=1`: latencies only, then wharf's log).
 //!
 //! - start event → first 200 through wharf (median and max of 20), die event → route gone (404);
 //! - wharf's CPU time while 100 labelled containers start;
@@ -124,11 +125,18 @@ async fn docker_provider_figures() {
         let gone = wait_status(addr, &host, 404).await;
         let died = event_time(&name, "die", since);
         down.push((gone - died) as f64 / 1e6);
+        if std::env::var_os("FIGURES_VERBOSE").is_some() {
+            println!("run {i}: up {:.0} ms, down {:.0} ms", up[i], down[i]);
+        }
     }
     let (um, ux) = median_max(up);
     let (dm, dx) = median_max(down);
     println!("start event → first 200: median {um:.0} ms, max {ux:.0} ms (20 runs)");
     println!("die event → route gone (404): median {dm:.0} ms, max {dx:.0} ms (20 runs)");
+    if std::env::var_os("FIGURES_QUICK").is_some() {
+        println!("{}", w.log());
+        return;
+    }
 
     // 2. CPU while 100 labelled containers start.
     let before = cpu_ticks(pid);

@@ -147,6 +147,7 @@ async fn start(yaml: &str, ep_tls: Option<RouterTls>, redirect: bool) -> Wharf {
             ..Default::default()
         },
         default_entry_points: vec!["web".into(), "websecure".into()],
+        models: Default::default(),
         registries: Arc::new(Registries::default()),
         store: store.clone(),
     });

@@ -58,3 +58,41 @@ pub fn validate(spec: &BufferingSpec) -> Result<(), crate::SpecError> {
     }
     Ok(())
 }
+
+/// `buffering`, compiled: the limits the proxy's body buffering applies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BufferingPolicy {
+    /// Largest request body (413 above); `None`: no limit.
+    pub max_request_body_bytes: Option<u64>,
+    /// Request bytes kept in memory before spilling to disk.
+    pub mem_request_body_bytes: u64,
+    /// Largest response body (500 above); `None`: no limit.
+    pub max_response_body_bytes: Option<u64>,
+    /// Response bytes kept in memory before spilling to disk.
+    pub mem_response_body_bytes: u64,
+    /// When to replay the buffered request.
+    pub retry: Option<crate::expr::Expr>,
+}
+
+impl BufferingPolicy {
+    pub fn compile(spec: &BufferingSpec) -> Result<Self, crate::SpecError> {
+        validate(spec)?;
+        let limit = |v: i64| (v > 0).then_some(v as u64);
+        let mem = |v: i64| if v > 0 { v as u64 } else { 1_048_576 };
+        let retry = if spec.retry_expression.trim().is_empty() {
+            None
+        } else {
+            Some(
+                crate::expr::parse(&spec.retry_expression, crate::expr::BUFFERING_RETRY)
+                    .map_err(|r| crate::SpecError::invalid("buffering.retryExpression", r))?,
+            )
+        };
+        Ok(BufferingPolicy {
+            max_request_body_bytes: limit(spec.max_request_body_bytes),
+            mem_request_body_bytes: mem(spec.mem_request_body_bytes),
+            max_response_body_bytes: limit(spec.max_response_body_bytes),
+            mem_response_body_bytes: mem(spec.mem_response_body_bytes),
+            retry,
+        })
+    }
+}

@@ -238,6 +238,41 @@ impl Parser<'_> {
     }
 }
 
+/// Numbers the functions of an expression read.
+pub trait Metrics {
+    /// `name(args)` for a numeric function.
+    fn number(&self, name: &str, args: &[f64]) -> f64;
+    /// `name(args)` for a condition function.
+    fn condition(&self, name: &str, args: &[f64]) -> bool;
+}
+
+impl Expr {
+    pub fn eval(&self, m: &dyn Metrics) -> bool {
+        match self {
+            Expr::Or(a, b) => a.eval(m) || b.eval(m),
+            Expr::And(a, b) => a.eval(m) && b.eval(m),
+            Expr::Not(e) => !e.eval(m),
+            Expr::Cond { func, args } => m.condition(func, args),
+            Expr::Cmp {
+                func,
+                args,
+                op,
+                value,
+            } => {
+                let v = m.number(func, args);
+                match op {
+                    CmpOp::Lt => v < *value,
+                    CmpOp::Le => v <= *value,
+                    CmpOp::Gt => v > *value,
+                    CmpOp::Ge => v >= *value,
+                    CmpOp::Eq => v == *value,
+                    CmpOp::Ne => v != *value,
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

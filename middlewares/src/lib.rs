@@ -140,6 +140,11 @@ pub struct MiddlewareSpec {
     /// supported yet by `compile`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plugin: Option<BTreeMap<String, serde_json::Value>>,
+    /// Keys that name no middleware type (a typo, another spelling, a type wharf does not
+    /// know). Kept so `kind()` can name them instead of reporting an empty definition.
+    #[serde(flatten, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(skip)]
+    pub unknown: BTreeMap<String, serde_json::Value>,
 }
 
 /// The type of a middleware definition, named as Traefik spells its key.
@@ -251,8 +256,15 @@ impl MiddlewareSpec {
             .collect()
     }
 
-    /// The one type this definition declares. Zero or several types are errors, as in Traefik.
+    /// The one type this definition declares. Zero or several types are errors, as in Traefik;
+    /// a key that names no type is an error that suggests the nearest known one.
     pub fn kind(&self) -> Result<MiddlewareKind, SpecError> {
+        if let Some(key) = self.unknown.keys().next() {
+            return Err(SpecError::UnknownType {
+                key: key.clone(),
+                suggestion: suggest(key),
+            });
+        }
         let kinds = self.kinds();
         match kinds.as_slice() {
             [one] => Ok(*one),
@@ -264,6 +276,73 @@ impl MiddlewareSpec {
     }
 }
 
+/// Every type key, for suggestions.
+const ALL_KINDS: [MiddlewareKind; 26] = [
+    MiddlewareKind::AddPrefix,
+    MiddlewareKind::BasicAuth,
+    MiddlewareKind::Buffering,
+    MiddlewareKind::Chain,
+    MiddlewareKind::CircuitBreaker,
+    MiddlewareKind::Compress,
+    MiddlewareKind::ContentType,
+    MiddlewareKind::DigestAuth,
+    MiddlewareKind::EncodedCharacters,
+    MiddlewareKind::Errors,
+    MiddlewareKind::ForwardAuth,
+    MiddlewareKind::GrpcWeb,
+    MiddlewareKind::Headers,
+    MiddlewareKind::IpAllowList,
+    MiddlewareKind::IpWhiteList,
+    MiddlewareKind::InFlightReq,
+    MiddlewareKind::PassTlsClientCert,
+    MiddlewareKind::RateLimit,
+    MiddlewareKind::RedirectRegex,
+    MiddlewareKind::RedirectScheme,
+    MiddlewareKind::ReplacePath,
+    MiddlewareKind::ReplacePathRegex,
+    MiddlewareKind::Retry,
+    MiddlewareKind::StripPrefix,
+    MiddlewareKind::StripPrefixRegex,
+    MiddlewareKind::Plugin,
+];
+
+/// The known type key closest to `key`: same letters ignoring case, else a small edit distance.
+fn suggest(key: &str) -> Option<&'static str> {
+    if let Some(k) = ALL_KINDS
+        .iter()
+        .find(|k| k.as_str().eq_ignore_ascii_case(key))
+    {
+        return Some(k.as_str());
+    }
+    let lower = key.to_ascii_lowercase();
+    ALL_KINDS
+        .iter()
+        .map(|k| {
+            (
+                edit_distance(&lower, &k.as_str().to_ascii_lowercase()),
+                k.as_str(),
+            )
+        })
+        .filter(|(d, _)| *d <= 3)
+        .min()
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
 /// Why a middleware definition cannot be used. The message is shown in the API and the log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {
@@ -271,6 +350,11 @@ pub enum SpecError {
     NoType,
     #[error("two middleware types in one definition: {}; declare one per middleware", .0.join(", "))]
     SeveralTypes(Vec<&'static str>),
+    #[error("unknown middleware type `{key}`{}", .suggestion.map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default())]
+    UnknownType {
+        key: String,
+        suggestion: Option<&'static str>,
+    },
     #[error("missing required option `{0}`")]
     Missing(&'static str),
     #[error("invalid `{field}`: {reason}")]
@@ -279,6 +363,8 @@ pub enum SpecError {
     Regex { field: String, reason: String },
     #[error("`{0}` is not supported yet by wharf")]
     NotSupportedYet(String),
+    #[error("plugin middlewares are not supported yet (plugin: {})", .0.join(", "))]
+    PluginNotSupported(Vec<String>),
     #[error("users file `{0}` was not loaded (missing or unreadable)")]
     FileNotLoaded(String),
     #[error("chain cycle: {}", .0.join(" -> "))]

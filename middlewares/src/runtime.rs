@@ -1,6 +1,7 @@
 //! The compiled side: `compile` turns a `MiddlewareSpec` into a `Filter`; the proxy walks a
 //! router's `[Filter]` with `run_request` / `run_response` (synchronous, no boxed future and no
-//! allocation per middleware; `Action::Delay` is the only await point, handled by the caller).
+//! allocation per middleware). The await points are the caller's: `ChainOutcome::Delay`
+//! (RateLimit) and `ChainOutcome::Call` (ForwardAuth), after which it resumes the chain.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -15,9 +16,13 @@ use crate::{MiddlewareKind, MiddlewareSpec, SpecError};
 
 pub use crate::add_prefix::AddPrefix;
 pub use crate::basic_auth::BasicAuth;
+pub use crate::buffering::BufferingPolicy;
+pub use crate::circuit_breaker::CircuitBreaker;
+pub use crate::compress::CompressPolicy;
 pub use crate::content_type::ContentType;
 pub use crate::digest_auth::DigestAuth;
 pub use crate::encoded_characters::EncodedCharacters;
+pub use crate::errors::ErrorPages;
 pub use crate::forward_auth::ForwardAuth;
 pub use crate::headers::Headers;
 pub use crate::in_flight_req::{InFlightGuard, InFlightReq};
@@ -27,6 +32,7 @@ pub use crate::redirect_regex::RedirectRegex;
 pub use crate::redirect_scheme::RedirectScheme;
 pub use crate::replace_path::ReplacePath;
 pub use crate::replace_path_regex::ReplacePathRegex;
+pub use crate::retry::RetryPolicy;
 pub use crate::strip_prefix::StripPrefix;
 pub use crate::strip_prefix_regex::StripPrefixRegex;
 
@@ -82,9 +88,16 @@ pub struct FlowState {
 pub enum Filter {
     AddPrefix(AddPrefix),
     BasicAuth(Box<BasicAuth>),
+    /// Body buffering by the proxy (`ProxySupport::buffering`); no request-phase effect here.
+    Buffering(Box<BufferingPolicy>),
+    CircuitBreaker(Box<CircuitBreaker>),
+    /// Response compression by the proxy (`ProxySupport::compress`).
+    Compress(Box<CompressPolicy>),
     ContentType(ContentType),
     DigestAuth(Box<DigestAuth>),
     EncodedCharacters(EncodedCharacters),
+    /// Error pages fetched by the proxy (`ProxySupport::errors`).
+    Errors(Box<ErrorPages>),
     ForwardAuth(Box<ForwardAuth>),
     Headers(Box<Headers>),
     IpAllowList(IpAllowList),
@@ -94,6 +107,8 @@ pub enum Filter {
     RedirectScheme(RedirectScheme),
     ReplacePath(ReplacePath),
     ReplacePathRegex(ReplacePathRegex),
+    /// Retries run by the proxy's service call (`ProxySupport::retry`).
+    Retry(RetryPolicy),
     StripPrefix(StripPrefix),
     StripPrefixRegex(StripPrefixRegex),
 }
@@ -110,6 +125,11 @@ impl Filter {
         match self {
             Filter::AddPrefix(f) => f.on_request(parts),
             Filter::BasicAuth(f) => f.on_request(parts, flow),
+            Filter::CircuitBreaker(f) => f.on_request(),
+            // Run by the proxy around the service call / body (see `ProxySupport`).
+            Filter::Buffering(_) | Filter::Compress(_) | Filter::Errors(_) | Filter::Retry(_) => {
+                Action::Continue
+            }
             Filter::ContentType(_) => Action::Continue,
             Filter::DigestAuth(f) => f.on_request(parts, flow),
             Filter::EncodedCharacters(f) => f.on_request(parts),
@@ -140,6 +160,11 @@ impl Filter {
             Filter::ForwardAuth(f) => f.on_response(parts, flow),
             Filter::AddPrefix(_)
             | Filter::BasicAuth(_)
+            | Filter::Buffering(_)
+            | Filter::CircuitBreaker(_)
+            | Filter::Compress(_)
+            | Filter::Errors(_)
+            | Filter::Retry(_)
             | Filter::ContentType(_)
             | Filter::DigestAuth(_)
             | Filter::EncodedCharacters(_)
@@ -167,6 +192,40 @@ impl Filter {
         match self {
             Filter::ForwardAuth(f) => f.on_call_response(answer, body, parts, flow),
             _ => Action::Respond(crate::forward_auth::call_failed()),
+        }
+    }
+
+    /// After the service answered a forwarded request (502/504 for transport errors): feeds
+    /// CircuitBreaker windows. Call it for every filter of the chain; others ignore it.
+    pub fn record_outcome(&self, status: http::StatusCode, latency: StdDuration) {
+        if let Filter::CircuitBreaker(f) = self {
+            f.record(status, latency);
+        }
+    }
+
+    /// Proxy-run middlewares expose their compiled policy.
+    pub fn retry_policy(&self) -> Option<&RetryPolicy> {
+        match self {
+            Filter::Retry(p) => Some(p),
+            _ => None,
+        }
+    }
+    pub fn error_pages(&self) -> Option<&ErrorPages> {
+        match self {
+            Filter::Errors(p) => Some(p),
+            _ => None,
+        }
+    }
+    pub fn compress_policy(&self) -> Option<&CompressPolicy> {
+        match self {
+            Filter::Compress(p) => Some(p),
+            _ => None,
+        }
+    }
+    pub fn buffering_policy(&self) -> Option<&BufferingPolicy> {
+        match self {
+            Filter::Buffering(p) => Some(p),
+            _ => None,
         }
     }
 
@@ -282,6 +341,16 @@ pub struct CompileCtx<'a> {
 pub struct ProxySupport {
     /// `ChainOutcome::Call` is handled: ForwardAuth can run.
     pub forward_auth: bool,
+    /// `Filter::record_outcome` is called after each forwarded request: CircuitBreaker can run.
+    pub circuit_breaker: bool,
+    /// The proxy retries the service call per `Filter::retry_policy`.
+    pub retry: bool,
+    /// The proxy fetches error pages per `Filter::error_pages`.
+    pub errors: bool,
+    /// The proxy compresses response bodies per `Filter::compress_policy`.
+    pub compress: bool,
+    /// The proxy buffers bodies per `Filter::buffering_policy`.
+    pub buffering: bool,
 }
 
 impl Default for CompileCtx<'_> {
@@ -378,13 +447,23 @@ pub fn compile(
         )),
         // Validated now so a bad value gets its precise message; the body/async middlewares
         // need proxy integration before they can run.
+        K::Buffering if ctx.support.buffering => {
+            BufferingPolicy::compile(opt(&spec.buffering)?).map(|p| Filter::Buffering(Box::new(p)))
+        }
         K::Buffering => {
             crate::buffering::validate(opt(&spec.buffering)?)?;
             nsy(kind)
         }
+        K::CircuitBreaker if ctx.support.circuit_breaker => {
+            CircuitBreaker::compile(name, opt(&spec.circuit_breaker)?, ctx)
+                .map(|f| Filter::CircuitBreaker(Box::new(f)))
+        }
         K::CircuitBreaker => {
             crate::circuit_breaker::validate(opt(&spec.circuit_breaker)?)?;
             nsy(kind)
+        }
+        K::Compress if ctx.support.compress => {
+            CompressPolicy::compile(opt(&spec.compress)?).map(|p| Filter::Compress(Box::new(p)))
         }
         K::Compress => {
             crate::compress::validate(opt(&spec.compress)?)?;
@@ -392,6 +471,9 @@ pub fn compile(
         }
         K::DigestAuth => DigestAuth::compile(name, opt(&spec.digest_auth)?, ctx)
             .map(|f| Filter::DigestAuth(Box::new(f))),
+        K::Errors if ctx.support.errors => {
+            ErrorPages::compile(opt(&spec.errors)?).map(|p| Filter::Errors(Box::new(p)))
+        }
         K::Errors => {
             crate::errors::validate(opt(&spec.errors)?)?;
             nsy(kind)
@@ -405,17 +487,17 @@ pub fn compile(
         }
         K::GrpcWeb => nsy(kind),
         K::PassTlsClientCert => nsy(kind),
+        K::Retry if ctx.support.retry => RetryPolicy::compile(opt(&spec.retry)?).map(Filter::Retry),
         K::Retry => {
             crate::retry::validate(opt(&spec.retry)?)?;
             nsy(kind)
         }
-        K::Plugin => Err(SpecError::NotSupportedYet(format!(
-            "plugin ({})",
+        K::Plugin => Err(SpecError::PluginNotSupported(
             spec.plugin
                 .as_ref()
-                .map(|p| p.keys().cloned().collect::<Vec<_>>().join(", "))
-                .unwrap_or_default()
-        ))),
+                .map(|p| p.keys().cloned().collect())
+                .unwrap_or_default(),
+        )),
     }
 }
 

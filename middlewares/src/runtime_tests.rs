@@ -130,7 +130,7 @@ fn definition_level_errors() {
     ));
     assert_eq!(
         build("plugin: {jwt: {a: 1}}").unwrap_err().to_string(),
-        "`plugin (jwt)` is not supported yet by wharf"
+        "plugin middlewares are not supported yet (plugin: jwt)"
     );
     assert!(build("chain: {middlewares: [a]}")
         .unwrap_err()
@@ -279,7 +279,10 @@ fn forward_auth_call_protocol() {
         "without proxy support it must not compile to a no-op"
     );
     let ctx = CompileCtx {
-        support: ProxySupport { forward_auth: true },
+        support: ProxySupport {
+            forward_auth: true,
+            ..ProxySupport::default()
+        },
         ..CompileCtx::default()
     };
     let chain = [
@@ -387,5 +390,90 @@ mod hostile_input {
                 f.on_response(i, &mut rp, &conn, &flow);
             }
         }
+    }
+}
+
+#[test]
+fn circuit_breaker_needs_outcomes() {
+    let s = spec("circuitBreaker: {expression: 'NetworkErrorRatio() > 0.5', responseCode: 503}");
+    assert_eq!(
+        compile("cb@file", &s, &CompileCtx::default()).unwrap_err(),
+        SpecError::NotSupportedYet("circuitBreaker".into())
+    );
+    let ctx = CompileCtx {
+        support: ProxySupport {
+            circuit_breaker: true,
+            ..ProxySupport::default()
+        },
+        ..CompileCtx::default()
+    };
+    let f = compile("cb@file", &s, &ctx).unwrap();
+    let (mut parts, ()) = http::Request::get("/").body(()).unwrap().into_parts();
+    assert!(matches!(
+        f.on_request(0, &mut parts, &CONN, &mut FlowState::default()),
+        Action::Continue
+    ));
+    for _ in 0..3 {
+        f.record_outcome(
+            http::StatusCode::BAD_GATEWAY,
+            std::time::Duration::from_millis(1),
+        );
+    }
+    match f.on_request(0, &mut parts, &CONN, &mut FlowState::default()) {
+        Action::Respond(r) => assert_eq!(r.status(), 503),
+        other => panic!("expected the fallback, got {other:?}"),
+    }
+}
+
+#[test]
+fn proxy_run_middlewares_compile_when_supported() {
+    let all = ProxySupport {
+        retry: true,
+        errors: true,
+        compress: true,
+        buffering: true,
+        ..ProxySupport::default()
+    };
+    let ctx = CompileCtx {
+        support: all,
+        ..CompileCtx::default()
+    };
+    let retry = compile(
+        "r@file",
+        &spec("retry: {attempts: 3, initialInterval: 100ms}"),
+        &ctx,
+    )
+    .unwrap();
+    assert_eq!(retry.retry_policy().map(RetryPolicy::attempts), Some(3));
+    let errors = compile(
+        "e@file",
+        &spec("errors: {status: ['500-599'], service: s, query: '/{status}'}"),
+        &ctx,
+    )
+    .unwrap();
+    assert!(errors.error_pages().is_some_and(|e| e.handles(503)));
+    let compress = compile("c@file", &spec("compress: {}"), &ctx).unwrap();
+    assert!(compress.compress_policy().is_some());
+    let buffering = compile(
+        "b@file",
+        &spec("buffering: {maxRequestBodyBytes: 10}"),
+        &ctx,
+    )
+    .unwrap();
+    assert_eq!(
+        buffering
+            .buffering_policy()
+            .and_then(|b| b.max_request_body_bytes),
+        Some(10)
+    );
+    // Still validated when supported.
+    assert!(compile("r@file", &spec("retry: {attempts: 0}"), &ctx).is_err());
+    // They do nothing in the request phase: the proxy runs them.
+    let (mut parts, ()) = http::Request::get("/").body(()).unwrap().into_parts();
+    for f in [&retry, &errors, &compress, &buffering] {
+        assert!(matches!(
+            f.on_request(0, &mut parts, &CONN, &mut FlowState::default()),
+            Action::Continue
+        ));
     }
 }

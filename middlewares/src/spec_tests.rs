@@ -221,3 +221,27 @@ fn schema_keeps_field_types_despite_lenient_parsing() {
         "{schema}"
     );
 }
+
+#[test]
+fn unknown_type_keys_are_named() {
+    let m = yaml("stripprefix: {prefixes: [/a]}\n");
+    let e = m.kind().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "unknown middleware type `stripprefix` (did you mean `stripPrefix`?)"
+    );
+    let e = yaml("redirectSchem: {scheme: https}\n").kind().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "unknown middleware type `redirectSchem` (did you mean `redirectScheme`?)"
+    );
+    let e = yaml("jwt: {signingSecret: x}\n").kind().unwrap_err();
+    assert_eq!(e.to_string(), "unknown middleware type `jwt`");
+    // Known types still round-trip without the catch-all showing up.
+    let m = yaml("addPrefix: {prefix: /a}\n");
+    assert!(m.unknown.is_empty());
+    assert_eq!(
+        serde_json::to_value(&m).unwrap(),
+        serde_json::json!({"addPrefix": {"prefix": "/a"}})
+    );
+}

@@ -538,11 +538,11 @@ fn cases() -> Vec<Case> {
         )
         .problem(Middleware, "s", Error, "did you mean `traefik.http.middlewares.s.stripprefix.prefixes`"),
         case(
-            "plugin middlewares: unsupported yet, shown not dropped",
+            "plugin middlewares: kept in the config (compile reports them as not supported yet)",
             vec![inspect("m", "172.17.0.2", &[("traefik.http.middlewares.p.plugin.demo.headers.x", "1")])],
-            json!({"routers": {"m": router("Host(`m`)", "m")}, "services": {"m": lb(&["http://172.17.0.2:80"])}}),
-        )
-        .problem(Middleware, "p", Error, "plugin middlewares are not supported yet"),
+            json!({"routers": {"m": router("Host(`m`)", "m")}, "services": {"m": lb(&["http://172.17.0.2:80"])},
+                   "middlewares": {"p": {"plugin": {"demo": {"headers": {"x": "1"}}}}}}),
+        ),
         case(
             "tcp labels only: unsupported yet, kept in the tcp section, no http default router",
             vec![inspect("db", "172.17.0.2", &[("traefik.tcp.routers.pg.rule", "HostSNI(`*`)")])],

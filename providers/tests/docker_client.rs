@@ -575,3 +575,75 @@ async fn bad_settings_report_error() {
     )
     .await;
 }
+
+/// A read-only "socket proxy" on TCP (like tecnativa/docker-socket-proxy): relays to the engine
+/// socket, answers 403 to anything but GET/HEAD and counts those refusals.
+async fn read_only_tcp_proxy() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy addr");
+    let refused = Arc::new(AtomicUsize::new(0));
+    let r = refused.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut down, _)) = listener.accept().await else {
+                return;
+            };
+            let r = r.clone();
+            tokio::spawn(async move {
+                let mut first = vec![0u8; 8192];
+                let Ok(n) = down.read(&mut first).await else {
+                    return;
+                };
+                let method = first[..n]
+                    .split(|b| *b == b' ')
+                    .next()
+                    .unwrap_or_default()
+                    .to_vec();
+                if method != b"GET" && method != b"HEAD" {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    let _ = down
+                        .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .await;
+                    return;
+                }
+                let Ok(mut up) = UnixStream::connect(SOCK).await else {
+                    return;
+                };
+                if up.write_all(&first[..n]).await.is_err() {
+                    return;
+                }
+                let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+            });
+        }
+    });
+    (addr, refused)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_through_a_read_only_tcp_socket_proxy() {
+    if !engine_available() {
+        return;
+    }
+    let (addr, refused) = read_only_tcp_proxy().await;
+    let id = unique("tcpproxy");
+    let mut h = spawn(settings(&id, Some(format!("tcp://{addr}"))));
+    let c = Container::run(&id, &id, &[], &[]);
+    let url = format!("http://{}:80", c.ip());
+    wait_config(&mut h, "routed through the tcp proxy", |cfg| {
+        servers(cfg, &id) == [url.clone()]
+    })
+    .await;
+    docker(&["stop", &id]);
+    wait_config(&mut h, "stop followed through the tcp proxy", |cfg| {
+        !cfg.http.routers.contains_key(&id)
+    })
+    .await;
+    assert_eq!(
+        refused.load(Ordering::SeqCst),
+        0,
+        "the provider made a non-read call"
+    );
+}

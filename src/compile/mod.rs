@@ -21,6 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use wharf_middlewares::{self as mw, Filter};
 use wharf_providers::{DynamicConfig, ItemKind, Problem, Severity};
 
 pub use report::{ItemReport, Report, Status};
@@ -39,9 +40,25 @@ pub struct Route {
     pub rule: Rule,
     pub priority: i64,
     pub service: Arc<ServiceRuntime>,
-    /// Qualified names of the router's middlewares, in order (compiled filters join when the
-    /// middlewares crate's `Filter` lands).
+    /// Qualified names of the router's middlewares as configured (chains not expanded).
     pub middlewares: Arc<[Arc<str>]>,
+    /// The compiled filter chain, chains expanded, in order: what the proxy walks per request
+    /// (`wharf_middlewares::run_request` / `run_response`).
+    pub filters: Arc<[Filter]>,
+}
+
+impl Route {
+    /// A route without middlewares (tests and internal routers); set the other fields after.
+    pub fn new(name: &str, rule: Rule, priority: i64, service: Arc<ServiceRuntime>) -> Route {
+        Route {
+            name: Arc::from(name),
+            rule,
+            priority,
+            service,
+            middlewares: Arc::from([]),
+            filters: Arc::from([]),
+        }
+    }
 }
 
 /// The contents of files the configuration refers to (CA bundles, certificates, users files),
@@ -67,6 +84,16 @@ pub struct CompileSettings {
 #[derive(Debug, Default)]
 pub struct Registries {
     pub services: Arc<ServiceRegistry>,
+    /// Rate-limit buckets, in-flight counters, digest nonces: swept of what a compile no longer
+    /// uses.
+    pub middlewares: Arc<mw::state::StateRegistry>,
+}
+
+/// What the proxy runs beyond synchronous filters: nothing yet (ForwardAuth calls, retries,
+/// compression ... join as the proxy handles them); such middlewares report "not supported
+/// yet" instead of silently doing nothing.
+fn mw_support() -> mw::ProxySupport {
+    mw::ProxySupport::default()
 }
 
 /// Everything compile reads. No I/O happens inside compile.
@@ -127,14 +154,36 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
     }
 
     // Middlewares: one type each; chains and errors pages refer to existing items, no cycles.
+    input.registries.middlewares.begin();
+    let mw_files: BTreeMap<String, String> = input
+        .files
+        .iter()
+        .filter_map(|(p, c)| {
+            let text = std::str::from_utf8(c.as_ref().ok()?).ok()?;
+            Some((p.clone(), text.to_string()))
+        })
+        .collect();
     for (name, spec) in &cfg.http.middlewares {
         let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
         attach(
             &mut it,
             problems.get(&(ItemKind::Middleware, name.as_str())),
         );
-        if let Err(e) = spec.kind() {
-            it.disable(e.to_string());
+        match spec.kind() {
+            Err(e) => it.disable(e.to_string()),
+            // Chains are checked by `check_chains`; others compile once here for their errors.
+            Ok(mw::MiddlewareKind::Chain) => {}
+            Ok(_) => {
+                let ctx = mw::CompileCtx {
+                    files: &mw_files,
+                    registry: None,
+                    scope: name,
+                    support: mw_support(),
+                };
+                if let Err(e) = mw::compile(name, spec, &ctx) {
+                    it.disable(e.to_string());
+                }
+            }
         }
         if let Some(errors) = &spec.errors {
             if !errors.service.is_empty()
@@ -161,6 +210,8 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
         .iter()
         .map(String::as_str)
         .collect();
+    // Routers with a `tls` section serve TLS connections only, the others plain ones only
+    // (Traefik keeps an HTTP and an HTTPS muxer per entry point).
     let mut per_ep: BTreeMap<String, Vec<Arc<Route>>> = BTreeMap::new();
     // TLS (src/tls): certificates and options first; TLS routers go to `per_ep_tls`.
     let mut tls = crate::tls::TlsBuilder::new(cfg, input.files, input.now);
@@ -256,6 +307,33 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                 None => it.disable(format!("middleware `{m}` does not exist")),
             }
         }
+        // The filter chain: chains flattened, one instance per router (rate-limit buckets and
+        // in-flight counters are per router, as in Traefik), state kept in the registry.
+        let mut filters = Vec::new();
+        if !it.is_disabled() && !r.middlewares.is_empty() {
+            let provider = provider_of(name).unwrap_or_default();
+            let lookup = |n: &str| cfg.http.middlewares.get(n);
+            match mw::expand_chains(&r.middlewares, provider, &lookup) {
+                Err(e) => it.disable(e.to_string()),
+                Ok(flat) => {
+                    let ctx = mw::CompileCtx {
+                        files: &mw_files,
+                        registry: Some(&input.registries.middlewares),
+                        scope: name,
+                        support: mw_support(),
+                    };
+                    for m in &flat {
+                        let Some(spec) = cfg.http.middlewares.get(m) else {
+                            continue;
+                        };
+                        match mw::compile(m, spec, &ctx) {
+                            Ok(f) => filters.push(f),
+                            Err(e) => it.disable(format!("middleware `{m}`: {e}")),
+                        }
+                    }
+                }
+            }
+        }
 
         // TLS per entry point: the router's own `tls`, else the entry point's default.
         let tls_of: Vec<Option<&wharf_providers::RouterTls>> = eps
@@ -276,6 +354,7 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                 priority,
                 service,
                 middlewares: mws.into(),
+                filters: filters.into(),
             });
             for (ep, t) in eps.iter().zip(&tls_of) {
                 let Some(t) = t else {
@@ -308,13 +387,17 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
         report.routers.insert(name.clone(), it);
     }
 
+    input.registries.middlewares.sweep();
+
     let mut entry_points = HashMap::new();
     let mut tls_entry_points = HashMap::new();
     for ep in &input.settings.entry_points {
         let routes = per_ep.remove(ep).unwrap_or_default();
         entry_points.insert(Arc::from(ep.as_str()), RouteTable::build(routes));
-        let routes = per_ep_tls.remove(ep).unwrap_or_default();
-        tls_entry_points.insert(Arc::from(ep.as_str()), RouteTable::build(routes));
+        // Absent for entry points without TLS routers (their TLS connections get 404).
+        if let Some(routes) = per_ep_tls.remove(ep) {
+            tls_entry_points.insert(Arc::from(ep.as_str()), RouteTable::build(routes));
+        }
     }
     let (tls, tls_problems) = tls.finish();
     report.problems.extend(tls_problems.problems);

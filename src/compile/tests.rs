@@ -423,4 +423,55 @@ fn middlewares_are_checked() {
     );
     assert_eq!(find(&snap, "web", "x", "/ok"), Some("ok@file"));
     assert_eq!(find(&snap, "web", "x", "/bad"), None);
+    // The chain is flattened into the route's filters: strip, then good-chain's strip.
+    let t = &snap.entry_points["web"];
+    let ok = t
+        .hostless
+        .iter()
+        .find(|r| &*r.name == "ok@file")
+        .map(|r| r.filters.len());
+    assert_eq!(ok, Some(2));
+}
+
+#[test]
+fn middleware_option_errors_disable_the_router() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    r:
+      rule: "Path(`/r`)"
+      service: s
+      middlewares: [bad-regex]
+  middlewares:
+    bad-regex:
+      replacePathRegex:
+        regex: "(["
+        replacement: "/x"
+"#,
+    ));
+    let m = &snap.report.middlewares["bad-regex@file"];
+    assert_eq!(m.status, Status::Disabled);
+    assert_eq!(snap.report.routers["r@file"].status, Status::Disabled);
+}
+
+#[test]
+fn tls_routers_get_their_own_table() {
+    let snap = compile_yaml(&fixture(
+        r#"
+    secure:
+      rule: "Host(`a.test`)"
+      entryPoints: [websecure]
+      tls: {}
+      service: s
+    plain:
+      rule: "Host(`a.test`)"
+      entryPoints: [websecure]
+      service: s
+"#,
+    ));
+    // A plain connection never reaches a TLS router, and the other way round (as Traefik).
+    assert_eq!(find(&snap, "websecure", "a.test", "/"), Some("plain@file"));
+    let tls = &snap.tls_entry_points["websecure"];
+    let names: Vec<&str> = tls.candidates("a.test").iter().map(|r| &*r.name).collect();
+    assert_eq!(names, vec!["secure@file"]);
+    assert!(!snap.tls_entry_points.contains_key("web"));
 }

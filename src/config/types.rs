@@ -29,8 +29,6 @@ pub const NOT_YET_USED: &[&str] = &[
     "tcpServersTransport",
     "entryPoints.*.reusePort",
     "entryPoints.*.allowACMEByPass",
-    "entryPoints.*.http.encodeQuerySemicolons",
-    "entryPoints.*.http.sanitizePath",
     "entryPoints.*.http3",
     "entryPoints.*.udp",
     "entryPoints.*.observability",

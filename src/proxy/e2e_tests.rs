@@ -149,6 +149,7 @@ fn snapshot_with(generation: u64, routes: Vec<(&str, &str, Arc<ServiceRuntime>)>
                 priority: rule.len() as i64,
                 service,
                 middlewares: Arc::from([]),
+                filters: Arc::from([]),
             })
         })
         .collect();
@@ -596,4 +597,129 @@ async fn read_timeout_covers_a_trickling_request_body() {
     // for the 90 missing bytes forever.
     let r = tokio::time::timeout(DEADLINE, c.read_to_end(&mut out)).await;
     assert!(r.is_ok(), "the stalled upload still holds the connection");
+}
+
+fn filter(name: &str, spec: serde_json::Value) -> wharf_middlewares::Filter {
+    let spec: wharf_middlewares::MiddlewareSpec = serde_json::from_value(spec).unwrap();
+    wharf_middlewares::compile(name, &spec, &wharf_middlewares::CompileCtx::default()).unwrap()
+}
+
+#[tokio::test]
+async fn router_middlewares_run_around_the_service() {
+    let backend = spawn_backend().await;
+    let svc = service("app@file", &[format!("http://{}", backend.addr)]);
+    let filters: Vec<wharf_middlewares::Filter> = vec![
+        filter(
+            "auth@file",
+            serde_json::json!({"basicAuth": {"users": ["u:$apr1$H6uskkkW$IgXLP6ewTrSuBkTrqE8wj/"]}}),
+        ),
+        filter(
+            "strip@file",
+            serde_json::json!({"stripPrefix": {"prefixes": ["/api"]}}),
+        ),
+        filter(
+            "hdr@file",
+            serde_json::json!({"headers": {
+                "customRequestHeaders": {"X-Mw": "on"},
+                "customResponseHeaders": {"X-Resp": "added"}
+            }}),
+        ),
+    ];
+    let mut route = Route::new(
+        "app@file",
+        parse("PathPrefix(`/api`)", RuleSyntax::V3).unwrap(),
+        1,
+        svc,
+    );
+    route.filters = Arc::from(filters);
+    let mut snap = Snapshot {
+        generation: 1,
+        ..Snapshot::default()
+    };
+    snap.entry_points
+        .insert(Arc::from("web"), RouteTable::build(vec![Arc::new(route)]));
+    let srv = start_with(settings(), snap, PreRouteHooks::new()).await;
+
+    // No credentials: BasicAuth answers, the service is never called.
+    let resp = raw(
+        srv.addr,
+        b"GET /api/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 401"), "{resp}");
+    // With them (u:test): prefix stripped, request header added, response header added.
+    let resp = raw(
+        srv.addr,
+        b"GET /api/x HTTP/1.1\r\nHost: a\r\nAuthorization: Basic dTp0ZXN0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(lines(&resp)[0], "GET /x HTTP/1.1");
+    assert_eq!(seen(&resp, "x-mw"), ["on"]);
+    assert_eq!(seen(&resp, "x-forwarded-for"), ["127.0.0.1"]);
+    assert_eq!(resp_header(&resp, "x-resp"), Some("added"));
+}
+
+#[tokio::test]
+async fn in_flight_limit_counts_a_request_until_its_body_is_sent() {
+    let mut backend = spawn_backend().await;
+    let svc = service("app@file", &[format!("http://{}", backend.addr)]);
+    let mut route = Route::new(
+        "app@file",
+        parse("PathPrefix(`/`)", RuleSyntax::V3).unwrap(),
+        1,
+        svc,
+    );
+    route.filters = Arc::from(vec![filter(
+        "one@file",
+        serde_json::json!({"inFlightReq": {"amount": 1}}),
+    )]);
+    let mut snap = Snapshot {
+        generation: 1,
+        ..Snapshot::default()
+    };
+    snap.entry_points
+        .insert(Arc::from("web"), RouteTable::build(vec![Arc::new(route)]));
+    let srv = start_with(settings(), snap, PreRouteHooks::new()).await;
+
+    let mut slow = TcpStream::connect(srv.addr).await.unwrap();
+    slow.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let chunks = tokio::time::timeout(DEADLINE, backend.slow.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    chunks
+        .send(Bytes::from_static(b"streaming;"))
+        .await
+        .unwrap();
+    let mut acc = Vec::new();
+    read_until(&mut slow, &mut acc, "streaming;").await;
+    // The streaming answer still holds the only slot.
+    let resp = raw(
+        srv.addr,
+        b"GET /other HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 429"), "{resp}");
+    drop(chunks);
+    read_until(&mut slow, &mut acc, "\r\n0\r\n\r\n").await;
+    // Released once the body ended (the slot is freed when the body is dropped, right after
+    // its last frame: poll until then).
+    let ok = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let resp = raw(
+                srv.addr,
+                b"GET /other HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+            if resp.starts_with("HTTP/1.1 200") {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert!(ok.is_ok(), "slot never released");
 }

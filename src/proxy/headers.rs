@@ -120,6 +120,14 @@ pub struct ForwardedInput<'a> {
 /// (except `X-Forwarded-Server`, always ours); `X-Forwarded-For` gets the client IP appended.
 /// Call before [`remove_hop_by_hop_request`] (the websocket test reads `Connection`).
 pub fn set_forwarded_headers(headers: &mut HeaderMap, input: &ForwardedInput<'_>) {
+    prepare_forwarded_headers(headers, input);
+    append_forwarded_for(headers, input.client_ip);
+}
+
+/// The entry point's part of [`set_forwarded_headers`] (Traefik's `forwardedheaders`
+/// middleware), which runs before the router's middlewares; the client IP is appended to
+/// `X-Forwarded-For` after them, when forwarding ([`append_forwarded_for`]).
+pub fn prepare_forwarded_headers(headers: &mut HeaderMap, input: &ForwardedInput<'_>) {
     if !input.trusted {
         remove_managed_x_headers(headers);
     }
@@ -158,14 +166,12 @@ pub fn set_forwarded_headers(headers: &mut HeaderMap, input: &ForwardedInput<'_>
         }
     }
 
-    append_forwarded_for(headers, input.client_ip);
-
     headers.insert(X_FORWARDED_SERVER.clone(), input.server_name.clone());
 }
 
 /// Folds existing `X-Forwarded-For` lines into one and appends the client IP (Go's reverse
 /// proxy): `a, b, client`. Without a prior value the client IP is reused without allocating.
-fn append_forwarded_for(headers: &mut HeaderMap, client_ip: &HeaderValue) {
+pub fn append_forwarded_for(headers: &mut HeaderMap, client_ip: &HeaderValue) {
     let mut prior = headers.get_all(&X_FORWARDED_FOR).iter().peekable();
     if prior.peek().is_none() {
         headers.insert(X_FORWARDED_FOR.clone(), client_ip.clone());

@@ -607,3 +607,43 @@ async fn idle_http2_connection_is_closed_after_idle_timeout() {
     assert!(ended.is_ok(), "idle HTTP/2 connection still open");
     assert!(!srv.task.is_finished(), "the entry point keeps serving");
 }
+
+#[tokio::test]
+async fn graceful_shutdown_lets_an_http2_stream_finish() {
+    let (hooks, mut streams) = streaming_hook();
+    let srv = start(settings(), hooks).await;
+    let tcp = TcpStream::connect(srv.addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tcp),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let req = Request::builder()
+        .uri(format!("http://{}/stream", srv.addr))
+        .body(http_body_util::Empty::<Bytes>::new())
+        .unwrap();
+    let resp = tokio::time::timeout(DEADLINE, send.send_request(req))
+        .await
+        .unwrap()
+        .unwrap();
+    let chunks = tokio::time::timeout(DEADLINE, streams.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    srv.shutdown.cancel();
+    chunks.send(Bytes::from_static(b"one;")).await.unwrap();
+    chunks.send(Bytes::from_static(b"two")).await.unwrap();
+    drop(chunks);
+    let body = tokio::time::timeout(DEADLINE, resp.into_body().collect())
+        .await
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+    assert_eq!(&body[..], b"one;two");
+    tokio::time::timeout(DEADLINE, srv.task)
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -11,9 +11,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use http::header::{HeaderName, HeaderValue, CONNECTION, HOST, UPGRADE};
+use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, UPGRADE};
 use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, StatusCode, Uri, Version};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::client::legacy::Client;
@@ -767,6 +767,16 @@ pub(crate) async fn forward(
         .map_err(|e| ProxyError::Downstream(format!("cannot rewrite URI: {e}")))?;
     // The client picks h1 or h2 per connection; an h1 version is accepted by both.
     *req.version_mut() = Version::HTTP_11;
+    // Go's transport, so Traefik, announces an empty body on the methods that carry one with
+    // `Content-Length: 0`; hyper sends no length for an empty body. Servers that insist on a
+    // length for POST (411) then behave the same behind both.
+    if matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH)
+        && http_body::Body::is_end_stream(req.body())
+        && !req.headers().contains_key(CONTENT_LENGTH)
+    {
+        req.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
+    }
 
     // An HTTP/1.1 → h2c upgrade offer is between the client and wharf, which answers in
     // HTTP/1.1: it is not passed on (its HTTP2-Settings header is hop-by-hop and gone anyway).

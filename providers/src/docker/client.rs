@@ -217,8 +217,9 @@ async fn session(
                     }
                 }
                 let own = own_networks(cache);
-                publish(tx, cache, prepared, &own);
-                last_publish = Instant::now();
+                if publish(tx, cache, prepared, &own) {
+                    last_publish = Instant::now();
+                }
                 deadline = None;
             }
         }
@@ -259,18 +260,28 @@ fn relevant(msg: &EventMessage) -> Option<(String, bool)> {
     }
 }
 
+/// Builds and publishes the full view; returns whether it differs from the last one published
+/// (a no-op event, like `kill` before `die`, must not use up the throttle window).
 fn publish(
     tx: &ProviderSender,
     cache: &HashMap<String, ContainerInfo>,
     prepared: &BuildSettings,
     own: &BTreeSet<String>,
-) {
+) -> bool {
     let containers: Vec<ContainerInfo> = cache.values().cloned().collect();
     let cfg = build(&containers, prepared, own);
-    for p in &cfg.problems {
-        tracing::debug!(provider = "docker", kind = ?p.kind, name = %p.name, problem = %p, "docker provider problem");
+    let changed = tx
+        .config
+        .borrow()
+        .as_deref()
+        .is_none_or(|last| *last != cfg || last.problems != cfg.problems);
+    if changed {
+        for p in &cfg.problems {
+            tracing::debug!(provider = "docker", kind = ?p.kind, name = %p.name, problem = %p, "docker provider problem");
+        }
     }
     tx.publish(cfg);
+    changed
 }
 
 /// Networks of wharf's own container (when wharf runs in one), for the "shared network" choice.
