@@ -15,3 +15,4 @@ pub mod rule;
 pub mod run;
 pub mod service;
 pub mod snapshot;
+pub mod tls;

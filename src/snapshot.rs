@@ -18,9 +18,11 @@ pub struct Snapshot {
     pub generation: u64,
     /// Route table per entry point name, for plain (non-TLS) connections: routers without `tls`.
     pub entry_points: HashMap<Arc<str>, RouteTable>,
-    /// Route table per entry point name for TLS connections: routers with a `tls` section
-    /// (Traefik's HTTPS muxer). Absent for entry points without TLS routers.
+    /// Route table per entry point for TLS connections: routers with `tls`, or every router
+    /// of an entry point with `http.tls` (src/tls).
     pub tls_entry_points: HashMap<Arc<str>, RouteTable>,
+    /// Certificates, TLS options and the certificate inventory (`tls.certificates`).
+    pub tls: Arc<crate::tls::TlsState>,
     /// Enabled services by qualified name.
     pub services: HashMap<String, Arc<ServiceRuntime>>,
     /// Status and errors of every router, service and middleware.
