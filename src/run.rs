@@ -427,6 +427,17 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
         store: store.clone(),
     });
     let (stop_tx, stop_rx) = watch::channel(false);
+    // ACME resolvers watch the snapshots and publish their certificates as providers.
+    let acme = crate::acme::start(
+        &cfg.certificates_resolvers,
+        store.clone(),
+        crate::acme::AcmeOptions {
+            default_rule_syntax: compile_loop.settings.default_rule_syntax,
+            ..Default::default()
+        },
+    );
+    let mut providers = providers;
+    providers.extend(acme.providers.iter().cloned());
     let views = aggregate::spawn(providers, cfg.providers.providers_throttle_duration.get());
     let compiler = tokio::spawn(compile_loop.clone().run(views, stop_rx));
 
@@ -441,6 +452,10 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
         })?;
         let settings = Arc::new(entry_point_settings(cfg, &name, addr)?);
         let mut hooks = PreRouteHooks::new();
+        if acme.http_entry_points.contains(&name) {
+            // Before any redirect, router or middleware (Traefik's HTTP-01 trap).
+            hooks.add(crate::acme::HTTP01_PREFIX, acme.http01_hook());
+        }
         if let Some(ping) = cfg
             .ping
             .as_ref()

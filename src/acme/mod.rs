@@ -1,0 +1,139 @@
+//! ACME: certificate resolvers. Each resolver listens to snapshot generations (the wanted
+//! domains are the routers whose `tls.certResolver` names it), orders what is missing or due
+//! through one bounded queue per CA, stores results in Traefik's `acme.json`, and publishes its
+//! certificates back as a provider (`<resolver>.acme`), so the next snapshot serves them. Wanted
+//! domains come only from routers, so the loop settles.
+
+pub mod challenge;
+pub mod client;
+pub mod inventory;
+mod resolver;
+pub mod store;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use wharf_providers::provider::ProviderHandle;
+
+pub use challenge::{Http01Hook, Http01Tokens, TlsAlpnCerts, ACME_TLS_ALPN, HTTP01_PREFIX};
+pub use inventory::{CertState, CertificateInfo, Inventory};
+
+use crate::config::CertificateResolver;
+use crate::rule::RuleSyntax;
+use crate::snapshot::SnapshotStore;
+
+/// How many orders may run at once against one CA (all resolvers of the process together).
+pub const MAX_CONCURRENT_ORDERS: usize = 2;
+
+/// Tunables (defaults are for production; tests shorten them).
+#[derive(Clone, Debug)]
+pub struct AcmeOptions {
+    /// First backoff after a failure; doubles per consecutive failure.
+    pub backoff_base: Duration,
+    /// Longest backoff.
+    pub backoff_max: Duration,
+    /// The rule syntax for routers that do not say (`core.defaultRuleSyntax`).
+    pub default_rule_syntax: RuleSyntax,
+}
+
+impl Default for AcmeOptions {
+    fn default() -> Self {
+        AcmeOptions {
+            backoff_base: Duration::from_secs(60),
+            backoff_max: Duration::from_secs(24 * 3600),
+            default_rule_syntax: RuleSyntax::V3,
+        }
+    }
+}
+
+/// What [`start`] returns to the runtime.
+#[derive(Clone, Debug, Default)]
+pub struct AcmeRuntime {
+    /// One provider per resolver (`<name>.acme`); add them to the aggregate.
+    pub providers: Vec<ProviderHandle>,
+    /// Pending HTTP-01 tokens; register [`Http01Hook`] on each entry point of
+    /// [`http_entry_points`](Self::http_entry_points) under [`HTTP01_PREFIX`].
+    pub http01: Arc<Http01Tokens>,
+    /// Pending TLS-ALPN-01 certificates, for the TLS resolver.
+    pub tls_alpn: Arc<TlsAlpnCerts>,
+    pub inventory: Inventory,
+    /// Entry points named by some resolver's `httpChallenge.entryPoint`.
+    pub http_entry_points: BTreeSet<String>,
+}
+
+impl AcmeRuntime {
+    /// The pre-routing hook answering HTTP-01 challenges.
+    pub fn http01_hook(&self) -> Http01Hook {
+        Http01Hook(self.http01.clone())
+    }
+}
+
+/// The issuance queue of one CA (keyed by directory URL).
+pub(crate) fn ca_queue(ca_server: &str) -> Arc<Semaphore> {
+    static QUEUES: OnceLock<Mutex<HashMap<String, Arc<Semaphore>>>> = OnceLock::new();
+    let mut m = QUEUES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    m.entry(ca_server.to_string())
+        .or_insert_with(|| Arc::new(Semaphore::new(MAX_CONCURRENT_ORDERS)))
+        .clone()
+}
+
+/// Starts one task per ACME resolver (needs a tokio runtime). A resolver that cannot start
+/// (storage mode too open, unreadable CA file) publishes an empty view, reports the error on its
+/// provider status and in the inventory; the others and all traffic are unaffected.
+pub fn start(
+    resolvers: &BTreeMap<String, CertificateResolver>,
+    store: SnapshotStore,
+    options: AcmeOptions,
+) -> AcmeRuntime {
+    let mut rt = AcmeRuntime::default();
+    for (name, r) in resolvers {
+        let Some(acme) = &r.acme else { continue };
+        if let Some(h) = &acme.http_challenge {
+            if !h.entry_point.is_empty() {
+                rt.http_entry_points.insert(h.entry_point.clone());
+            }
+        }
+        let handle = resolver::spawn(
+            name.clone(),
+            acme.clone(),
+            resolver::Shared {
+                http01: rt.http01.clone(),
+                tls_alpn: rt.tls_alpn.clone(),
+                inventory: rt.inventory.clone(),
+                snapshots: store.clone(),
+                options: options.clone(),
+            },
+        );
+        rt.providers.push(handle);
+    }
+    rt
+}
+
+/// The provider name of resolver `name` (Traefik's `<name>.acme`).
+pub fn provider_name(resolver: &str) -> String {
+    format!("{resolver}.acme")
+}
+
+/// Does certificate name `pattern` (maybe `*.example.com`) cover host `name`?
+pub fn name_covers(pattern: &str, name: &str) -> bool {
+    if pattern.eq_ignore_ascii_case(name) {
+        return true;
+    }
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => name
+            .split_once('.')
+            .is_some_and(|(label, rest)| !label.is_empty() && rest.eq_ignore_ascii_case(suffix)),
+        None => false,
+    }
+}
+
+/// The stable key of a domain set: sorted, lower-case, joined by `,`.
+pub fn domain_key(names: &[String]) -> String {
+    let set: BTreeSet<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    set.into_iter().collect::<Vec<_>>().join(",")
+}
