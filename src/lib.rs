@@ -14,3 +14,4 @@ pub mod rule;
 pub mod run;
 pub mod service;
 pub mod snapshot;
+pub mod tls;

@@ -291,7 +291,36 @@ pub fn compile_settings(cfg: &StaticConfig) -> CompileSettings {
             RuleSyntax::V3
         },
         internal_services: Default::default(),
+        entry_point_tls: entry_point_tls(cfg),
     }
+}
+
+/// `entryPoints.<name>.http.tls` as the router-level TLS it stands for (src/tls).
+fn entry_point_tls(
+    cfg: &StaticConfig,
+) -> std::collections::BTreeMap<String, wharf_providers::RouterTls> {
+    cfg.entry_points
+        .iter()
+        .filter_map(|(name, ep)| {
+            let t = ep.http.tls.as_ref()?;
+            let domains = t
+                .domains
+                .iter()
+                .map(|d| wharf_providers::Domain {
+                    main: d.main.clone(),
+                    sans: d.sans.clone(),
+                })
+                .collect();
+            Some((
+                name.clone(),
+                wharf_providers::RouterTls {
+                    options: t.options.clone(),
+                    cert_resolver: t.cert_resolver.clone(),
+                    domains,
+                },
+            ))
+        })
+        .collect()
 }
 
 fn trust(name: &str, key: &str, ips: &[String], insecure: bool) -> Result<TrustSettings, RunError> {
@@ -433,6 +462,7 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
         store.clone(),
         crate::acme::AcmeOptions {
             default_rule_syntax: compile_loop.settings.default_rule_syntax,
+            entry_point_tls: compile_loop.settings.entry_point_tls.clone(),
             ..Default::default()
         },
     );

@@ -18,6 +18,11 @@ pub struct Snapshot {
     pub generation: u64,
     /// Route table per entry point name.
     pub entry_points: HashMap<Arc<str>, RouteTable>,
+    /// Route table per entry point for TLS connections: routers with `tls`, or every router
+    /// of an entry point with `http.tls` (src/tls).
+    pub tls_entry_points: HashMap<Arc<str>, RouteTable>,
+    /// Certificates, TLS options and the certificate inventory (`tls.certificates`).
+    pub tls: Arc<crate::tls::TlsState>,
     /// Enabled services by qualified name.
     pub services: HashMap<String, Arc<ServiceRuntime>>,
     /// Status and errors of every router, service and middleware.

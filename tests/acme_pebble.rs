@@ -292,6 +292,7 @@ async fn harness(
             entry_points: vec!["web".into()],
             default_rule_syntax: RuleSyntax::V3,
             internal_services: Default::default(),
+            entry_point_tls: Default::default(),
         },
         default_entry_points: vec!["web".into()],
         registries: Arc::new(Registries::default()),
@@ -411,6 +412,8 @@ async fn http01_under_redirect_runtime_router_and_restart_without_reissue() {
     assert!(one.issuer.contains("Pebble"), "{}", one.issuer);
     assert!(one.next_renewal < one.not_after);
     let pem_one = verify_published(&h, "one.test", &root);
+    // wharf serves it (TLS is sniffed on `web`; the redirect applies to plain HTTP only).
+    wait_served(h.web, "one.test", &root, &pem_one).await;
     // Plain traffic on the redirecting entry point is redirected; unknown tokens are 404 here.
     let (status, location, _) = get(h.web, "plain.test", "/x").await.expect("get");
     assert_eq!((status, location.as_str()), (301, "https://plain.test/x"));
@@ -422,7 +425,8 @@ async fn http01_under_redirect_runtime_router_and_restart_without_reissue() {
     // A router appearing at runtime gets its certificate.
     h.file.publish(routes(be, &["one.test", "two.test"]));
     poll("two.test issued", &h, |inv| valid(inv, "two.test")).await;
-    verify_published(&h, "two.test", &root);
+    let pem_two = verify_published(&h, "two.test", &root);
+    wait_served(h.web, "two.test", &root, &pem_two).await;
     let stored: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&storage).expect("acme.json")).expect("json");
     assert_eq!(stored["le"]["Certificates"].as_array().map(Vec::len), Some(2));
@@ -443,6 +447,7 @@ async fn http01_under_redirect_runtime_router_and_restart_without_reissue() {
     .await;
     assert_eq!(inv.len(), 2, "{inv:#?}");
     assert_eq!(verify_published(&h2, "one.test", &root), pem_one);
+    wait_served(h2.web, "one.test", &root, &pem_one).await;
     // Let the loop see a few generations; the file must stay as it was (no order, no rewrite).
     h2.file.publish(routes(be, &["two.test", "one.test"]));
     let (status, _, body) = get(h2.web, "plain.test", "/").await.expect("get");
@@ -537,59 +542,79 @@ async fn get_until(addr: SocketAddr, host: &str, want: u16) -> (u16, String, Str
     }
 }
 
-/// TLS-ALPN-01: pebble dials the `tlsPort`; until TLS termination lands, a small rustls server in
-/// the test presents the resolver's challenge certificates (what the TLS resolver will do).
+/// TLS-ALPN-01: pebble dials the `tlsPort`, which is wharf's `web` entry point (TLS is sniffed
+/// on every entry point): the TLS module presents the resolver's challenge certificate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tls_alpn01_issuance() {
+async fn tls_alpn01_issuance_and_served() {
     if !have_pebble() {
         return;
     }
     let tmp = tempfile::tempdir().expect("tempdir");
-    let tls_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind tls");
-    let tls_port = tls_l.local_addr().expect("addr").port();
     let web = std::net::TcpListener::bind("127.0.0.1:0").expect("bind web");
-    let pebble = start_pebble(tmp.path(), free_port(), tls_port, 0).await;
+    let web_port = web.local_addr().expect("addr").port();
+    let pebble = start_pebble(tmp.path(), free_port(), web_port, 0).await;
     let root = pebble.root().await;
     let storage = tmp.path().join("acme.json");
     let resolvers = resolver(&storage, &pebble.dir_url, &pebble.tls_cert, true);
     let be = backend().await;
     let h = harness(web, &resolvers, false, AcmeOptions::default()).await;
-    let certs = h.acme.tls_alpn.clone();
-    tokio::spawn(async move {
-        #[derive(Debug)]
-        struct Alpn(Arc<acme::TlsAlpnCerts>);
-        impl rustls::server::ResolvesServerCert for Alpn {
-            fn resolve(
-                &self,
-                hello: rustls::server::ClientHello<'_>,
-            ) -> Option<Arc<rustls::sign::CertifiedKey>> {
-                let offers_acme = hello
-                    .alpn()
-                    .is_some_and(|mut a| a.any(|p| p == acme::ACME_TLS_ALPN));
-                offers_acme.then(|| self.0.get(hello.server_name()?)).flatten()
-            }
-        }
-        let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::aws_lc_rs::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("versions")
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(Alpn(certs)));
-        cfg.alpn_protocols = vec![acme::ACME_TLS_ALPN.to_vec()];
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-        while let Ok((s, _)) = tls_l.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                if let Ok(mut tls) = acceptor.accept(s).await {
-                    let _ = tls.shutdown().await;
-                }
-            });
-        }
-    });
+    assert!(h.acme.http_entry_points.is_empty());
     h.file.publish(routes(be, &["alpn.test"]));
     poll("alpn.test issued", &h, |inv| valid(inv, "alpn.test")).await;
-    verify_published(&h, "alpn.test", &root);
+    let pem = verify_published(&h, "alpn.test", &root);
+    wait_served(h.web, "alpn.test", &root, &pem).await;
     // The challenge certificate is removed once the order is done.
     assert!(h.acme.tls_alpn.get("alpn.test").is_none());
+}
+
+/// The leaf certificate wharf presents for `sni` (verified against `root`), and the response
+/// body of `GET /` over that connection.
+async fn tls_get(
+    addr: SocketAddr,
+    sni: &str,
+    root: &rustls::pki_types::CertificateDer<'static>,
+) -> Option<(rustls::pki_types::CertificateDer<'static>, String)> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(root.clone()).ok()?;
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .ok()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let name = rustls::pki_types::ServerName::try_from(sni.to_string()).ok()?;
+    let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .ok()?;
+    let leaf = tls.get_ref().1.peer_certificates()?.first()?.clone().into_owned();
+    tls.write_all(format!("GET / HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .ok()?;
+    let mut buf = Vec::new();
+    let _ = tls.read_to_end(&mut buf).await;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    Some((leaf, text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()))
+}
+
+/// Waits until wharf serves the certificate `pem` (chain PEM) for `sni`, and routes over it.
+async fn wait_served(addr: SocketAddr, sni: &str, root: &rustls::pki_types::CertificateDer<'static>, pem: &str) {
+    let want = rustls_pemfile::certs(&mut pem.as_bytes())
+        .next()
+        .expect("leaf")
+        .expect("pem")
+        .into_owned();
+    let start = Instant::now();
+    loop {
+        if let Some((leaf, body)) = tls_get(addr, sni, root).await {
+            if leaf == want {
+                assert_eq!(body, "backend-ok");
+                return;
+            }
+        }
+        assert!(start.elapsed() < DEADLINE, "wharf never served the issued certificate for {sni}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

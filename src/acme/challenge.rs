@@ -1,7 +1,6 @@
 //! Challenge responders. HTTP-01 answers `/.well-known/acme-challenge/<token>` from a pre-routing
-//! hook (before any redirect, router or middleware); TLS-ALPN-01 keeps one self-signed
-//! `acmeIdentifier` certificate per domain for the TLS resolver to present when a client offers
-//! ALPN `acme-tls/1`; DNS-01 runs lego's `exec` hook (`EXEC_PATH present|cleanup fqdn value`).
+//! hook (before any redirect, router or middleware); TLS-ALPN-01 goes through the TLS module's
+//! `AlpnChallenges` (src/tls/challenge.rs); DNS-01 runs lego's `exec` hook (`EXEC_PATH present|cleanup fqdn value`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -13,9 +12,6 @@ use crate::proxy::{HookCtx, PreRouteHook};
 
 /// The path prefix HTTP-01 answers under.
 pub const HTTP01_PREFIX: &str = "/.well-known/acme-challenge/";
-
-/// The ALPN protocol of TLS-ALPN-01 (RFC 8737).
-pub const ACME_TLS_ALPN: &[u8] = b"acme-tls/1";
 
 /// Pending HTTP-01 tokens → key authorizations, shared by every resolver of the process.
 #[derive(Debug, Default)]
@@ -71,57 +67,10 @@ impl PreRouteHook for Http01Hook {
     }
 }
 
-/// TLS-ALPN-01 challenge certificates by domain (lower-case). The TLS resolver asks
-/// [`TlsAlpnCerts::get`] when the ClientHello offers ALPN `acme-tls/1`.
-#[derive(Debug, Default)]
-pub struct TlsAlpnCerts {
-    certs: RwLock<HashMap<String, Arc<rustls::sign::CertifiedKey>>>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ChallengeError {
-    #[error("TLS-ALPN-01 certificate: {0}")]
-    Cert(String),
     #[error("DNS-01 exec `{path}`: {reason}")]
     Exec { path: String, reason: String },
-}
-
-impl TlsAlpnCerts {
-    /// The challenge certificate for `sni`, if one is pending.
-    pub fn get(&self, sni: &str) -> Option<Arc<rustls::sign::CertifiedKey>> {
-        self.certs
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&sni.to_ascii_lowercase())
-            .cloned()
-    }
-
-    /// Builds and installs the challenge certificate for `domain`: self-signed, the domain as
-    /// its only SAN, and the critical `acmeIdentifier` extension holding SHA-256(key authorization).
-    pub fn insert(&self, domain: &str, key_auth_digest: &[u8]) -> Result<(), ChallengeError> {
-        let err = |e: &dyn std::fmt::Display| ChallengeError::Cert(e.to_string());
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| err(&e))?;
-        let mut params = rcgen::CertificateParams::new(vec![domain.to_string()]).map_err(|e| err(&e))?;
-        params
-            .custom_extensions
-            .push(rcgen::CustomExtension::new_acme_identifier(key_auth_digest));
-        let cert = params.self_signed(&key).map_err(|e| err(&e))?;
-        let der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).map_err(|e| err(&e))?;
-        let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&der).map_err(|e| err(&e))?;
-        let ck = rustls::sign::CertifiedKey::new(vec![cert.der().clone()], signing);
-        self.certs
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(domain.to_ascii_lowercase(), Arc::new(ck));
-        Ok(())
-    }
-
-    pub fn remove(&self, domain: &str) {
-        self.certs
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&domain.to_ascii_lowercase());
-    }
 }
 
 /// lego's `exec` DNS provider: `EXEC_PATH present <fqdn> <value>` then `cleanup`; with

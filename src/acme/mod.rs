@@ -17,7 +17,8 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use wharf_providers::provider::ProviderHandle;
 
-pub use challenge::{Http01Hook, Http01Tokens, TlsAlpnCerts, ACME_TLS_ALPN, HTTP01_PREFIX};
+pub use crate::tls::{AlpnChallenges, ACME_TLS_ALPN};
+pub use challenge::{Http01Hook, Http01Tokens, HTTP01_PREFIX};
 pub use inventory::{CertState, CertificateInfo, Inventory};
 
 use crate::config::CertificateResolver;
@@ -36,6 +37,8 @@ pub struct AcmeOptions {
     pub backoff_max: Duration,
     /// The rule syntax for routers that do not say (`core.defaultRuleSyntax`).
     pub default_rule_syntax: RuleSyntax,
+    /// `entryPoints.<name>.http.tls`: the TLS (and resolver) of routers without their own.
+    pub entry_point_tls: BTreeMap<String, wharf_providers::RouterTls>,
 }
 
 impl Default for AcmeOptions {
@@ -44,20 +47,21 @@ impl Default for AcmeOptions {
             backoff_base: Duration::from_secs(60),
             backoff_max: Duration::from_secs(24 * 3600),
             default_rule_syntax: RuleSyntax::V3,
+            entry_point_tls: BTreeMap::new(),
         }
     }
 }
 
 /// What [`start`] returns to the runtime.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AcmeRuntime {
     /// One provider per resolver (`<name>.acme`); add them to the aggregate.
     pub providers: Vec<ProviderHandle>,
     /// Pending HTTP-01 tokens; register [`Http01Hook`] on each entry point of
     /// [`http_entry_points`](Self::http_entry_points) under [`HTTP01_PREFIX`].
     pub http01: Arc<Http01Tokens>,
-    /// Pending TLS-ALPN-01 certificates, for the TLS resolver.
-    pub tls_alpn: Arc<TlsAlpnCerts>,
+    /// Pending TLS-ALPN-01 certificates: the TLS module's process-wide registry.
+    pub tls_alpn: Arc<AlpnChallenges>,
     pub inventory: Inventory,
     /// Entry points named by some resolver's `httpChallenge.entryPoint`.
     pub http_entry_points: BTreeSet<String>,
@@ -90,7 +94,13 @@ pub fn start(
     store: SnapshotStore,
     options: AcmeOptions,
 ) -> AcmeRuntime {
-    let mut rt = AcmeRuntime::default();
+    let mut rt = AcmeRuntime {
+        providers: Vec::new(),
+        http01: Arc::default(),
+        tls_alpn: AlpnChallenges::global().clone(),
+        inventory: Inventory::default(),
+        http_entry_points: BTreeSet::new(),
+    };
     for (name, r) in resolvers {
         let Some(acme) = &r.acme else { continue };
         if let Some(h) = &acme.http_challenge {

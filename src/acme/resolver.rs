@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 use wharf_providers::provider::{self, ProviderHandle, ProviderSender};
 use wharf_providers::DynamicConfig;
 
-use super::challenge::{DnsExec, Http01Tokens, TlsAlpnCerts};
+use super::challenge::{DnsExec, Http01Tokens};
+use crate::tls::AlpnChallenges;
 use super::client::{AcmeHttp, KeyType};
 use super::inventory::{CertState, CertificateInfo, Inventory};
 use super::store::{
@@ -30,7 +31,7 @@ use crate::snapshot::SnapshotStore;
 #[derive(Clone, Debug)]
 pub(crate) struct Shared {
     pub http01: Arc<Http01Tokens>,
-    pub tls_alpn: Arc<TlsAlpnCerts>,
+    pub tls_alpn: Arc<AlpnChallenges>,
     pub inventory: Inventory,
     pub snapshots: SnapshotStore,
     pub options: AcmeOptions,
@@ -111,10 +112,22 @@ fn now() -> u64 {
 
 /// Domain sets wanted from `resolver` by the routers of `cfg`: each `tls.domains` entry, or else
 /// every `Host` of the rule in one certificate.
-fn wanted(cfg: &DynamicConfig, resolver: &str, default_syntax: RuleSyntax) -> BTreeMap<String, Want> {
+fn wanted(
+    cfg: &DynamicConfig,
+    resolver: &str,
+    default_syntax: RuleSyntax,
+    entry_point_tls: &BTreeMap<String, wharf_providers::RouterTls>,
+) -> BTreeMap<String, Want> {
     let mut out: BTreeMap<String, Want> = BTreeMap::new();
     for (rname, router) in &cfg.http.routers {
-        let Some(tls) = &router.tls else { continue };
+        // The router's own TLS, else the default TLS of one of its entry points.
+        let tls = router.tls.as_ref().or_else(|| {
+            router
+                .entry_points
+                .iter()
+                .find_map(|ep| entry_point_tls.get(ep))
+        });
+        let Some(tls) = tls else { continue };
         if tls.cert_resolver != resolver {
             continue;
         }
@@ -290,7 +303,12 @@ async fn run(name: String, acme: Acme, shared: Shared, tx: ProviderSender) {
     let mut errors: BTreeMap<String, String> = BTreeMap::new();
     loop {
         let snap = shared.snapshots.load();
-        let want = wanted(&snap.config, &name, shared.options.default_rule_syntax);
+        let want = wanted(
+            &snap.config,
+            &name,
+            shared.options.default_rule_syntax,
+            &shared.options.entry_point_tls,
+        );
         let t = now();
         let mut next_wake = t + 3600;
         for (key, w) in &want {
@@ -647,9 +665,14 @@ async fn prepare(ctx: &Ctx, order: &mut instant_acme::Order, cleanup: &mut Vec<C
                 cleanup.push(Cleanup::Token(ch.token.clone()));
             }
             Challenge::TlsAlpn => {
+                let digest: [u8; 32] = ka
+                    .digest()
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| "key authorization digest is not SHA-256".to_string())?;
                 ctx.shared
                     .tls_alpn
-                    .insert(&domain, ka.digest().as_ref())
+                    .insert(&domain, &digest)
                     .map_err(|e| e.to_string())?;
                 cleanup.push(Cleanup::Alpn(domain.clone()));
             }

@@ -58,6 +58,9 @@ pub struct CompileSettings {
     /// Services provided by wharf itself (`api@internal`, `ping@internal`, `noop@internal`...),
     /// which routers may name without a definition. Filled by the runtime as those land.
     pub internal_services: BTreeMap<String, Arc<ServiceRuntime>>,
+    /// `entryPoints.<name>.http.tls`: default TLS for every router of that entry point (such a
+    /// router then answers on TLS connections only, as if it had `tls` itself).
+    pub entry_point_tls: BTreeMap<String, wharf_providers::RouterTls>,
 }
 
 /// State that outlives snapshots, keyed by stable identities (health, pools, buckets).
@@ -159,6 +162,9 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
         .map(String::as_str)
         .collect();
     let mut per_ep: BTreeMap<String, Vec<Arc<Route>>> = BTreeMap::new();
+    // TLS (src/tls): certificates and options first; TLS routers go to `per_ep_tls`.
+    let mut tls = crate::tls::TlsBuilder::new(cfg, input.files, input.now);
+    let mut per_ep_tls: BTreeMap<String, Vec<Arc<Route>>> = BTreeMap::new();
     for (name, r) in &cfg.http.routers {
         let mut it = ItemReport::new(provider_of(name).unwrap_or_default());
         attach(&mut it, problems.get(&(ItemKind::Router, name.as_str())));
@@ -251,6 +257,18 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
             }
         }
 
+        // TLS per entry point: the router's own `tls`, else the entry point's default.
+        let tls_of: Vec<Option<&wharf_providers::RouterTls>> = eps
+            .iter()
+            .map(|ep| r.tls.as_ref().or(input.settings.entry_point_tls.get(ep)))
+            .collect();
+        for t in tls_of.iter().flatten() {
+            if let Err(e) = tls.options(&t.options) {
+                it.disable(e);
+            }
+        }
+        let domains = rule.as_ref().map(Rule::domains).unwrap_or_default();
+
         if let (false, Some(rule), Some(service)) = (it.is_disabled(), rule, service) {
             let route = Arc::new(Route {
                 name: Arc::from(name.as_str()),
@@ -259,22 +277,62 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                 service,
                 middlewares: mws.into(),
             });
-            for ep in &eps {
-                per_ep.entry(ep.clone()).or_default().push(route.clone());
+            for (ep, t) in eps.iter().zip(&tls_of) {
+                let Some(t) = t else {
+                    per_ep.entry(ep.clone()).or_default().push(route.clone());
+                    continue;
+                };
+                per_ep_tls
+                    .entry(ep.clone())
+                    .or_default()
+                    .push(route.clone());
+                let mut names: Vec<String> = Vec::new();
+                for d in &t.domains {
+                    names.push(d.main.to_ascii_lowercase());
+                    names.extend(d.sans.iter().map(|s| s.to_ascii_lowercase()));
+                }
+                names.extend(domains.iter().cloned());
+                names.retain(|n| !n.is_empty());
+                names.dedup();
+                for w in tls.add_router(crate::tls::RouterTlsUse {
+                    router: name.clone(),
+                    options: t.options.clone(),
+                    domains: names,
+                }) {
+                    if !it.errors.contains(&w) {
+                        it.warn(w);
+                    }
+                }
             }
         }
         report.routers.insert(name.clone(), it);
     }
 
     let mut entry_points = HashMap::new();
+    let mut tls_entry_points = HashMap::new();
     for ep in &input.settings.entry_points {
         let routes = per_ep.remove(ep).unwrap_or_default();
         entry_points.insert(Arc::from(ep.as_str()), RouteTable::build(routes));
+        let routes = per_ep_tls.remove(ep).unwrap_or_default();
+        tls_entry_points.insert(Arc::from(ep.as_str()), RouteTable::build(routes));
+    }
+    let (tls, tls_problems) = tls.finish();
+    report.problems.extend(tls_problems.problems);
+    for (router, warnings) in tls_problems.router_warnings {
+        if let Some(it) = report.routers.get_mut(&router) {
+            for w in warnings {
+                if !it.errors.contains(&w) {
+                    it.warn(w);
+                }
+            }
+        }
     }
 
     Snapshot {
         generation: 0,
         entry_points,
+        tls_entry_points,
+        tls: Arc::new(tls),
         services: built,
         report,
         config: input.config.clone(),

@@ -63,6 +63,9 @@ struct Conn {
     active: AtomicU64,
     /// When the connection was accepted (`keepAliveMaxTime`).
     opened: Instant,
+    /// Set on TLS connections (src/tls): what the handshake negotiated. Such a connection is
+    /// routed with the entry point's TLS route table.
+    tls: Option<Arc<crate::tls::TlsConnInfo>>,
 }
 
 /// Serves one entry point until `shutdown` is cancelled: then it stops accepting, lets open
@@ -175,6 +178,60 @@ async fn connection(
             }
         }
     }
+    // TLS (src/tls): a connection whose first byte opens a handshake record is TLS, on any
+    // entry point, as Traefik sniffs it.
+    let hello_limit = ep
+        .settings
+        .responding_timeouts
+        .read_timeout
+        .filter(|d| !d.is_zero())
+        .unwrap_or(PROXY_HEADER_TIMEOUT);
+    let first = match prefix.first() {
+        Some(b) => Some(*b),
+        None => {
+            let mut b = [0u8; 1];
+            match tokio::time::timeout(hello_limit, stream.peek(&mut b)).await {
+                Ok(Ok(1)) => Some(b[0]),
+                // Closed, failed or silent: nothing to serve.
+                _ => return,
+            }
+        }
+    };
+    if first.is_some_and(crate::tls::is_tls_client_hello) {
+        let snapshot = ep.store.load_full();
+        let raw = ClientIo::new(stream, prefix, None);
+        match tokio::time::timeout(hello_limit, crate::tls::accept(raw, &snapshot.tls)).await {
+            Ok(Ok((s, info))) => {
+                let (conn, scan) = new_conn(client_addr, &ep, Some(Arc::new(info)));
+                let io = ClientIo::new(s, Bytes::new(), scan);
+                return serve_io(io, conn, peer, ep, shutdown).await;
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "closing connection");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%peer, "TLS handshake timed out; closing connection");
+                return;
+            }
+        }
+    }
+    let (conn, scan) = new_conn(client_addr, &ep, None);
+    serve_io(
+        ClientIo::new(stream, prefix, scan),
+        conn,
+        peer,
+        ep,
+        shutdown,
+    )
+    .await
+}
+
+fn new_conn(
+    client_addr: SocketAddr,
+    ep: &Arc<EntryPoint>,
+    tls: Option<Arc<crate::tls::TlsConnInfo>>,
+) -> (Arc<Conn>, Option<Arc<AtomicBool>>) {
     let ip = client_addr.ip().to_canonical();
     let client_ip = HeaderValue::from_maybe_shared(Bytes::from(ip.to_string()))
         .unwrap_or(HeaderValue::from_static("0.0.0.0"));
@@ -192,8 +249,21 @@ async fn connection(
         active: AtomicU64::new(0),
         opened: Instant::now(),
         ep: ep.clone(),
+        tls,
     });
-    let io = TokioIo::new(ClientIo::new(stream, prefix, scan));
+    (conn, scan)
+}
+
+async fn serve_io<I>(
+    io: I,
+    conn: Arc<Conn>,
+    peer: SocketAddr,
+    ep: Arc<EntryPoint>,
+    shutdown: CancellationToken,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
     let watched = conn.clone();
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let conn = conn.clone();
@@ -325,13 +395,20 @@ impl Conn {
         let host_str = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
 
         if let Some(redirect) = &settings.redirect {
-            if !host_str.is_empty() {
+            // The redirect stands for Traefik's generated plain-HTTP router: TLS connections
+            // are routed normally.
+            if !host_str.is_empty() && self.tls.is_none() {
                 return self.redirect(redirect, &req, host_str);
             }
         }
 
         let snapshot: Arc<Snapshot> = self.ep.store.load_full();
-        let Some(table) = snapshot.entry_points.get(&settings.name) else {
+        let tables = if self.tls.is_some() {
+            &snapshot.tls_entry_points
+        } else {
+            &snapshot.entry_points
+        };
+        let Some(table) = tables.get(&settings.name) else {
             return not_found();
         };
         let route = {
@@ -357,7 +434,7 @@ impl Conn {
             trusted: self.trusted,
             client_ip: &self.client_ip,
             host: host.as_ref(),
-            tls: false,
+            tls: self.tls.is_some(),
             server_name: &settings.server_name,
         };
         headers::set_forwarded_headers(req.headers_mut(), &input);
@@ -367,8 +444,12 @@ impl Conn {
             client_addr: self.client_addr,
             entry_point: settings.name.clone(),
             router: route.name.clone(),
-            tls: false,
+            tls: self.tls.is_some(),
         };
+        if let Some(info) = &self.tls {
+            // For middlewares that read the client certificate (passTLSClientCert).
+            req.extensions_mut().insert(info.clone());
+        }
         let write_timeout = settings
             .responding_timeouts
             .write_timeout
