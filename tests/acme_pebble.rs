@@ -58,6 +58,8 @@ struct Pebble {
     /// The directory URL.
     dir_url: String,
     mgmt: SocketAddr,
+    /// pebble-challtestsrv's management port (`/set-txt`, `/clear-txt`).
+    dns_mgmt: SocketAddr,
     /// pebble's own TLS certificate (trusted through `caCertificates`).
     tls_cert: PathBuf,
 }
@@ -133,6 +135,7 @@ async fn start_pebble(dir: &Path, http_port: u16, tls_port: u16, validity_secs: 
         _dns: Proc(dns_proc),
         dir_url: format!("https://127.0.0.1:{listen}/dir"),
         mgmt: SocketAddr::from(([127, 0, 0, 1], mgmt)),
+        dns_mgmt: SocketAddr::from(([127, 0, 0, 1], dns_mgmt)),
         tls_cert,
     };
     wait_port(SocketAddr::from(([127, 0, 0, 1], listen))).await;
@@ -617,4 +620,56 @@ async fn wait_served(addr: SocketAddr, sni: &str, root: &rustls::pki_types::Cert
         assert!(start.elapsed() < DEADLINE, "wharf never served the issued certificate for {sni}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// DNS-01 through lego's `exec` hook: the script publishes the TXT record in
+/// pebble-challtestsrv (`/set-txt`) and clears it afterwards (`/clear-txt`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns01_exec_issuance() {
+    if !have_pebble() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let web = std::net::TcpListener::bind("127.0.0.1:0").expect("bind web");
+    let pebble = start_pebble(tmp.path(), free_port(), free_port(), 0).await;
+    let root = pebble.root().await;
+    let log = tmp.path().join("exec.log");
+    let script = tmp.path().join("dns.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nset -e\necho \"$1 $2\" >> {log}\ncase \"$1\" in\n  present) curl -sf -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://{m}/set-txt ;;\n  cleanup) curl -sf -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://{m}/clear-txt ;;\nesac\n",
+            log = log.display(),
+            m = pebble.dns_mgmt
+        ),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let storage = tmp.path().join("acme.json");
+    let mut resolvers = resolver(&storage, &pebble.dir_url, &pebble.tls_cert, false);
+    if let Some(a) = resolvers.get_mut("le").and_then(|r| r.acme.as_mut()) {
+        a.http_challenge = None;
+        a.dns_challenge = Some(wharf::config::DnsChallenge {
+            provider: "exec".into(),
+            ..Default::default()
+        });
+    }
+    let options = AcmeOptions {
+        dns_exec: Some(acme::DnsExec {
+            path: script.display().to_string(),
+            raw: false,
+        }),
+        ..Default::default()
+    };
+    let be = backend().await;
+    let h = harness(web, &resolvers, false, options).await;
+    h.file.publish(routes(be, &["dns.test"]));
+    poll("dns.test issued", &h, |inv| valid(inv, "dns.test")).await;
+    let pem = verify_published(&h, "dns.test", &root);
+    wait_served(h.web, "dns.test", &root, &pem).await;
+    let calls = std::fs::read_to_string(&log).expect("exec log");
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        vec!["present _acme-challenge.dns.test.", "cleanup _acme-challenge.dns.test."]
+    );
 }

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use wharf_providers::provider::ProviderHandle;
 
 pub use crate::tls::{AlpnChallenges, ACME_TLS_ALPN};
-pub use challenge::{Http01Hook, Http01Tokens, HTTP01_PREFIX};
+pub use challenge::{DnsExec, Http01Hook, Http01Tokens, HTTP01_PREFIX};
 pub use inventory::{CertState, CertificateInfo, Inventory};
 
 use crate::config::CertificateResolver;
@@ -39,6 +39,8 @@ pub struct AcmeOptions {
     pub default_rule_syntax: RuleSyntax,
     /// `entryPoints.<name>.http.tls`: the TLS (and resolver) of routers without their own.
     pub entry_point_tls: BTreeMap<String, wharf_providers::RouterTls>,
+    /// The DNS-01 `exec` hook; `None` reads lego's `EXEC_PATH`/`EXEC_MODE` from the environment.
+    pub dns_exec: Option<DnsExec>,
 }
 
 impl Default for AcmeOptions {
@@ -48,6 +50,7 @@ impl Default for AcmeOptions {
             backoff_max: Duration::from_secs(24 * 3600),
             default_rule_syntax: RuleSyntax::V3,
             entry_point_tls: BTreeMap::new(),
+            dns_exec: None,
         }
     }
 }

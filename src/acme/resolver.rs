@@ -248,7 +248,7 @@ async fn run(name: String, acme: Acme, shared: Shared, tx: ProviderSender) {
                 format!("dnsChallenge.provider `{}` is not supported (use `exec` with EXEC_PATH)", d.provider),
             );
         }
-        let Some(exec) = DnsExec::from_env() else {
+        let Some(exec) = shared.options.dns_exec.clone().or_else(DnsExec::from_env) else {
             return disabled(&name, &shared, &tx, "dnsChallenge.provider `exec` needs the EXEC_PATH environment variable".into());
         };
         let delay = d
