@@ -82,7 +82,10 @@ impl SnapshotStore {
         self.generation.send_replace(g);
         // Free here what no request holds any more (a count of 1 is our own reference, which
         // nobody else can clone); keep the rest for the next store.
-        let mut retired = self.retired.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut retired = self
+            .retired
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         retired.push(old);
         retired.retain(|s| Arc::strong_count(s) > 1);
         g

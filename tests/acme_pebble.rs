@@ -177,9 +177,11 @@ async fn https_get(addr: SocketAddr, ca: &Path, path: &str) -> String {
         .connect(name, tcp)
         .await
         .expect("tls");
-    tls.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .expect("write");
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("write");
     let mut buf = Vec::new();
     let _ = tls.read_to_end(&mut buf).await;
     let text = String::from_utf8_lossy(&buf).into_owned();
@@ -191,9 +193,11 @@ async fn https_get(addr: SocketAddr, ca: &Path, path: &str) -> String {
 /// A plain HTTP/1.1 GET: (status, Location, body).
 async fn get(addr: SocketAddr, host: &str, path: &str) -> Option<(u16, String, String)> {
     let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .ok()?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await.ok()?;
     let text = String::from_utf8_lossy(&buf).into_owned();
@@ -201,7 +205,10 @@ async fn get(addr: SocketAddr, host: &str, path: &str) -> Option<(u16, String, S
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
     let location = head
         .lines()
-        .find_map(|l| l.strip_prefix("location: ").or_else(|| l.strip_prefix("Location: ")))
+        .find_map(|l| {
+            l.strip_prefix("location: ")
+                .or_else(|| l.strip_prefix("Location: "))
+        })
         .unwrap_or("")
         .to_string();
     Some((status, location, body.to_string()))
@@ -209,7 +216,9 @@ async fn get(addr: SocketAddr, host: &str, path: &str) -> Option<(u16, String, S
 
 /// A backend answering `backend-ok` to everything.
 async fn backend() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = l.local_addr().expect("addr");
     tokio::spawn(async move {
         while let Ok((mut s, _)) = l.accept().await {
@@ -247,7 +256,12 @@ impl Drop for Harness {
     }
 }
 
-fn resolver(storage: &Path, pebble_dir: &str, ca: &Path, tls: bool) -> BTreeMap<String, CertificateResolver> {
+fn resolver(
+    storage: &Path,
+    pebble_dir: &str,
+    ca: &Path,
+    tls: bool,
+) -> BTreeMap<String, CertificateResolver> {
     let mut acme = Acme {
         email: "ops@example.com".into(),
         storage: storage.display().to_string(),
@@ -334,9 +348,7 @@ async fn harness(
 
 /// Routers: `plain` (no TLS) on `plain.test`, and one TLS router per host naming resolver `le`.
 fn routes(backend: SocketAddr, tls_hosts: &[&str]) -> DynamicConfig {
-    let mut y = format!(
-        "http:\n  routers:\n    plain:\n      rule: \"Host(`plain.test`)\"\n      service: s\n      entryPoints: [web]\n"
-    );
+    let mut y = "http:\n  routers:\n    plain:\n      rule: \"Host(`plain.test`)\"\n      service: s\n      entryPoints: [web]\n".to_string();
     for (i, h) in tls_hosts.iter().enumerate() {
         y.push_str(&format!(
             "    r{i}:\n      rule: \"Host(`{h}`)\"\n      service: s\n      entryPoints: [web]\n      tls:\n        certResolver: le\n"
@@ -355,7 +367,10 @@ async fn poll<T>(what: &str, h: &Harness, mut f: impl FnMut(&[CertificateInfo]) 
         if let Some(v) = f(&inv) {
             return v;
         }
-        assert!(start.elapsed() < DEADLINE, "{what}: not within {DEADLINE:?}; inventory: {inv:#?}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{what}: not within {DEADLINE:?}; inventory: {inv:#?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -367,14 +382,23 @@ fn valid(inv: &[CertificateInfo], domain: &str) -> Option<CertificateInfo> {
 }
 
 /// The certificate PEM the resolver publishes for `domain`, verified against pebble's root.
-fn verify_published(h: &Harness, domain: &str, root: &rustls::pki_types::CertificateDer<'static>) -> String {
-    let view = h.acme.providers[0].config.borrow().clone().expect("published view");
+fn verify_published(
+    h: &Harness,
+    domain: &str,
+    root: &rustls::pki_types::CertificateDer<'static>,
+) -> String {
+    let view = h.acme.providers[0]
+        .config
+        .borrow()
+        .clone()
+        .expect("published view");
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots.add(root.clone()).expect("root");
-    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
-        .build()
-        .expect("verifier");
+    let verifier =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .expect("verifier");
     let name = rustls::pki_types::ServerName::try_from(domain.to_string()).expect("name");
     for c in &view.tls.certificates {
         let chain: Vec<_> = rustls_pemfile::certs(&mut c.cert_file.as_bytes())
@@ -432,7 +456,10 @@ async fn http01_under_redirect_runtime_router_and_restart_without_reissue() {
     wait_served(h.web, "two.test", &root, &pem_two).await;
     let stored: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&storage).expect("acme.json")).expect("json");
-    assert_eq!(stored["le"]["Certificates"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        stored["le"]["Certificates"].as_array().map(Vec::len),
+        Some(2)
+    );
     assert!(stored["le"]["Account"]["Registration"]["uri"]
         .as_str()
         .unwrap_or("")
@@ -456,7 +483,12 @@ async fn http01_under_redirect_runtime_router_and_restart_without_reissue() {
     let (status, _, body) = get(h2.web, "plain.test", "/").await.expect("get");
     assert_eq!((status, body.as_str()), (200, "backend-ok"));
     assert_eq!(std::fs::read(&storage).expect("acme.json"), bytes_before);
-    assert!(h2.acme.inventory.list().iter().all(|c| c.state == CertState::Valid && c.failures == 0));
+    assert!(h2
+        .acme
+        .inventory
+        .list()
+        .iter()
+        .all(|c| c.state == CertState::Valid && c.failures == 0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -475,8 +507,14 @@ async fn renewal_when_a_third_of_the_lifetime_remains() {
     let h = harness(web, &resolvers, false, AcmeOptions::default()).await;
     h.file.publish(routes(be, &["renew.test"]));
     let first = poll("issued", &h, |inv| valid(inv, "renew.test")).await;
-    let (na, renew_at) = (first.not_after.unwrap_or(0), first.next_renewal.unwrap_or(0));
-    assert!(renew_at < na && na - renew_at >= 4, "renewal {renew_at} vs not-after {na}");
+    let (na, renew_at) = (
+        first.not_after.unwrap_or(0),
+        first.next_renewal.unwrap_or(0),
+    );
+    assert!(
+        renew_at < na && na - renew_at >= 4,
+        "renewal {renew_at} vs not-after {na}"
+    );
     let second = poll("renewed", &h, |inv| {
         valid(inv, "renew.test").filter(|c| c.not_after.unwrap_or(0) > na)
     })
@@ -485,7 +523,10 @@ async fn renewal_when_a_third_of_the_lifetime_remains() {
     let stored: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&storage).expect("acme.json")).expect("json");
     // The renewed certificate replaced the old one.
-    assert_eq!(stored["le"]["Certificates"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        stored["le"]["Certificates"].as_array().map(Vec::len),
+        Some(1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -508,12 +549,21 @@ async fn ca_down_backs_off_visibly_and_plain_traffic_is_unaffected() {
     assert_eq!((status, body.as_str()), (200, "backend-ok"));
     let backing = poll("backoff visible", &h, |inv| {
         inv.iter()
-            .find(|c| c.domains == ["down.test"] && c.state == CertState::BackingOff && c.failures >= 2)
+            .find(|c| {
+                c.domains == ["down.test"] && c.state == CertState::BackingOff && c.failures >= 2
+            })
             .cloned()
     })
     .await;
     assert!(backing.retry_at.is_some());
-    assert!(backing.last_error.as_deref().unwrap_or("").contains("account registration"), "{backing:?}");
+    assert!(
+        backing
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("account registration"),
+        "{backing:?}"
+    );
     // The backoff survives a restart: it is stored beside acme.json.
     let b = wharf::acme::store::AcmeStore::new(&storage).load_backoff("le");
     assert!(b.get("down.test").is_some_and(|e| e.failures >= 2), "{b:?}");
@@ -592,18 +642,34 @@ async fn tls_get(
         .connect(name, tcp)
         .await
         .ok()?;
-    let leaf = tls.get_ref().1.peer_certificates()?.first()?.clone().into_owned();
+    let leaf = tls
+        .get_ref()
+        .1
+        .peer_certificates()?
+        .first()?
+        .clone()
+        .into_owned();
     tls.write_all(format!("GET / HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n").as_bytes())
         .await
         .ok()?;
     let mut buf = Vec::new();
     let _ = tls.read_to_end(&mut buf).await;
     let text = String::from_utf8_lossy(&buf).into_owned();
-    Some((leaf, text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()))
+    Some((
+        leaf,
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default(),
+    ))
 }
 
 /// Waits until wharf serves the certificate `pem` (chain PEM) for `sni`, and routes over it.
-async fn wait_served(addr: SocketAddr, sni: &str, root: &rustls::pki_types::CertificateDer<'static>, pem: &str) {
+async fn wait_served(
+    addr: SocketAddr,
+    sni: &str,
+    root: &rustls::pki_types::CertificateDer<'static>,
+    pem: &str,
+) {
     let want = rustls_pemfile::certs(&mut pem.as_bytes())
         .next()
         .expect("leaf")
@@ -617,7 +683,10 @@ async fn wait_served(addr: SocketAddr, sni: &str, root: &rustls::pki_types::Cert
                 return;
             }
         }
-        assert!(start.elapsed() < DEADLINE, "wharf never served the issued certificate for {sni}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "wharf never served the issued certificate for {sni}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -644,7 +713,8 @@ async fn dns01_exec_issuance() {
         ),
     )
     .expect("script");
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
     let storage = tmp.path().join("acme.json");
     let mut resolvers = resolver(&storage, &pebble.dir_url, &pebble.tls_cert, false);
     if let Some(a) = resolvers.get_mut("le").and_then(|r| r.acme.as_mut()) {
@@ -670,6 +740,9 @@ async fn dns01_exec_issuance() {
     let calls = std::fs::read_to_string(&log).expect("exec log");
     assert_eq!(
         calls.lines().collect::<Vec<_>>(),
-        vec!["present _acme-challenge.dns.test.", "cleanup _acme-challenge.dns.test."]
+        vec![
+            "present _acme-challenge.dns.test.",
+            "cleanup _acme-challenge.dns.test."
+        ]
     );
 }

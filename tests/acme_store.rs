@@ -56,7 +56,12 @@ fn traefik_format_loads_and_round_trips_exactly() {
     let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     // A resolver absent from the file reads as empty.
-    assert!(store.load("absent").expect("load").data.certificates.is_empty());
+    assert!(store
+        .load("absent")
+        .expect("load")
+        .data
+        .certificates
+        .is_empty());
 }
 
 #[test]
@@ -112,12 +117,19 @@ fn corrupt_file_is_backed_up_and_not_lost() {
     // One unreadable certificate among good ones: the good ones are kept, the file backed up.
     let mut v: serde_json::Value = serde_json::from_str(FIXTURE).expect("json");
     let good = v["le"]["Certificates"][0].clone();
-    v["le"]["Certificates"] = serde_json::json!([{"domain": {"main": "x"}, "certificate": "%%%not base64"}, good]);
+    v["le"]["Certificates"] =
+        serde_json::json!([{"domain": {"main": "x"}, "certificate": "%%%not base64"}, good]);
     std::fs::write(&path, v.to_string()).expect("write");
     let loaded = store.load("le").expect("load");
     assert_eq!(loaded.data.certificates.len(), 1);
-    assert_eq!(loaded.data.certificates[0].domain.main, "legacy.example.com");
-    assert!(loaded.problems.iter().any(|p| p.contains("Certificates[0]")));
+    assert_eq!(
+        loaded.data.certificates[0].domain.main,
+        "legacy.example.com"
+    );
+    assert!(loaded
+        .problems
+        .iter()
+        .any(|p| p.contains("Certificates[0]")));
 }
 
 fn resolver(storage: &Path, ca: &str) -> BTreeMap<String, CertificateResolver> {
@@ -147,7 +159,10 @@ async fn poll<T>(mut f: impl FnMut() -> Option<T>) -> T {
         if let Some(v) = f() {
             return v;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "condition not met in 10 s");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "condition not met in 10 s"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -160,14 +175,20 @@ async fn migrated_certificates_are_published_without_any_order() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let ca = format!("https://{}/dir", closed.local_addr().expect("addr"));
     drop(closed);
-    let rt = acme::start(&resolver(&path, &ca), SnapshotStore::new(), AcmeOptions::default());
+    let rt = acme::start(
+        &resolver(&path, &ca),
+        SnapshotStore::new(),
+        AcmeOptions::default(),
+    );
     assert_eq!(rt.providers.len(), 1);
     assert_eq!(rt.providers[0].name, "le.acme");
     assert!(rt.http_entry_points.contains("web"));
     let mut cfgw = rt.providers[0].config.clone();
     let view = poll(|| cfgw.borrow_and_update().clone()).await;
     assert_eq!(view.tls.certificates.len(), 1);
-    assert!(view.tls.certificates[0].cert_file.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(view.tls.certificates[0]
+        .cert_file
+        .starts_with("-----BEGIN CERTIFICATE-----"));
     assert!(view.tls.certificates[0].key_file.contains("PRIVATE KEY"));
     let inv = poll(|| {
         let l = rt.inventory.list();
@@ -197,13 +218,24 @@ async fn wide_mode_disables_only_that_resolver_with_a_chmod_hint() {
         _ => None,
     })
     .await;
-    assert!(msg.contains(&format!("chmod 600 {}", path.display())), "{msg}");
+    assert!(
+        msg.contains(&format!("chmod 600 {}", path.display())),
+        "{msg}"
+    );
     // An empty view is published so the rest of the configuration is not held back.
-    let view = rt.providers[0].config.borrow().clone().expect("view published");
+    let view = rt.providers[0]
+        .config
+        .borrow()
+        .clone()
+        .expect("view published");
     assert!(view.tls.certificates.is_empty());
     let inv = rt.inventory.list();
     assert_eq!(inv.len(), 1);
     assert_eq!(inv[0].state, CertState::Disabled);
-    assert!(inv[0].last_error.as_deref().unwrap_or("").contains("chmod 600"));
+    assert!(inv[0]
+        .last_error
+        .as_deref()
+        .unwrap_or("")
+        .contains("chmod 600"));
     assert_eq!(std::fs::read_to_string(&path).expect("read"), FIXTURE);
 }

@@ -42,8 +42,15 @@ pub fn channel(name: impl Into<String>) -> (ProviderSender, ProviderHandle) {
     let (ctx, crx) = watch::channel(None);
     let (stx, srx) = watch::channel(ProviderStatus::Starting);
     (
-        ProviderSender { config: ctx, status: stx },
-        ProviderHandle { name: name.into(), config: crx, status: srx },
+        ProviderSender {
+            config: ctx,
+            status: stx,
+        },
+        ProviderHandle {
+            name: name.into(),
+            config: crx,
+            status: srx,
+        },
     )
 }
 
@@ -51,7 +58,9 @@ impl ProviderSender {
     /// Publishes a complete view, skipping it if equal to the last one (no needless recompiles).
     pub fn publish(&self, cfg: DynamicConfig) {
         self.config.send_if_modified(|cur| {
-            let same = cur.as_deref().is_some_and(|c| *c == cfg && c.problems == cfg.problems);
+            let same = cur
+                .as_deref()
+                .is_some_and(|c| *c == cfg && c.problems == cfg.problems);
             if !same {
                 *cur = Some(Arc::new(cfg));
             }

@@ -158,9 +158,10 @@ impl AcmeHttp {
         } else {
             let name = ServerName::try_from(acme.ca_server_name.clone())
                 .map_err(|_| ClientError::ServerName(acme.ca_server_name.clone()))?;
-            let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
-                .build()
-                .map_err(|e| ClientError::Tls(e.to_string()))?;
+            let inner =
+                rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider)
+                    .build()
+                    .map_err(|e| ClientError::Tls(e.to_string()))?;
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(FixedName { inner, name }))

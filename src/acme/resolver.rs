@@ -15,17 +15,16 @@ use wharf_providers::provider::{self, ProviderHandle, ProviderSender};
 use wharf_providers::DynamicConfig;
 
 use super::challenge::{DnsExec, Http01Tokens};
-use crate::tls::AlpnChallenges;
 use super::client::{AcmeHttp, KeyType};
 use super::inventory::{CertState, CertificateInfo, Inventory};
 use super::store::{
-    AcmeStore, BackoffEntry, Registration, StoredAccount, StoredCertificate,
-    StoredDomain,
+    AcmeStore, BackoffEntry, Registration, StoredAccount, StoredCertificate, StoredDomain,
 };
 use super::{ca_queue, domain_key, name_covers, provider_name, AcmeOptions};
 use crate::config::Acme;
 use crate::rule::RuleSyntax;
 use crate::snapshot::SnapshotStore;
+use crate::tls::AlpnChallenges;
 
 /// What every resolver shares with the runtime.
 #[derive(Clone, Debug)]
@@ -67,7 +66,7 @@ impl Held {
         let lifetime = na.saturating_sub(nb).max(1);
         // Renew when a third of the lifetime remains, minus up to 1/30 of the lifetime of jitter
         // (a day for 90-day certificates), so a fleet's renewals spread out.
-        let jitter = rand::random_range(0..=(lifetime / 30).max(0));
+        let jitter = rand::random_range(0..=lifetime / 30);
         let renew_at = na.saturating_sub(lifetime / 3).saturating_sub(jitter);
         let mut names = stored.domain.names();
         if names.is_empty() {
@@ -103,7 +102,9 @@ struct Want {
 }
 
 fn unix(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn now() -> u64 {
@@ -153,7 +154,9 @@ fn wanted(
                 let mut names: Vec<String> = Vec::new();
                 for d in rule.domains() {
                     let d = d.to_ascii_lowercase();
-                    if !d.is_empty() && d.parse::<std::net::IpAddr>().is_err() && !names.contains(&d)
+                    if !d.is_empty()
+                        && d.parse::<std::net::IpAddr>().is_err()
+                        && !names.contains(&d)
                     {
                         names.push(d);
                     }
@@ -245,11 +248,19 @@ async fn run(name: String, acme: Acme, shared: Shared, tx: ProviderSender) {
                 &name,
                 &shared,
                 &tx,
-                format!("dnsChallenge.provider `{}` is not supported (use `exec` with EXEC_PATH)", d.provider),
+                format!(
+                    "dnsChallenge.provider `{}` is not supported (use `exec` with EXEC_PATH)",
+                    d.provider
+                ),
             );
         }
         let Some(exec) = shared.options.dns_exec.clone().or_else(DnsExec::from_env) else {
-            return disabled(&name, &shared, &tx, "dnsChallenge.provider `exec` needs the EXEC_PATH environment variable".into());
+            return disabled(
+                &name,
+                &shared,
+                &tx,
+                "dnsChallenge.provider `exec` needs the EXEC_PATH environment variable".into(),
+            );
         };
         let delay = d
             .propagation
@@ -259,7 +270,12 @@ async fn run(name: String, acme: Acme, shared: Shared, tx: ProviderSender) {
             .unwrap_or(d.delay_before_check.get());
         Challenge::Dns { exec, delay }
     } else {
-        return disabled(&name, &shared, &tx, "no challenge configured (httpChallenge, tlsChallenge or dnsChallenge)".into());
+        return disabled(
+            &name,
+            &shared,
+            &tx,
+            "no challenge configured (httpChallenge, tlsChallenge or dnsChallenge)".into(),
+        );
     };
     let http = match AcmeHttp::new(&acme) {
         Ok(h) => h,
@@ -346,9 +362,10 @@ async fn run(name: String, acme: Acme, shared: Shared, tx: ProviderSender) {
                     .await;
             });
         }
-        shared
-            .inventory
-            .replace(&name, inventory(&name, &want, &held, &backoff, &errors, &in_flight, t));
+        shared.inventory.replace(
+            &name,
+            inventory(&name, &want, &held, &backoff, &errors, &in_flight, t),
+        );
 
         let sleep = Duration::from_secs(next_wake.saturating_sub(now()).max(1));
         tokio::select! {
@@ -434,13 +451,11 @@ fn publish(tx: &ProviderSender, held: &[Held]) {
     let t = now();
     let mut cfg = DynamicConfig::default();
     for h in held.iter().filter(|h| h.not_after > t) {
-        cfg.tls
-            .certificates
-            .push(wharf_providers::TlsCertificate {
-                cert_file: String::from_utf8_lossy(&h.stored.certificate).into_owned(),
-                key_file: String::from_utf8_lossy(&h.stored.key).into_owned(),
-                stores: Vec::new(),
-            });
+        cfg.tls.certificates.push(wharf_providers::TlsCertificate {
+            cert_file: String::from_utf8_lossy(&h.stored.certificate).into_owned(),
+            key_file: String::from_utf8_lossy(&h.stored.key).into_owned(),
+            stores: Vec::new(),
+        });
     }
     tx.publish(cfg);
 }
@@ -482,7 +497,10 @@ fn inventory(
             issuer: h.issuer.clone(),
             not_after: Some(h.not_after),
             next_renewal: Some(h.renew_at),
-            last_error: errors.get(&key).cloned().or_else(|| b.map(|b| b.last_error.clone())),
+            last_error: errors
+                .get(&key)
+                .cloned()
+                .or_else(|| b.map(|b| b.last_error.clone())),
             failures: b.map_or(0, |b| b.failures),
             retry_at: b.map(|b| b.retry_at).filter(|r| *r > t),
             routers: routers.into_iter().collect(),
@@ -506,7 +524,10 @@ fn inventory(
             issuer: String::new(),
             not_after: None,
             next_renewal: None,
-            last_error: errors.get(key).cloned().or_else(|| b.map(|b| b.last_error.clone())),
+            last_error: errors
+                .get(key)
+                .cloned()
+                .or_else(|| b.map(|b| b.last_error.clone())),
             failures: b.map_or(0, |b| b.failures),
             retry_at: b.map(|b| b.retry_at).filter(|r| *r > t),
             routers: w.routers.iter().cloned().collect(),
@@ -524,7 +545,11 @@ async fn account(ctx: &Ctx) -> Result<(Account, Option<StoredAccount>), String> 
     }
     let url = ctx.acme.ca_server.clone();
     if let Some(s) = &slot.stored {
-        let uri = s.registration.as_ref().map(|r| r.uri.clone()).unwrap_or_default();
+        let uri = s
+            .registration
+            .as_ref()
+            .map(|r| r.uri.clone())
+            .unwrap_or_default();
         let same_ca = origin(&uri).is_some() && origin(&uri) == origin(&url);
         if same_ca && !s.private_key.is_empty() {
             let der = rustls::pki_types::PrivatePkcs8KeyDer::from(s.private_key.clone());
@@ -536,7 +561,9 @@ async fn account(ctx: &Ctx) -> Result<(Account, Option<StoredAccount>), String> 
                     slot.account = Some(a.clone());
                     return Ok((a, None));
                 }
-                Err(e) => tracing::warn!(resolver = %ctx.name, "stored ACME account unusable ({e}); registering a new one"),
+                Err(e) => {
+                    tracing::warn!(resolver = %ctx.name, "stored ACME account unusable ({e}); registering a new one")
+                }
             }
         }
     }
@@ -582,12 +609,20 @@ async fn account(ctx: &Ctx) -> Result<(Account, Option<StoredAccount>), String> 
 
 fn origin(url: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
-    Some(format!("{}://{}:{}", u.scheme(), u.host_str()?, u.port_or_known_default()?))
+    Some(format!(
+        "{}://{}:{}",
+        u.scheme(),
+        u.host_str()?,
+        u.port_or_known_default()?
+    ))
 }
 
 /// Runs one order through the CA's queue. Returns (certificate chain PEM, key PEM), and the new
 /// account when one was registered.
-async fn order(ctx: &Ctx, names: &[String]) -> (Result<(String, String), String>, Option<StoredAccount>) {
+async fn order(
+    ctx: &Ctx,
+    names: &[String],
+) -> (Result<(String, String), String>, Option<StoredAccount>) {
     let queue = ca_queue(&ctx.acme.ca_server);
     let Ok(_permit) = queue.acquire_owned().await else {
         return (Err("issuance queue closed".into()), None);
@@ -607,7 +642,11 @@ async fn order(ctx: &Ctx, names: &[String]) -> (Result<(String, String), String>
     (r, new_account)
 }
 
-async fn order_with(ctx: &Ctx, acc: &Account, names: &[String]) -> Result<(String, String), String> {
+async fn order_with(
+    ctx: &Ctx,
+    acc: &Account,
+    names: &[String],
+) -> Result<(String, String), String> {
     let ids: Vec<Identifier> = names.iter().map(|n| Identifier::Dns(n.clone())).collect();
     let mut order = acc
         .new_order(&NewOrder::new(&ids))
@@ -639,7 +678,11 @@ enum Cleanup {
     Dns(DnsExec, String, String, String, String),
 }
 
-async fn prepare(ctx: &Ctx, order: &mut instant_acme::Order, cleanup: &mut Vec<Cleanup>) -> Result<(), String> {
+async fn prepare(
+    ctx: &Ctx,
+    order: &mut instant_acme::Order,
+    cleanup: &mut Vec<Cleanup>,
+) -> Result<(), String> {
     let mut authzs = order.authorizations();
     while let Some(a) = authzs.next().await {
         let mut a = a.map_err(|e| format!("authorization: {e}"))?;
@@ -700,7 +743,11 @@ async fn prepare(ctx: &Ctx, order: &mut instant_acme::Order, cleanup: &mut Vec<C
     Ok(())
 }
 
-async fn finish(ctx: &Ctx, order: &mut instant_acme::Order, names: &[String]) -> Result<(String, String), String> {
+async fn finish(
+    ctx: &Ctx,
+    order: &mut instant_acme::Order,
+    names: &[String],
+) -> Result<(String, String), String> {
     let retry = RetryPolicy::new()
         .initial_delay(Duration::from_millis(250))
         .timeout(Duration::from_secs(90));
@@ -724,9 +771,14 @@ async fn finish(ctx: &Ctx, order: &mut instant_acme::Order, names: &[String]) ->
                 }
             }
         }
-        return Err(format!("order {status:?} {detail} {}", why.join("; ")).trim().to_string());
+        return Err(format!("order {status:?} {detail} {}", why.join("; "))
+            .trim()
+            .to_string());
     }
-    let key = ctx.key_type.generate().map_err(|e| format!("key generation: {e}"))?;
+    let key = ctx
+        .key_type
+        .generate()
+        .map_err(|e| format!("key generation: {e}"))?;
     let params = rcgen::CertificateParams::new(names.to_vec()).map_err(|e| format!("CSR: {e}"))?;
     let csr = params
         .serialize_request(&key)

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 /// Why the storage cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: mode {mode:04o} is too open (the file holds private keys); run `chmod 600 {path}`")]
+    #[error(
+        "{path}: mode {mode:04o} is too open (the file holds private keys); run `chmod 600 {path}`"
+    )]
     Mode { path: String, mode: u32 },
     #[error("{path}: {source}")]
     Io {

