@@ -793,3 +793,63 @@ async fn finish(
         .map_err(|e| format!("certificate download: {e}"))?;
     Ok((chain, key.serialize_pem()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(yaml: &str) -> DynamicConfig {
+        serde_norway::from_str(yaml).expect("yaml")
+    }
+
+    #[test]
+    fn wanted_domains_come_from_tls_domains_or_every_host_of_the_rule() {
+        let c = cfg(concat!(
+            "http:\n  routers:\n",
+            "    a:\n      rule: \"Host(`A.test`) || (Host(`b.test`) && Path(`/x`))\"\n      service: s\n      tls:\n        certResolver: le\n",
+            "    b:\n      rule: \"Host(`c.test`)\"\n      service: s\n      tls:\n        certResolver: le\n        domains:\n          - main: \"*.d.test\"\n            sans: [\"d.test\"]\n",
+            "    c:\n      rule: \"Host(`other.test`)\"\n      service: s\n      tls:\n        certResolver: other\n",
+            "    d:\n      rule: \"Host(`plain.test`)\"\n      service: s\n",
+            "    e:\n      rule: \"Host(`b.test`) || Host(`a.test`)\"\n      service: s\n      tls:\n        certResolver: le\n",
+            "    f:\n      rule: \"PathPrefix(`/`)\"\n      service: s\n      tls:\n        certResolver: le\n",
+        ));
+        let w = wanted(&c, "le", RuleSyntax::V3, &BTreeMap::new());
+        let keys: Vec<&str> = w.keys().map(String::as_str).collect();
+        assert_eq!(keys, vec!["*.d.test,d.test", "a.test,b.test"]);
+        let ab = &w["a.test,b.test"];
+        assert_eq!(ab.names, vec!["a.test".to_string(), "b.test".to_string()]);
+        // Two routers wanting the same set are merged into one order.
+        assert_eq!(
+            ab.routers.iter().cloned().collect::<Vec<_>>(),
+            vec!["a".to_string(), "e".to_string()]
+        );
+        assert_eq!(w["*.d.test,d.test"].names[0], "*.d.test");
+    }
+
+    #[test]
+    fn entry_point_default_tls_names_the_resolver() {
+        let c = cfg("http:\n  routers:\n    a:\n      rule: \"Host(`a.test`)\"\n      service: s\n      entryPoints: [websecure]\n    b:\n      rule: \"Host(`b.test`)\"\n      service: s\n      entryPoints: [web]\n");
+        let mut eps = BTreeMap::new();
+        eps.insert(
+            "websecure".to_string(),
+            wharf_providers::RouterTls {
+                cert_resolver: "le".into(),
+                ..Default::default()
+            },
+        );
+        let w = wanted(&c, "le", RuleSyntax::V3, &eps);
+        assert_eq!(w.keys().collect::<Vec<_>>(), vec!["a.test"]);
+    }
+
+    #[test]
+    fn wildcard_names_cover_one_label() {
+        assert!(name_covers("*.d.test", "x.d.test"));
+        assert!(name_covers("A.test", "a.test"));
+        assert!(!name_covers("*.d.test", "d.test"));
+        assert!(!name_covers("*.d.test", "x.y.d.test"));
+        assert_eq!(
+            domain_key(&["b.test".into(), "A.test".into(), "a.test".into()]),
+            "a.test,b.test"
+        );
+    }
+}
