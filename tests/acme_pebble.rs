@@ -468,7 +468,8 @@ async fn http01_under_redirect_runtime_router_and_restart_without_reissue() {
     drop(h);
 
     // Restart with the same acme.json: both serve at once, nothing is ordered.
-    let web2 = std::net::TcpListener::bind("127.0.0.1:0").expect("bind web");
+    // Same port: pebble's validator dials the httpPort of its config (forced renewal below).
+    let web2 = rebind(web_port).await;
     let h2 = harness(web2, &resolvers, false, AcmeOptions::default()).await;
     h2.file.publish(routes(be, &["one.test", "two.test"]));
     let inv = poll("restored", &h2, |inv| {
@@ -489,6 +490,27 @@ async fn http01_under_redirect_runtime_router_and_restart_without_reissue() {
         .list()
         .iter()
         .all(|c| c.state == CertState::Valid && c.failures == 0));
+
+    // Forced renewal (the API's opt-in action) orders a new certificate for that set only.
+    assert_eq!(
+        h2.acme.renewals.request("le:nope.test"),
+        Err(acme::RenewError::Unknown("le:nope.test".into()))
+    );
+    h2.acme
+        .renewals
+        .request("le:one.test")
+        .expect("renewal queued");
+    let start = Instant::now();
+    let renewed = loop {
+        let pem = verify_published(&h2, "one.test", &root);
+        if pem != pem_one {
+            break pem;
+        }
+        assert!(start.elapsed() < DEADLINE, "forced renewal never happened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    wait_served(h2.web, "one.test", &root, &renewed).await;
+    assert_eq!(verify_published(&h2, "two.test", &root), pem_two);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -745,4 +767,16 @@ async fn dns01_exec_issuance() {
             "cleanup _acme-challenge.dns.test."
         ]
     );
+}
+
+/// Binds 127.0.0.1:`port` again once the previous listener is gone (SO_REUSEADDR, as wharf binds).
+async fn rebind(port: u16) -> std::net::TcpListener {
+    let start = Instant::now();
+    loop {
+        if let Ok(l) = wharf::run::bind("web", SocketAddr::from(([127, 0, 0, 1], port))) {
+            return l.into_std().expect("std listener");
+        }
+        assert!(start.elapsed() < DEADLINE, "port {port} never freed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -68,6 +68,45 @@ pub struct AcmeRuntime {
     pub inventory: Inventory,
     /// Entry points named by some resolver's `httpChallenge.entryPoint`.
     pub http_entry_points: BTreeSet<String>,
+    /// Forced renewal by inventory id (for an opt-in `POST /api/certificates/{id}/renew`).
+    pub renewals: Renewals,
+}
+
+/// Why a forced renewal was not queued.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RenewError {
+    #[error("no ACME certificate `{0}`")]
+    Unknown(String),
+    #[error("resolver `{0}` is not running")]
+    NotRunning(String),
+}
+
+/// Sends forced-renewal requests to the resolvers' loops. The renewal still goes through the
+/// CA's queue and respects the domain set's backoff (see the inventory's `retryAt`).
+#[derive(Clone, Debug, Default)]
+pub struct Renewals {
+    senders: Arc<Mutex<BTreeMap<String, tokio::sync::mpsc::UnboundedSender<String>>>>,
+    inventory: Inventory,
+}
+
+impl Renewals {
+    /// Marks certificate `id` (an inventory id, `<resolver>:<domains>`) due now.
+    pub fn request(&self, id: &str) -> Result<(), RenewError> {
+        let info = self
+            .inventory
+            .get(id)
+            .filter(|c| c.not_after.is_some())
+            .ok_or_else(|| RenewError::Unknown(id.to_string()))?;
+        let m = self
+            .senders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let tx = m
+            .get(&info.resolver)
+            .ok_or_else(|| RenewError::NotRunning(info.resolver.clone()))?;
+        tx.send(domain_key(&info.domains))
+            .map_err(|_| RenewError::NotRunning(info.resolver.clone()))
+    }
 }
 
 impl AcmeRuntime {
@@ -103,7 +142,9 @@ pub fn start(
         tls_alpn: AlpnChallenges::global().clone(),
         inventory: Inventory::default(),
         http_entry_points: BTreeSet::new(),
+        renewals: Renewals::default(),
     };
+    rt.renewals.inventory = rt.inventory.clone();
     for (name, r) in resolvers {
         let Some(acme) = &r.acme else { continue };
         if let Some(h) = &acme.http_challenge {
@@ -111,6 +152,12 @@ pub fn start(
                 rt.http_entry_points.insert(h.entry_point.clone());
             }
         }
+        let (renew_tx, renew_rx) = tokio::sync::mpsc::unbounded_channel();
+        rt.renewals
+            .senders
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(name.clone(), renew_tx);
         let handle = resolver::spawn(
             name.clone(),
             acme.clone(),
@@ -121,6 +168,7 @@ pub fn start(
                 snapshots: store.clone(),
                 options: options.clone(),
             },
+            renew_rx,
         );
         rt.providers.push(handle);
     }

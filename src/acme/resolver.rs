@@ -201,9 +201,14 @@ struct Ctx {
     account: tokio::sync::Mutex<AccountSlot>,
 }
 
-pub(crate) fn spawn(name: String, acme: Acme, shared: Shared) -> ProviderHandle {
+pub(crate) fn spawn(
+    name: String,
+    acme: Acme,
+    shared: Shared,
+    renewals: mpsc::UnboundedReceiver<String>,
+) -> ProviderHandle {
     let (tx, handle) = provider::channel(provider_name(&name));
-    tokio::spawn(run(name, acme, shared, tx));
+    tokio::spawn(run(name, acme, shared, tx, renewals));
     handle
 }
 
@@ -229,7 +234,13 @@ fn disabled(name: &str, shared: &Shared, tx: &ProviderSender, message: String) {
     );
 }
 
-async fn run(name: String, acme: Acme, shared: Shared, tx: ProviderSender) {
+async fn run(
+    name: String,
+    acme: Acme,
+    shared: Shared,
+    tx: ProviderSender,
+    mut renewals: mpsc::UnboundedReceiver<String>,
+) {
     let store = AcmeStore::new(&acme.storage);
     if let Err(e) = store.check_mode() {
         return disabled(&name, &shared, &tx, e.to_string());
@@ -409,6 +420,12 @@ async fn run(name: String, acme: Acme, shared: Shared, tx: ProviderSender) {
                         tx.fail(e.to_string());
                     }
                     publish(&tx, &held);
+                }
+            }
+            Some(key) = renewals.recv() => {
+                for h in held.iter_mut().filter(|h| domain_key(&h.names) == key) {
+                    tracing::info!(resolver = %name, domains = %key, "forced renewal requested");
+                    h.renew_at = 0;
                 }
             }
             _ = tokio::time::sleep(sleep) => {}
