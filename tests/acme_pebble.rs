@@ -780,3 +780,75 @@ async fn rebind(port: u16) -> std::net::TcpListener {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The real binary: `certificatesResolvers` in the static configuration start the resolver, the
+/// HTTP-01 hook sits on `httpChallenge.entryPoint` (under an entry-point redirect), and the
+/// issued certificate is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_wires_resolvers_from_static_config() {
+    if !have_pebble() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let web_port = free_port();
+    let pebble = start_pebble(tmp.path(), web_port, free_port(), 0).await;
+    let root = pebble.root().await;
+    let be = backend().await;
+    let dynamic = tmp.path().join("dynamic.yml");
+    std::fs::write(
+        &dynamic,
+        format!(
+            "http:\n  routers:\n    app:\n      rule: \"Host(`bin.test`)\"\n      service: s\n      tls:\n        certResolver: le\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"http://{be}\"\n"
+        ),
+    )
+    .expect("dynamic");
+    let storage = tmp.path().join("acme.json");
+    let static_cfg = tmp.path().join("wharf.yml");
+    std::fs::write(
+        &static_cfg,
+        format!(
+            "entryPoints:\n  web:\n    address: \"127.0.0.1:{web_port}\"\n    http:\n      redirections:\n        entryPoint:\n          to: \":443\"\n          scheme: https\nproviders:\n  providersThrottleDuration: 50ms\n  file:\n    filename: \"{}\"\ncertificatesResolvers:\n  le:\n    acme:\n      email: ops@example.com\n      storage: \"{}\"\n      caServer: \"{}\"\n      caCertificates: [\"{}\"]\n      keyType: EC384\n      httpChallenge:\n        entryPoint: web\n",
+            dynamic.display(),
+            storage.display(),
+            pebble.dir_url,
+            pebble.tls_cert.display()
+        ),
+    )
+    .expect("static");
+    let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--configFile", static_cfg.to_str().expect("utf8")])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wharf starts");
+    let _wharf = Proc(child);
+    let web = SocketAddr::from(([127, 0, 0, 1], web_port));
+    wait_port(web).await;
+    let start = Instant::now();
+    let leaf = loop {
+        if let Some((leaf, body)) = tls_get(web, "bin.test", &root).await {
+            assert_eq!(body, "backend-ok");
+            break leaf;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "bin.test never served a pebble certificate"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (_, cert) = x509_parser::parse_x509_certificate(&leaf).expect("leaf");
+    // keyType EC384: the certificate carries an EC key (id-ecPublicKey).
+    assert_eq!(
+        cert.public_key().algorithm.algorithm.to_id_string(),
+        "1.2.840.10045.2.1"
+    );
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&storage)
+            .expect("acme.json")
+            .permissions(),
+    ) & 0o777;
+    assert_eq!(mode, 0o600);
+    let (status, location, _) = get(web, "bin.test", "/x").await.expect("get");
+    assert_eq!((status, location.as_str()), (301, "https://bin.test/x"));
+}
