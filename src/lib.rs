@@ -4,6 +4,7 @@
 //! names → `compile` builds an immutable `Snapshot` (route tables, services, report) → one
 //! `ArcSwap<Snapshot>` → `proxy` loads it once per request.
 
+pub mod acme;
 pub mod aggregate;
 pub mod api;
 pub mod body;

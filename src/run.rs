@@ -494,6 +494,18 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
         m.watch_providers(&providers);
     }
     let (stop_tx, stop_rx) = watch::channel(false);
+    // ACME resolvers watch the snapshots and publish their certificates as providers.
+    let acme = crate::acme::start(
+        &cfg.certificates_resolvers,
+        store.clone(),
+        crate::acme::AcmeOptions {
+            default_rule_syntax: compile_loop.settings.default_rule_syntax,
+            entry_point_tls: compile_loop.settings.entry_point_tls.clone(),
+            ..Default::default()
+        },
+    );
+    let mut providers = providers;
+    providers.extend(acme.providers.iter().cloned());
     let views = aggregate::spawn(providers, cfg.providers.providers_throttle_duration.get());
     let compiler = tokio::spawn(compile_loop.clone().run(views, stop_rx));
 
@@ -510,6 +522,10 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
         settings.observe = observability.for_entry_point(cfg, &name).map(Arc::new);
         let settings = Arc::new(settings);
         let mut hooks = PreRouteHooks::new();
+        if acme.http_entry_points.contains(&name) {
+            // Before any redirect, router or middleware (Traefik's HTTP-01 trap).
+            hooks.add(crate::acme::HTTP01_PREFIX, acme.http01_hook());
+        }
         if let (Some(m), Some(prom)) = (
             &observability.metrics,
             cfg.metrics.as_ref().and_then(|m| m.prometheus.as_ref()),
