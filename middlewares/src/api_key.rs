@@ -174,7 +174,7 @@ impl ApiKey {
                     "a consumer has no name",
                 ));
             }
-            let idx = match consumers.iter().position(|x| &*x.name == c.name) {
+            let idx = match consumers.iter().position(|x| *x.name == *c.name) {
                 Some(i) => {
                     consumers[i].groups.extend(c.groups.iter().cloned());
                     i

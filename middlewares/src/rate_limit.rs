@@ -239,6 +239,7 @@ impl RateLimit {
         self.check_as(parts, conn, flow.consumer.as_deref(), Instant::now())
     }
 
+    #[cfg(test)]
     fn check(&self, parts: &http::request::Parts, conn: &ConnInfo, now: Instant) -> Action {
         self.check_as(parts, conn, None, now)
     }
