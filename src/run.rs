@@ -129,6 +129,10 @@ pub fn referenced_paths(cfg: &DynamicConfig) -> BTreeSet<String> {
         if let Some(d) = &m.digest_auth {
             add(&d.users_file);
         }
+        // jwt.jwksFile, plugin.jwt.jwksFile, apiKey.keysFile (and the users files again).
+        for p in wharf_middlewares::referenced_files(m) {
+            add(p);
+        }
         if let Some(tls) = m.forward_auth.as_ref().and_then(|f| f.tls.as_ref()) {
             add(&tls.ca);
             add(&tls.cert);
