@@ -117,7 +117,9 @@ impl InFlightReq {
         conn: &ConnInfo,
         flow: &mut FlowState,
     ) -> Action {
-        let key = self.source.key(parts, conn.remote_ip);
+        let key = self
+            .source
+            .key_with(parts, conn.remote_ip, flow.consumer.as_deref());
         {
             let mut counts = self
                 .state

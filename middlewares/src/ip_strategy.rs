@@ -52,6 +52,10 @@ pub struct SourceCriterionSpec {
     /// Group by the request host.
     #[serde(skip_serializing_if = "de::is_false", deserialize_with = "de::bool")]
     pub request_host: bool,
+    /// wharf: group by the consumer a `jwt` or `apiKey` middleware earlier in the chain
+    /// identified (requests without one share the empty source).
+    #[serde(skip_serializing_if = "de::is_false", deserialize_with = "de::bool")]
+    pub consumer: bool,
 }
 
 // ---- compiled forms ------------------------------------------------------------------------
@@ -261,6 +265,8 @@ pub enum SourceCriterion {
     Ip(IpStrategy),
     Host,
     Header(http::HeaderName),
+    /// `FlowState::consumer` (set by `jwt` / `apiKey`).
+    Consumer,
 }
 
 /// A source's identity in a bucket map. IP sources allocate nothing.
@@ -283,22 +289,24 @@ impl SourceCriterion {
             spec.ip_strategy.is_some(),
             !spec.request_header_name.is_empty(),
             spec.request_host,
+            spec.consumer,
         ];
         match set.iter().filter(|b| **b).count() {
             0 => return Ok(default),
             1 => {}
-            _ => {
-                return Err(SpecError::invalid(
-                    field,
-                    "ipStrategy, requestHeaderName and requestHost are mutually exclusive",
-                ))
-            }
+            _ => return Err(SpecError::invalid(
+                field,
+                "ipStrategy, requestHeaderName, requestHost and consumer are mutually exclusive",
+            )),
         }
         if spec.ip_strategy.is_some() {
             return Ok(SourceCriterion::Ip(IpStrategy::compile(
                 &format!("{field}.ipStrategy"),
                 spec.ip_strategy.as_ref(),
             )?));
+        }
+        if spec.consumer {
+            return Ok(SourceCriterion::Consumer);
         }
         if spec.request_host {
             return Ok(SourceCriterion::Host);
@@ -315,7 +323,18 @@ impl SourceCriterion {
 
     /// The source of a request. An absent header or host is the empty source, as in Traefik.
     pub fn key(&self, parts: &request::Parts, remote: IpAddr) -> SourceKey {
+        self.key_with(parts, remote, None)
+    }
+
+    /// `key` with the consumer an auth filter identified (for `SourceCriterion::Consumer`).
+    pub fn key_with(
+        &self,
+        parts: &request::Parts,
+        remote: IpAddr,
+        consumer: Option<&str>,
+    ) -> SourceKey {
         match self {
+            SourceCriterion::Consumer => SourceKey::Text(consumer.unwrap_or("").into()),
             SourceCriterion::Ip(strategy) => match strategy.client(parts, remote) {
                 ClientAddr::Ip(ip) => SourceKey::Ip(ip),
                 ClientAddr::Raw(s) => SourceKey::Text(s.into()),

@@ -15,6 +15,7 @@ pub mod state;
 mod util;
 
 pub mod add_prefix;
+pub mod api_key;
 pub mod basic_auth;
 pub mod buffering;
 pub mod chain;
@@ -30,6 +31,7 @@ pub mod headers;
 pub mod in_flight_req;
 pub mod ip_allow_list;
 pub mod ip_strategy;
+pub mod jwt;
 pub mod pass_tls_client_cert;
 pub mod rate_limit;
 pub mod redirect_regex;
@@ -41,6 +43,7 @@ pub mod strip_prefix;
 pub mod strip_prefix_regex;
 
 pub use add_prefix::AddPrefixSpec;
+pub use api_key::ApiKeySpec;
 pub use basic_auth::BasicAuthSpec;
 pub use buffering::BufferingSpec;
 pub use chain::ChainSpec;
@@ -57,6 +60,7 @@ pub use headers::HeadersSpec;
 pub use in_flight_req::InFlightReqSpec;
 pub use ip_allow_list::IpAllowListSpec;
 pub use ip_strategy::{IpStrategySpec, SourceCriterionSpec};
+pub use jwt::JwtSpec;
 pub use pass_tls_client_cert::{
     PassTlsClientCertSpec, TlsClientCertInfoSpec, TlsIssuerInfoSpec, TlsSubjectInfoSpec,
 };
@@ -75,6 +79,10 @@ pub use strip_prefix_regex::StripPrefixRegexSpec;
 pub struct MiddlewareSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub add_prefix: Option<AddPrefixSpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<ApiKeySpec>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwt: Option<JwtSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basic_auth: Option<BasicAuthSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -151,6 +159,8 @@ pub struct MiddlewareSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MiddlewareKind {
     AddPrefix,
+    ApiKey,
+    Jwt,
     BasicAuth,
     Buffering,
     Chain,
@@ -183,6 +193,8 @@ impl MiddlewareKind {
     pub const fn as_str(self) -> &'static str {
         match self {
             MiddlewareKind::AddPrefix => "addPrefix",
+            MiddlewareKind::ApiKey => "apiKey",
+            MiddlewareKind::Jwt => "jwt",
             MiddlewareKind::BasicAuth => "basicAuth",
             MiddlewareKind::Buffering => "buffering",
             MiddlewareKind::Chain => "chain",
@@ -224,6 +236,8 @@ impl MiddlewareSpec {
         use MiddlewareKind as K;
         let set = [
             (self.add_prefix.is_some(), K::AddPrefix),
+            (self.api_key.is_some(), K::ApiKey),
+            (self.jwt.is_some() || self.plugin_jwt().is_some(), K::Jwt),
             (self.basic_auth.is_some(), K::BasicAuth),
             (self.buffering.is_some(), K::Buffering),
             (self.chain.is_some(), K::Chain),
@@ -248,12 +262,26 @@ impl MiddlewareSpec {
             (self.retry.is_some(), K::Retry),
             (self.strip_prefix.is_some(), K::StripPrefix),
             (self.strip_prefix_regex.is_some(), K::StripPrefixRegex),
-            (self.plugin.is_some(), K::Plugin),
+            (
+                self.plugin
+                    .as_ref()
+                    .is_some_and(|p| p.keys().any(|k| k != "jwt")),
+                K::Plugin,
+            ),
         ];
         set.into_iter()
             .filter(|(on, _)| *on)
             .map(|(_, k)| k)
             .collect()
+    }
+
+    /// `plugin: {jwt: {...}}` as Traefik Hub writes it, read as `jwt`. A bad value is an error.
+    pub fn plugin_jwt(&self) -> Option<Result<JwtSpec, SpecError>> {
+        let v = self.plugin.as_ref()?.get("jwt")?;
+        Some(
+            serde_json::from_value(v.clone())
+                .map_err(|e| SpecError::invalid("plugin.jwt", e.to_string())),
+        )
     }
 
     /// The one type this definition declares. Zero or several types are errors, as in Traefik;
@@ -277,8 +305,10 @@ impl MiddlewareSpec {
 }
 
 /// Every type key, for suggestions.
-const ALL_KINDS: [MiddlewareKind; 26] = [
+const ALL_KINDS: [MiddlewareKind; 28] = [
     MiddlewareKind::AddPrefix,
+    MiddlewareKind::ApiKey,
+    MiddlewareKind::Jwt,
     MiddlewareKind::BasicAuth,
     MiddlewareKind::Buffering,
     MiddlewareKind::Chain,

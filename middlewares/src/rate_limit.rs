@@ -230,17 +230,33 @@ impl RateLimit {
 
     /// Takes a token from the source's bucket: go on, wait a little (`Delay`), or 429 with
     /// `Retry-After` (whole seconds, rounded up) and `X-Retry-In` (a Go duration), as Traefik.
-    pub fn on_request(&self, parts: &http::request::Parts, conn: &ConnInfo) -> Action {
-        self.check(parts, conn, Instant::now())
+    pub fn on_request(
+        &self,
+        parts: &http::request::Parts,
+        conn: &ConnInfo,
+        flow: &crate::FlowState,
+    ) -> Action {
+        self.check_as(parts, conn, flow.consumer.as_deref(), Instant::now())
     }
 
+    #[cfg(test)]
     fn check(&self, parts: &http::request::Parts, conn: &ConnInfo, now: Instant) -> Action {
+        self.check_as(parts, conn, None, now)
+    }
+
+    fn check_as(
+        &self,
+        parts: &http::request::Parts,
+        conn: &ConnInfo,
+        consumer: Option<&str>,
+        now: Instant,
+    ) -> Action {
         if self.buckets.rate.is_infinite() {
             return Action::Continue;
         }
         match self
             .buckets
-            .reserve(self.source.key(parts, conn.remote_ip), now)
+            .reserve(self.source.key_with(parts, conn.remote_ip, consumer), now)
         {
             Ok(wait) if wait.is_zero() => Action::Continue,
             Ok(wait) => Action::Delay(wait),

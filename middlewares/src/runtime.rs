@@ -15,6 +15,7 @@ use crate::state::StateRegistry;
 use crate::{MiddlewareKind, MiddlewareSpec, SpecError};
 
 pub use crate::add_prefix::AddPrefix;
+pub use crate::api_key::ApiKey;
 pub use crate::basic_auth::BasicAuth;
 pub use crate::buffering::BufferingPolicy;
 pub use crate::circuit_breaker::CircuitBreaker;
@@ -27,6 +28,7 @@ pub use crate::forward_auth::ForwardAuth;
 pub use crate::headers::Headers;
 pub use crate::in_flight_req::{InFlightGuard, InFlightReq};
 pub use crate::ip_allow_list::IpAllowList;
+pub use crate::jwt::Jwt;
 pub use crate::rate_limit::RateLimit;
 pub use crate::redirect_regex::RedirectRegex;
 pub use crate::redirect_scheme::RedirectScheme;
@@ -78,6 +80,9 @@ pub struct FlowState {
     /// A Headers middleware set `X-Forwarded-For: ""`: the proxy must not add X-Forwarded-For
     /// when forwarding (Traefik's behaviour for that setting).
     pub suppress_forwarded_for: bool,
+    /// The consumer a `jwt` (consumer claim) or `apiKey` filter identified, for
+    /// `rateLimit.sourceCriterion.consumer`.
+    pub consumer: Option<Arc<str>>,
     /// Cookies a ForwardAuth server set that go to the client (`addAuthCookiesToResponse`).
     pub(crate) auth_cookies: Vec<HeaderValue>,
 }
@@ -87,6 +92,8 @@ pub struct FlowState {
 #[derive(Debug)]
 pub enum Filter {
     AddPrefix(AddPrefix),
+    ApiKey(Box<ApiKey>),
+    Jwt(Box<Jwt>),
     BasicAuth(Box<BasicAuth>),
     /// Body buffering by the proxy (`ProxySupport::buffering`); no request-phase effect here.
     Buffering(Box<BufferingPolicy>),
@@ -124,6 +131,8 @@ impl Filter {
     ) -> Action {
         match self {
             Filter::AddPrefix(f) => f.on_request(parts),
+            Filter::ApiKey(f) => f.on_request(parts, flow),
+            Filter::Jwt(f) => f.on_request(parts, flow),
             Filter::BasicAuth(f) => f.on_request(parts, flow),
             Filter::CircuitBreaker(f) => f.on_request(),
             // Run by the proxy around the service call / body (see `ProxySupport`).
@@ -137,7 +146,7 @@ impl Filter {
             Filter::Headers(f) => f.on_request(index, parts, conn, flow),
             Filter::IpAllowList(f) => f.on_request(parts, conn),
             Filter::InFlightReq(f) => f.on_request(parts, conn, flow),
-            Filter::RateLimit(f) => f.on_request(parts, conn),
+            Filter::RateLimit(f) => f.on_request(parts, conn, flow),
             Filter::RedirectRegex(f) => f.on_request(parts, conn),
             Filter::RedirectScheme(f) => f.on_request(parts, conn),
             Filter::ReplacePath(f) => f.on_request(parts),
@@ -159,6 +168,8 @@ impl Filter {
             Filter::Headers(f) => f.on_response(index, parts, conn, flow),
             Filter::ForwardAuth(f) => f.on_response(parts, flow),
             Filter::AddPrefix(_)
+            | Filter::ApiKey(_)
+            | Filter::Jwt(_)
             | Filter::BasicAuth(_)
             | Filter::Buffering(_)
             | Filter::CircuitBreaker(_)
@@ -387,6 +398,27 @@ pub fn referenced_files(spec: &MiddlewareSpec) -> Vec<&str> {
             out.push(b.users_file.as_str());
         }
     }
+    if let Some(j) = &spec.jwt {
+        if !j.jwks_file.is_empty() {
+            out.push(j.jwks_file.as_str());
+        }
+    }
+    if let Some(f) = spec
+        .plugin
+        .as_ref()
+        .and_then(|p| p.get("jwt"))
+        .and_then(|j| j.get("jwksFile"))
+        .and_then(|f| f.as_str())
+    {
+        if !f.is_empty() {
+            out.push(f);
+        }
+    }
+    if let Some(k) = &spec.api_key {
+        if !k.keys_file.is_empty() {
+            out.push(k.keys_file.as_str());
+        }
+    }
     if let Some(d) = &spec.digest_auth {
         if !d.users_file.is_empty() {
             out.push(d.users_file.as_str());
@@ -407,6 +439,12 @@ pub fn compile(
     let nsy = |k: MiddlewareKind| Err(SpecError::NotSupportedYet(k.as_str().to_string()));
     match kind {
         K::AddPrefix => AddPrefix::compile(opt(&spec.add_prefix)?).map(Filter::AddPrefix),
+        K::ApiKey => ApiKey::compile(opt(&spec.api_key)?, ctx).map(|f| Filter::ApiKey(Box::new(f))),
+        K::Jwt => match (&spec.jwt, spec.plugin_jwt()) {
+            (Some(j), None) => Jwt::compile(j, ctx).map(|f| Filter::Jwt(Box::new(f))),
+            (None, Some(j)) => Jwt::compile(&j?, ctx).map(|f| Filter::Jwt(Box::new(f))),
+            _ => Err(SpecError::SeveralTypes(vec!["jwt", "plugin.jwt"])),
+        },
         K::BasicAuth => {
             BasicAuth::compile(opt(&spec.basic_auth)?, ctx).map(|f| Filter::BasicAuth(Box::new(f)))
         }

@@ -129,8 +129,8 @@ fn definition_level_errors() {
         SpecError::SeveralTypes(_)
     ));
     assert_eq!(
-        build("plugin: {jwt: {a: 1}}").unwrap_err().to_string(),
-        "plugin middlewares are not supported yet (plugin: jwt)"
+        build("plugin: {demo: {a: 1}}").unwrap_err().to_string(),
+        "plugin middlewares are not supported yet (plugin: demo)"
     );
     assert!(build("chain: {middlewares: [a]}")
         .unwrap_err()

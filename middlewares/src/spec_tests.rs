@@ -169,6 +169,10 @@ fn kind_requires_exactly_one_type() {
     );
     assert_eq!(
         yaml("plugin: {jwt: {secret: x}}\n").kind(),
+        Ok(MiddlewareKind::Jwt)
+    );
+    assert_eq!(
+        yaml("plugin: {demo: {secret: x}}\n").kind(),
         Ok(MiddlewareKind::Plugin)
     );
 }
@@ -235,8 +239,8 @@ fn unknown_type_keys_are_named() {
         e.to_string(),
         "unknown middleware type `redirectSchem` (did you mean `redirectScheme`?)"
     );
-    let e = yaml("jwt: {signingSecret: x}\n").kind().unwrap_err();
-    assert_eq!(e.to_string(), "unknown middleware type `jwt`");
+    let e = yaml("oauth2Proxy: {secret: x}\n").kind().unwrap_err();
+    assert_eq!(e.to_string(), "unknown middleware type `oauth2Proxy`");
     // Known types still round-trip without the catch-all showing up.
     let m = yaml("addPrefix: {prefix: /a}\n");
     assert!(m.unknown.is_empty());

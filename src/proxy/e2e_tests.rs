@@ -723,3 +723,59 @@ async fn in_flight_limit_counts_a_request_until_its_body_is_sent() {
     .await;
     assert!(ok.is_ok(), "slot never released");
 }
+
+#[tokio::test]
+async fn jwt_then_per_consumer_rate_limit_through_the_proxy() {
+    // HS256 tokens signed with secret `k` for sub=alice and sub=bob (no exp).
+    const ALICE: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSJ9.W9LqiGjOKc4IhIg1mdkybh8jCTN-GHCfPjcHXcbmTkw";
+    const BOB: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJib2IifQ.y3Z01X_iNu4mwJ9yH_8_xurIF7e7kc_34Xy5wWrmr_4";
+    let backend = spawn_backend().await;
+    let svc = service("app@file", &[format!("http://{}", backend.addr)]);
+    let filters: Vec<wharf_middlewares::Filter> = vec![
+        filter(
+            "jwt@file",
+            serde_json::json!({"plugin": {"jwt": {"signingSecret": "k", "forwardHeaders": {"X-User": "sub"}}}}),
+        ),
+        filter(
+            "rl@file",
+            serde_json::json!({"rateLimit": {"average": 1, "period": "1m", "burst": 1, "sourceCriterion": {"consumer": true}}}),
+        ),
+    ];
+    let mut route = Route::new(
+        "app@file",
+        parse("PathPrefix(`/`)", RuleSyntax::V3).unwrap(),
+        1,
+        svc,
+    );
+    route.filters = Arc::from(filters);
+    let mut snap = Snapshot {
+        generation: 1,
+        ..Snapshot::default()
+    };
+    snap.entry_points
+        .insert(Arc::from("web"), RouteTable::build(vec![Arc::new(route)]));
+    let srv = start_with(settings(), snap, PreRouteHooks::new()).await;
+    let get = |token: Option<&str>| {
+        let auth = token
+            .map(|t| format!("Authorization: Bearer {t}\r\n"))
+            .unwrap_or_default();
+        format!("GET /x HTTP/1.1\r\nHost: a\r\n{auth}Connection: close\r\n\r\n")
+    };
+
+    let resp = raw(srv.addr, get(None).as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 401"), "{resp}");
+    assert_eq!(resp_header(&resp, "www-authenticate"), Some("Bearer"));
+    let resp = raw(srv.addr, get(Some("garbage.token.here")).as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 401"), "{resp}");
+
+    let resp = raw(srv.addr, get(Some(ALICE)).as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(seen(&resp, "x-user"), ["alice"]);
+    assert!(seen(&resp, "authorization").is_empty(), "{resp}");
+    // Alice's budget (1 per minute) is spent; Bob's is not.
+    let resp = raw(srv.addr, get(Some(ALICE)).as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 429"), "{resp}");
+    let resp = raw(srv.addr, get(Some(BOB)).as_bytes()).await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(seen(&resp, "x-user"), ["bob"]);
+}
