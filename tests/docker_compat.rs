@@ -11,7 +11,7 @@ mod docker_support;
 #[path = "compat/harness.rs"]
 mod harness;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,6 +23,8 @@ use harness::{free_port, traefik_bin};
 struct Proxy {
     child: Child,
     web: u16,
+    /// The `traefik` entry point serving `--api.insecure` (`/api/rawdata`).
+    api: u16,
     name: &'static str,
 }
 
@@ -56,7 +58,12 @@ fn start(name: &'static str, bin: PathBuf, test_id: &str) -> Proxy {
             .arg("--global.sendAnonymousUsage=false");
     }
     let child = cmd.spawn().expect("spawn proxy");
-    Proxy { child, web, name }
+    Proxy {
+        child,
+        web,
+        api,
+        name,
+    }
 }
 
 /// What a proxy did with one request: the status and, when a whoami answered, its hostname.
@@ -136,13 +143,110 @@ async fn send_direct(ip: &str, port: u16) -> Option<()> {
     buf.starts_with(b"HTTP/1.").then_some(())
 }
 
-/// Differences we chose, by request label: (what Traefik does, what wharf does, why).
-const DELIBERATE: &[(&str, &str)] = &[(
-    "typo: the valid router of a container with a mistyped label",
-    "Traefik fails to decode the container's labels and drops the whole container silently \
-     (404); wharf disables only the router with the typo (with an error naming \
-     `rulee` and suggesting `rule`) and keeps the container's other router serving (200)",
-)];
+/// Differences we chose, by request or API item label: (label, what each side does and why).
+const DELIBERATE: &[(&str, &str)] = &[
+    (
+        "typo: the valid router of a container with a mistyped label",
+        "Traefik fails to decode the container's labels and drops the whole container silently \
+         (404); wharf disables only the router with the typo (with an error naming \
+         `rulee` and suggesting `rule`) and keeps the container's other router serving (200)",
+    ),
+    (
+        "api: the mistyped router",
+        "Traefik drops the container, so /api/rawdata lists nothing of it; wharf lists the \
+         mistyped router as disabled with an error naming `rulee`",
+    ),
+    (
+        "api: the valid router of a container with a mistyped label",
+        "absent from Traefik's /api/rawdata (container dropped); enabled in wharf's",
+    ),
+    (
+        "api: the service of a container with a mistyped label",
+        "absent from Traefik's /api/rawdata (container dropped); listed by wharf, used by the \
+         valid router",
+    ),
+    (
+        "api: the router of a container whose port is guessed among several exposed",
+        "Traefik reports the router enabled; wharf reports it with status `warning` and a \
+         `port guessed: using 70, the lowest of the exposed ports 70, 80; set ...port` message \
+         (the provider's diagnostic); rule, service and entry points are the same",
+    ),
+];
+
+/// The [`DELIBERATE`] label of the router whose port wharf reports as guessed.
+const GUESSED: &str = "api: the router of a container whose port is guessed among several exposed";
+
+/// `GET path` on a proxy's API entry point; the JSON body. HTTP/1.0 so neither side chunks.
+async fn get_json(port: u16, path: &str) -> Option<serde_json::Value> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    s.write_all(req.as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.ok()?;
+    let at = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
+    if !buf.starts_with(b"HTTP/1.") || buf.get(9..12) != Some(b"200".as_slice()) {
+        return None;
+    }
+    serde_json::from_slice(&buf[at + 4..]).ok()
+}
+
+/// The compared facts of one `@docker` item of `/api/rawdata`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum ApiItem {
+    Router {
+        rule: String,
+        service: String,
+        entry_points: BTreeSet<String>,
+        status: String,
+    },
+    Service {
+        servers: BTreeSet<String>,
+        status: String,
+    },
+}
+
+/// The `@docker` routers and services of a `/api/rawdata` answer, keyed `router x@docker` /
+/// `service x@docker`; `@internal` and other providers' items are ignored.
+fn api_items(raw: &serde_json::Value) -> BTreeMap<String, ApiItem> {
+    let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    let mut out = BTreeMap::new();
+    if let Some(m) = raw["routers"].as_object() {
+        for (name, r) in m.iter().filter(|(n, _)| n.ends_with("@docker")) {
+            let entry_points = r["entryPoints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e.as_str().map(str::to_string))
+                .collect();
+            let item = ApiItem::Router {
+                rule: text(r, "rule"),
+                service: text(r, "service"),
+                entry_points,
+                status: text(r, "status"),
+            };
+            out.insert(format!("router {name}"), item);
+        }
+    }
+    if let Some(m) = raw["services"].as_object() {
+        for (name, s) in m.iter().filter(|(n, _)| n.ends_with("@docker")) {
+            let servers = s["loadBalancer"]["servers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["url"].as_str().map(str::to_string))
+                .collect();
+            let item = ApiItem::Service {
+                servers,
+                status: text(s, "status"),
+            };
+            out.insert(format!("service {name}"), item);
+        }
+    }
+    out
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traefik_and_wharf_route_the_same_labelled_containers_alike() {
@@ -360,6 +464,8 @@ async fn traefik_and_wharf_route_the_same_labelled_containers_alike() {
             _ => {}
         }
     }
+    compare_api(&t, &w, &id, &mut report, &mut failures).await;
+
     println!("{}", report.join("\n"));
     assert!(
         failures.is_empty(),
@@ -368,4 +474,125 @@ async fn traefik_and_wharf_route_the_same_labelled_containers_alike() {
         report.join("\n")
     );
     drop((t, w));
+}
+
+/// Compares the `@docker` routers and services both proxies report in `/api/rawdata`: rule,
+/// service, entry points and status of each router; server URLs (as a set) and status of each
+/// service. The typo container's items are the recorded deliberate difference.
+async fn compare_api(
+    t: &Proxy,
+    w: &Proxy,
+    id: &str,
+    report: &mut Vec<String>,
+    failures: &mut Vec<String>,
+) {
+    let mut raw = Vec::new();
+    for p in [t, w] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let v = loop {
+            if let Some(v) = get_json(p.api, "/api/rawdata").await {
+                break v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never served /api/rawdata",
+                p.name
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        raw.push(v);
+    }
+    let (from_t, from_w) = (api_items(&raw[0]), api_items(&raw[1]));
+    let deliberate_label = |key: &str| -> Option<&'static str> {
+        if key == format!("router {id}-typo@docker") {
+            Some("api: the mistyped router")
+        } else if key == format!("router {id}-typook@docker") {
+            Some("api: the valid router of a container with a mistyped label")
+        } else if key == format!("service {id}-typo@docker") {
+            Some("api: the service of a container with a mistyped label")
+        } else if key == format!("router {id}-low@docker") {
+            Some(GUESSED)
+        } else {
+            None
+        }
+    };
+    let keys: BTreeSet<&String> = from_t.keys().chain(from_w.keys()).collect();
+    for key in keys {
+        let (a, b) = (from_t.get(key), from_w.get(key));
+        match deliberate_label(key) {
+            Some(GUESSED) => {
+                report.push(format!(
+                    "{GUESSED} ({key}): traefik {a:?} / wharf {b:?} (deliberate difference)"
+                ));
+                let name = key.trim_start_matches("router ");
+                let warning = raw[1]["routers"][name]["error"].to_string();
+                let as_enabled = b.cloned().map(|mut b| {
+                    if let ApiItem::Router { status, .. } = &mut b {
+                        *status = "enabled".into();
+                    }
+                    b
+                });
+                if a.is_none() || as_enabled.as_ref() != a {
+                    failures.push(format!(
+                        "{GUESSED}: apart from the status, traefik {a:?} differs from wharf {b:?}"
+                    ));
+                }
+                if !matches!(b, Some(ApiItem::Router { status, .. }) if status == "warning")
+                    || !warning.contains("port guessed")
+                {
+                    failures.push(format!(
+                        "{GUESSED}: wharf should warn `port guessed`: {b:?}, {warning}"
+                    ));
+                }
+            }
+            Some(label) => {
+                report.push(format!(
+                    "{label} ({key}): traefik {a:?} / wharf {b:?} (deliberate difference)"
+                ));
+                if a.is_some() {
+                    failures.push(format!(
+                        "{label}: recorded as absent from Traefik's /api/rawdata but it lists \
+                         {key}: {a:?}"
+                    ));
+                }
+                match b {
+                    None => failures.push(format!("{label}: wharf does not list {key}")),
+                    Some(ApiItem::Router { status, .. }) if label == "api: the mistyped router" => {
+                        if status != "disabled" {
+                            failures
+                                .push(format!("{label}: wharf status {status:?}, want disabled"));
+                        }
+                        let name = key.trim_start_matches("router ");
+                        let errors = raw[1]["routers"][name]["error"].to_string();
+                        if !errors.contains("rulee") {
+                            failures.push(format!(
+                                "{label}: wharf's error does not name the label `rulee`: {errors}"
+                            ));
+                        }
+                    }
+                    Some(ApiItem::Router { status, .. } | ApiItem::Service { status, .. }) => {
+                        if status != "enabled" {
+                            failures
+                                .push(format!("{label}: wharf status {status:?}, want enabled"));
+                        }
+                    }
+                }
+            }
+            None => {
+                report.push(format!("api {key}: traefik {a:?} / wharf {b:?}"));
+                if a != b {
+                    failures.push(format!(
+                        "/api/rawdata {key}:\n  traefik: {a:?}\n  wharf:   {b:?}"
+                    ));
+                }
+            }
+        }
+    }
+    // Guard against comparing two empty answers: every routed container must be listed.
+    for name in ["rule", "port", "low", "rep", "nosvc"] {
+        let key = format!("router {id}-{name}@docker");
+        if !from_w.contains_key(&key) {
+            failures.push(format!("/api/rawdata: wharf does not list {key}"));
+        }
+    }
 }
