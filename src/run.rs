@@ -478,6 +478,20 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
     if let Some(api) = &api {
         api.register(&mut settings);
     }
+    // Access log, metrics, request IDs, tracing (observe/): built once, one observer per
+    // entry point below.
+    let observability = crate::observe::Observability::from_config(cfg)
+        .map_err(|e| RunError::Observe(e.to_string()))?;
+    if let (Some(m), Some(prom)) = (
+        &observability.metrics,
+        cfg.metrics.as_ref().and_then(|m| m.prometheus.as_ref()),
+    ) {
+        if prom.manual_routing {
+            // `metrics.prometheus.manualRouting`: no `/metrics` on the entry point; routers
+            // name `prometheus@internal` (and can put middlewares in front of it).
+            m.register(&mut settings);
+        }
+    }
     let compile_loop = Arc::new(CompileLoop {
         settings,
         default_entry_points: cfg.default_router_entry_points(),
@@ -485,10 +499,6 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
         registries: Arc::new(Registries::default()),
         store: store.clone(),
     });
-    // Access log, metrics, request IDs, tracing (observe/): built once, one observer per
-    // entry point below.
-    let observability = crate::observe::Observability::from_config(cfg)
-        .map_err(|e| RunError::Observe(e.to_string()))?;
     observability.follow(&store);
     if let Some(m) = &observability.metrics {
         m.watch_providers(&providers);
@@ -504,6 +514,9 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
             ..Default::default()
         },
     );
+    if let Some(api) = &api {
+        api.set_acme(acme.inventory.clone(), acme.renewals.clone());
+    }
     let mut providers = providers;
     providers.extend(acme.providers.iter().cloned());
     let views = aggregate::spawn(providers, cfg.providers.providers_throttle_duration.get());

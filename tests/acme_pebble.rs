@@ -853,3 +853,164 @@ async fn binary_wires_resolvers_from_static_config() {
     let (status, location, _) = get(web, "bin.test", "/x").await.expect("get");
     assert_eq!((status, location.as_str()), (301, "https://bin.test/x"));
 }
+
+/// One HTTP/1.1 exchange (`Connection: close`): status and body.
+async fn exchange(addr: SocketAddr, request: &str) -> (u16, String) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(request.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("head");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    (status, body.to_string())
+}
+
+/// The binary with ACME, the API and metrics: `/api/certificates` shows the issued certificate
+/// with its resolver, routers, issuer and next renewal; `traefik_tls_certs_not_after` carries
+/// it; a forced renewal (`api.allowCertificateRenewal`) is refused cross-site or without a
+/// JSON body type, and otherwise re-issues the certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_inventory_metrics_and_forced_renewal() {
+    if !have_pebble() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let web_port = free_port();
+    let api_port = free_port();
+    let pebble = start_pebble(tmp.path(), web_port, free_port(), 0).await;
+    let root = pebble.root().await;
+    let be = backend().await;
+    let dynamic = tmp.path().join("dynamic.yml");
+    std::fs::write(
+        &dynamic,
+        format!(
+            "http:\n  routers:\n    app:\n      rule: \"Host(`inv.test`)\"\n      service: s\n      tls:\n        certResolver: le\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"http://{be}\"\n"
+        ),
+    )
+    .expect("dynamic");
+    let storage = tmp.path().join("acme.json");
+    let static_cfg = tmp.path().join("wharf.yml");
+    std::fs::write(
+        &static_cfg,
+        format!(
+            "entryPoints:\n  web:\n    address: \"127.0.0.1:{web_port}\"\n  traefik:\n    address: \"127.0.0.1:{api_port}\"\napi:\n  insecure: true\n  allowCertificateRenewal: true\nmetrics:\n  prometheus: {{}}\nproviders:\n  providersThrottleDuration: 50ms\n  file:\n    filename: \"{}\"\ncertificatesResolvers:\n  le:\n    acme:\n      email: ops@example.com\n      storage: \"{}\"\n      caServer: \"{}\"\n      caCertificates: [\"{}\"]\n      httpChallenge:\n        entryPoint: web\n",
+            dynamic.display(),
+            storage.display(),
+            pebble.dir_url,
+            pebble.tls_cert.display()
+        ),
+    )
+    .expect("static");
+    let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--configFile", static_cfg.to_str().expect("utf8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wharf starts");
+    let _wharf = Proc(child);
+    let web = SocketAddr::from(([127, 0, 0, 1], web_port));
+    let api = SocketAddr::from(([127, 0, 0, 1], api_port));
+    wait_port(web).await;
+    wait_port(api).await;
+    let get_api = |path: &'static str| async move {
+        exchange(
+            api,
+            &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{api_port}\r\nConnection: close\r\n\r\n"),
+        )
+        .await
+    };
+    // Issued and listed with the ACME facts.
+    let start = Instant::now();
+    let cert = loop {
+        let (status, body) = get_api("/api/certificates").await;
+        assert_eq!(status, 200, "{body}");
+        let list: serde_json::Value = serde_json::from_str(&body).expect("json");
+        if let Some(c) = list.as_array().and_then(|l| {
+            l.iter()
+                .find(|c| c["resolver"] == "le" && c["serialNumber"].is_string())
+                .cloned()
+        }) {
+            break c;
+        }
+        assert!(start.elapsed() < DEADLINE, "no issued certificate listed: {list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(cert["domains"], serde_json::json!(["inv.test"]));
+    assert_eq!(cert["routers"], serde_json::json!(["app@file"]));
+    assert_eq!(cert["provider"], "le.acme");
+    assert_eq!(cert["status"], "enabled", "{cert}");
+    assert_eq!(cert["renewable"], true);
+    assert!(cert["issuer"].as_str().is_some_and(|i| i.contains("Pebble")), "{cert}");
+    assert!(cert["notAfter"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(cert["nextRenewal"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(cert["lastError"].is_null());
+    let id = cert["id"].as_str().expect("id").to_string();
+    let serial = cert["serialNumber"].as_str().expect("serial").to_string();
+    // The same certificate in the metrics, with Traefik's labels.
+    let (_, metrics) = get_api("/metrics").await;
+    let line = format!("traefik_tls_certs_not_after{{cn=\"inv.test\",sans=\"inv.test\",serial=\"{serial}\"}} ");
+    assert!(metrics.contains(&line), "{line} in\n{metrics}");
+
+    // Forced renewal: refused cross-site, refused as a simple (form-like) request.
+    let post = |extra: &str| {
+        format!(
+            "POST /api/certificates/{}/renew HTTP/1.1\r\nHost: 127.0.0.1:{api_port}\r\n{extra}Content-Length: 2\r\nConnection: close\r\n\r\n{{}}",
+            id.replace(',', "%2C")
+        )
+    };
+    let (s, body) = exchange(api, &post("Content-Type: application/json\r\nSec-Fetch-Site: cross-site\r\n")).await;
+    assert_eq!(s, 403, "{body}");
+    let (s, body) = exchange(api, &post("Content-Type: application/json\r\nOrigin: http://evil.test\r\n")).await;
+    assert_eq!(s, 403, "{body}");
+    let (s, body) = exchange(api, &post("Content-Type: text/plain\r\n")).await;
+    assert_eq!(s, 403, "{body}");
+    let (s, body) = exchange(
+        api,
+        &format!("POST /api/certificates/le:nope.test/renew HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+    )
+    .await;
+    assert_eq!(s, 404, "{body}");
+    let (s, body) = exchange(
+        api,
+        &post(&format!(
+            "Content-Type: application/json\r\nOrigin: http://127.0.0.1:{api_port}\r\nSec-Fetch-Site: same-origin\r\n"
+        )),
+    )
+    .await;
+    assert_eq!(s, 202, "{body}");
+    // The resolver re-orders: a new serial shows in the inventory and is served.
+    let start = Instant::now();
+    loop {
+        let (_, body) = get_api("/api/certificates").await;
+        let list: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let renewed = list.as_array().and_then(|l| {
+            l.iter().find(|c| {
+                c["resolver"] == "le"
+                    && c["serialNumber"].is_string()
+                    && c["serialNumber"] != serial.as_str()
+            })
+        });
+        if renewed.is_some() {
+            break;
+        }
+        assert!(start.elapsed() < DEADLINE, "not renewed: {list}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let start = Instant::now();
+    loop {
+        if let Some((leaf, body)) = tls_get(web, "inv.test", &root).await {
+            assert_eq!(body, "backend-ok");
+            let (_, c) = x509_parser::parse_x509_certificate(&leaf).expect("leaf");
+            if c.tbs_certificate.serial.to_string() != serial {
+                break;
+            }
+        }
+        assert!(start.elapsed() < DEADLINE, "renewed certificate never served");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -451,8 +451,14 @@ async fn certificates_from_the_file_provider() {
     let cert = params.self_signed(&key).expect("cert");
     std::fs::write(dir.path().join("c.pem"), cert.pem()).expect("cert file");
     std::fs::write(dir.path().join("k.pem"), key.serialize_pem()).expect("key file");
+    // A TLS router whose host the certificate covers (through its wildcard).
+    let dynamic = DYN.replacen(
+        "\n  services:\n",
+        "\n    tlsr:\n      rule: \"Host(`x.b.example.com`)\"\n      service: whoami\n      tls: {}\n  services:\n",
+        1,
+    );
     let cfg = format!(
-        "{DYN}tls:\n  certificates:\n    - certFile: {0}/c.pem\n      keyFile: {0}/k.pem\n    - certFile: {0}/missing.pem\n      keyFile: {0}/k.pem\n",
+        "{dynamic}tls:\n  certificates:\n    - certFile: {0}/c.pem\n      keyFile: {0}/k.pem\n    - certFile: {0}/missing.pem\n      keyFile: {0}/k.pem\n",
         dir.path().display()
     );
     write_atomic(dir.path(), "dyn.yml", &cfg);
@@ -470,6 +476,32 @@ async fn certificates_from_the_file_provider() {
     assert_eq!(good["keyType"], "ECDSA");
     assert_eq!(good["signatureAlgorithm"], "ECDSA-SHA256");
     assert_eq!(good["name"], good["certFingerprint"]);
+    assert_eq!(good["id"], good["name"]);
+    assert_eq!(good["provider"], "file");
+    assert_eq!(good["routers"], json!(["tlsr@file"]));
+    assert_eq!(good["domains"], json!(["a.example.com", "*.b.example.com"]));
+    assert_eq!(good["issuer"], "CN=a.example.com");
+    assert_eq!(good["renewable"], false);
+    assert!(good["notAfter"].as_str().is_some_and(|t| t.ends_with('Z')));
+    // One certificate by id; an unknown id is a JSON 404.
+    let name = good["name"].as_str().expect("name").to_string();
+    let (s, one, _) = api(addr, &format!("/api/certificates/{name}")).await;
+    assert_eq!((s, &one["commonName"]), (200, &json!("a.example.com")));
+    let (s, nf, _) = api(addr, "/api/certificates/nope").await;
+    assert_eq!(s, 404);
+    assert!(nf["message"].is_string());
+    // Forced renewal is off unless `api.allowCertificateRenewal` is set.
+    let origin = format!("http://{addr}");
+    assert_eq!(
+        request(
+            addr,
+            "POST",
+            &format!("/api/certificates/{name}/renew"),
+            &[("Content-Type", "application/json"), ("Origin", origin.as_str())]
+        )
+        .await,
+        403
+    );
     assert!(list.iter().any(|c| c["status"] == "disabled"));
     let all = serde_json::to_string(&certs).expect("json");
     assert!(!all.contains("PRIVATE KEY"));

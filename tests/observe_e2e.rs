@@ -843,3 +843,86 @@ async fn prometheus_series_match_traefik() {
     assert_eq!(seen[0], seen[1], "traefik (left) vs wharf (right)");
     assert!(seen[1].len() >= 6, "{:?}", seen[1]);
 }
+
+/// `manualRouting`: no `/metrics` on the entry point, `prometheus@internal` behind a router;
+/// `headerLabels` split the request counters (not the histograms) by a request header, with
+/// the empty value for requests without it; `traefik_tls_certs_not_after` lists a file
+/// certificate with Traefik's labels.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_manual_routing_header_labels_and_certificates() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let backend = header_backend().await;
+    let key = rcgen::KeyPair::generate().expect("key");
+    let mut params =
+        rcgen::CertificateParams::new(vec!["a.test".into(), "b.test".into()]).expect("params");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "a.test");
+    let cert = params.self_signed(&key).expect("cert");
+    std::fs::write(tmp.path().join("c.pem"), cert.pem()).expect("cert");
+    std::fs::write(tmp.path().join("k.pem"), key.serialize_pem()).expect("key");
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert.der()).expect("parse");
+    let serial = parsed.tbs_certificate.serial.to_string();
+    let not_after = parsed.validity().not_after.timestamp();
+    let dynf = write_atomic(
+        tmp.path(),
+        "dynamic.yml",
+        &format!(
+            "http:\n  routers:\n    r1:\n      rule: \"Host(`a.test`)\"\n      service: s1\n    prom:\n      rule: \"Host(`metrics.test`)\"\n      service: prometheus@internal\n  services:\n    s1:\n      loadBalancer:\n        servers:\n          - url: \"http://{backend}\"\ntls:\n  certificates:\n    - certFile: \"{0}/c.pem\"\n      keyFile: \"{0}/k.pem\"\n",
+            tmp.path().display()
+        ),
+    );
+    let cfg = write_atomic(
+        tmp.path(),
+        "wharf.yml",
+        &format!(
+            "entryPoints:\n  web:\n    address: \"127.0.0.1:0\"\n  traefik:\n    address: \"127.0.0.1:0\"\nproviders:\n  providersThrottleDuration: 50ms\n  file:\n    filename: \"{}\"\nmetrics:\n  prometheus:\n    manualRouting: true\n    headerLabels:\n      tenant: X-Tenant\n",
+            dynf.display()
+        ),
+    );
+    let mut w = Wharf::start(&["--configFile", cfg.to_str().expect("utf8")]);
+    let web = w.address("web");
+    let internal = w.address("traefik");
+    poll("router a.test", || async {
+        get_with(web, "a.test", "/warm", &[])
+            .await
+            .ok()
+            .filter(|r| r.status == 200)
+    })
+    .await;
+    // Not on the entry point any more.
+    let r = get(internal, "localhost", "/metrics").await.expect("get");
+    assert_eq!(r.status, 404);
+    for t in ["red", "red", "blue"] {
+        let r = get_with(web, "a.test", "/t", &[("X-Tenant", t)])
+            .await
+            .expect("request");
+        assert_eq!(r.status, 200);
+    }
+    let scrape_web = || async {
+        let r = get(web, "metrics.test", "/metrics").await.expect("scrape");
+        assert_eq!(r.status, 200);
+        (r.body.clone(), parse_metrics(&r.body))
+    };
+    let ep = |t: &str| format!("traefik_entrypoint_requests_total{{code=200,entrypoint=web,method=GET,protocol=http,tenant={t}}}");
+    let (text, m) = poll("tenant counters", || async {
+        let (text, m) = scrape_web().await;
+        (m.get(&ep("red")).copied() == Some(2.0)).then_some((text, m))
+    })
+    .await;
+    assert_eq!(m[&ep("blue")], 1.0);
+    assert_eq!(m[&ep("")], 1.0, "the warm-up request has no X-Tenant");
+    assert_eq!(
+        m["traefik_service_requests_total{code=200,method=GET,protocol=http,service=s1@file,tenant=red}"],
+        2.0
+    );
+    // Histograms carry no header label: one series summing every tenant.
+    assert_eq!(
+        m["traefik_entrypoint_request_duration_seconds_count{code=200,entrypoint=web,method=GET,protocol=http}"],
+        4.0
+    );
+    assert!(!text.contains("request_duration_seconds_count{code=\"200\",entrypoint=\"web\",method=\"GET\",protocol=\"http\",tenant"));
+    let cert_key = format!("traefik_tls_certs_not_after{{cn=a.test,sans=a.test,b.test,serial={serial}}}");
+    assert_eq!(m.get(&cert_key).copied(), Some(not_after as f64), "{text}");
+    drop(w);
+}

@@ -12,7 +12,7 @@
 //! `generation` event per swap), + `/api/ready` (200 once every provider delivered its first
 //! view or error, else 503). `/dashboard/` serves the dashboard; `/` redirects to it.
 
-mod certs;
+pub(crate) mod certs;
 mod events;
 mod explain;
 mod views;
@@ -50,8 +50,13 @@ pub struct Api {
     providers: Vec<(String, watch::Receiver<ProviderStatus>)>,
     access_log: bool,
     events: Arc<EventLog>,
-    /// `/api/certificates` computed once per generation (it reads certificate files).
-    certs: Mutex<Option<(u64, Arc<Vec<Value>>)>>,
+    /// The served certificates parsed once per generation (it reads certificate files).
+    certs: Mutex<Option<(u64, Arc<Vec<certs::Served>>)>>,
+    /// The ACME runtime's inventory and renewal requests (set once the resolvers start).
+    acme: std::sync::OnceLock<(crate::acme::Inventory, crate::acme::Renewals)>,
+    /// `api.allowCertificateRenewal` (wharf): `POST /api/certificates/{id}/renew` is served.
+    renewal: bool,
+    default_syntax: crate::rule::RuleSyntax,
 }
 
 impl std::fmt::Debug for Api {
@@ -97,6 +102,13 @@ impl Api {
             access_log: cfg.access_log.is_some(),
             events: Arc::new(EventLog::new(EVENT_CAPACITY)),
             certs: Mutex::new(None),
+            acme: std::sync::OnceLock::new(),
+            renewal: api.allow_certificate_renewal,
+            default_syntax: if cfg.core.default_rule_syntax.eq_ignore_ascii_case("v2") {
+                crate::rule::RuleSyntax::V2
+            } else {
+                crate::rule::RuleSyntax::V3
+            },
         });
         if tokio::runtime::Handle::try_current().is_ok() {
             tokio::spawn(events::record(store.clone(), me.events.clone()));
@@ -119,7 +131,25 @@ impl Api {
             access_log: false,
             events: Arc::new(EventLog::new(EVENT_CAPACITY)),
             certs: Mutex::new(None),
+            acme: std::sync::OnceLock::new(),
+            renewal: false,
+            default_syntax: crate::rule::RuleSyntax::V3,
         })
+    }
+
+    /// For tests and embedders: serves `POST /api/certificates/{id}/renew` (what
+    /// `api.allowCertificateRenewal` turns on).
+    pub fn with_renewal(mut self: Arc<Self>, on: bool) -> Arc<Self> {
+        if let Some(me) = Arc::get_mut(&mut self) {
+            me.renewal = on;
+        }
+        self
+    }
+
+    /// Joins the ACME runtime: its inventory shows in `/api/certificates` and forced renewals
+    /// go to its resolvers. Called once by the runtime after the resolvers start.
+    pub fn set_acme(&self, inventory: crate::acme::Inventory, renewals: crate::acme::Renewals) {
+        let _ = self.acme.set((inventory, renewals));
     }
 
     /// The change log (fed by [`events::record`]).
@@ -176,6 +206,9 @@ impl Api {
         if let Some(refused) = refuse_cross_site(req) {
             return refused;
         }
+        if req.method() == Method::POST {
+            return self.post(req);
+        }
         if req.method() != Method::GET && req.method() != Method::HEAD {
             return error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
         }
@@ -217,7 +250,21 @@ impl Api {
             }
             ("/certificates", _) => {
                 let items = self.certificates(&snap);
-                views::list_response((*items).clone(), query, |_, _| true)
+                views::list_response(items, query, |_, _| true)
+            }
+            _ if rest.starts_with("/certificates/") => {
+                let id = percent_decode(&rest["/certificates/".len()..]);
+                match self
+                    .certificates(&snap)
+                    .into_iter()
+                    .find(|c| c["id"] == id.as_str() || c["name"] == id.as_str())
+                {
+                    Some(c) => json_ok(&c),
+                    None => error(
+                        StatusCode::NOT_FOUND,
+                        &format!("certificate not found: {id}"),
+                    ),
+                }
             }
             ("/explain", _) => explain::answer(&snap, query, &self.entry_point_names()),
             ("/events", _) => json_ok(&self.events.to_json(query)),
@@ -341,19 +388,94 @@ impl Api {
         )
     }
 
-    fn certificates(&self, snap: &crate::snapshot::Snapshot) -> Arc<Vec<Value>> {
-        let mut cache = self
-            .certs
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((g, v)) = &*cache {
-            if *g == snap.generation {
-                return v.clone();
+    /// The certificate inventory: served certificates (parsed once per generation) joined
+    /// with the ACME inventory as it is now (its errors and backoff change between
+    /// generations).
+    fn certificates(&self, snap: &crate::snapshot::Snapshot) -> Vec<Value> {
+        let served = {
+            let mut cache = self
+                .certs
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match &*cache {
+                Some((g, v)) if *g == snap.generation => v.clone(),
+                _ => {
+                    let v = Arc::new(certs::served(&snap.config, self.default_syntax));
+                    *cache = Some((snap.generation, v.clone()));
+                    v
+                }
+            }
+        };
+        let acme = self
+            .acme
+            .get()
+            .map(|(inv, _)| inv.list())
+            .unwrap_or_default();
+        let mut list = certs::inventory(&served, &acme, SystemTime::now());
+        if !self.renewal {
+            for c in &mut list {
+                if let Value::Object(m) = c {
+                    m.insert("renewable".into(), Value::Bool(false));
+                }
             }
         }
-        let v = Arc::new(certs::inventory(&snap.config, SystemTime::now()));
-        *cache = Some((snap.generation, v.clone()));
-        v
+        list
+    }
+
+    /// State-changing requests: only `POST /api/certificates/{id}/renew`, opt-in
+    /// (`api.allowCertificateRenewal`), same-origin, and with a body type or header a plain
+    /// HTML form cannot send (so a cross-site page cannot trigger it even where the browser
+    /// sends no `Sec-Fetch-Site`).
+    fn post(&self, req: &Request<Body>) -> Response<Body> {
+        let rest = req.uri().path().strip_prefix("/api").unwrap_or("");
+        let Some(id) = rest
+            .strip_prefix("/certificates/")
+            .and_then(|r| r.strip_suffix("/renew"))
+            .filter(|id| !id.is_empty())
+        else {
+            return error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+        };
+        if !self.renewal {
+            return error(
+                StatusCode::FORBIDDEN,
+                "forced renewal is disabled (set api.allowCertificateRenewal=true)",
+            );
+        }
+        let h = req.headers();
+        let json_body = h
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+            });
+        if !json_body && !h.contains_key("x-requested-with") {
+            return error(
+                StatusCode::FORBIDDEN,
+                "send Content-Type: application/json or X-Requested-With (cross-site protection)",
+            );
+        }
+        let id = percent_decode(id);
+        let Some((_, renewals)) = self.acme.get() else {
+            return error(
+                StatusCode::NOT_FOUND,
+                &format!("no ACME certificate `{id}`"),
+            );
+        };
+        match renewals.request(&id) {
+            Ok(()) => {
+                tracing::info!(certificate = %id, "forced renewal requested through the API");
+                json_status(
+                    StatusCode::ACCEPTED,
+                    &json!({ "message": "renewal queued", "id": id }),
+                )
+            }
+            Err(e @ crate::acme::RenewError::Unknown(_)) => {
+                error(StatusCode::NOT_FOUND, &e.to_string())
+            }
+            Err(e) => error(StatusCode::CONFLICT, &e.to_string()),
+        }
     }
 
     /// `/api/sse`: a `generation` event now and on every swap, a comment every 15 s to keep

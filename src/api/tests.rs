@@ -80,3 +80,58 @@ fn cross_site_requests_are_refused() {
     assert!(refuse_cross_site(&req(Method::POST, &[("sec-fetch-site", "same-site")])).is_some());
     assert!(refuse_cross_site(&req(Method::POST, &[("origin", "http://h:8080")])).is_none());
 }
+
+#[test]
+fn forced_renewal_is_opt_in_same_origin_and_not_a_simple_request() {
+    let post = |h: &[(&str, &str)]| {
+        let mut b = Request::builder()
+            .method(Method::POST)
+            .uri("/api/certificates/le:a.test/renew")
+            .header("host", "h:8080");
+        for (k, v) in h {
+            b = b.header(*k, *v);
+        }
+        b.body(Body::empty()).expect("request")
+    };
+    let status = |api: &Api, h: &[(&str, &str)]| api.handle_api(&post(h)).status();
+    let json = ("content-type", "application/json");
+    // Off by default.
+    let off = Api::for_store(SnapshotStore::new(), &["web"], true);
+    assert_eq!(status(&off, &[json]), StatusCode::FORBIDDEN);
+    let on = Api::for_store(SnapshotStore::new(), &["web"], true).with_renewal(true);
+    // A form-like request (no JSON type, no custom header) is refused.
+    assert_eq!(status(&on, &[]), StatusCode::FORBIDDEN);
+    assert_eq!(
+        status(&on, &[("content-type", "text/plain")]),
+        StatusCode::FORBIDDEN
+    );
+    // Cross-site is refused before anything else.
+    assert_eq!(
+        status(&on, &[json, ("sec-fetch-site", "cross-site")]),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(&on, &[json, ("origin", "http://evil.test")]),
+        StatusCode::FORBIDDEN
+    );
+    // Same-origin and JSON: reaches the ACME runtime (none here: unknown certificate).
+    assert_eq!(
+        status(&on, &[json, ("origin", "http://h:8080")]),
+        StatusCode::NOT_FOUND
+    );
+    on.set_acme(Default::default(), Default::default());
+    assert_eq!(
+        status(&on, &[("x-requested-with", "fetch")]),
+        StatusCode::NOT_FOUND
+    );
+    // Other POSTs stay 405.
+    let other = Request::builder()
+        .method(Method::POST)
+        .uri("/api/version")
+        .body(Body::empty())
+        .expect("request");
+    assert_eq!(
+        on.handle_api(&other).status(),
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+}

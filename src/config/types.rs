@@ -62,8 +62,6 @@ pub const NOT_YET_USED: &[&str] = &[
     "log.compress",
     "log.otlp",
     "accessLog.otlp",
-    "metrics.prometheus.headerLabels",
-    "metrics.prometheus.manualRouting",
     "metrics.datadog",
     "metrics.statsD",
     "metrics.influxDB2",
@@ -619,6 +617,9 @@ pub struct Api {
     /// Default `/`.
     pub base_path: String,
     pub disable_dashboard_ad: bool,
+    /// wharf: serve `POST /api/certificates/{id}/renew` (forced ACME renewal). Off by default:
+    /// the API is often reachable without authentication.
+    pub allow_certificate_renewal: bool,
 }
 
 impl Default for Api {
@@ -629,6 +630,7 @@ impl Default for Api {
             debug: false,
             base_path: "/".into(),
             disable_dashboard_ad: false,
+            allow_certificate_renewal: false,
         }
     }
 }

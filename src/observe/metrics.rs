@@ -11,7 +11,7 @@
 //! `websocket`, `sse`, and each owner holds at most [`SLOTS`] series (more is counted in
 //! `wharf_metrics_series_overflow_total`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -52,13 +52,94 @@ fn method_index(m: &Method) -> u32 {
     }
 }
 
-fn key(code: StatusCode, method: &Method, protocol: u32) -> u32 {
-    (u32::from(code.as_u16()) << 16) | (method_index(method) << 8) | protocol
+/// A series key: code (16 bits), method (8), protocol (8), then one byte per header label
+/// (the index of its value; see [`HeaderLabel`]).
+fn key(code: StatusCode, method: &Method, protocol: u32, headers: u32) -> u64 {
+    (u64::from(code.as_u16()) << 48)
+        | (u64::from(method_index(method)) << 40)
+        | (u64::from(protocol) << 32)
+        | u64::from(headers)
+}
+
+/// The header-label bits of a key.
+const HEADER_BITS: u64 = 0xffff_ffff;
+
+/// Most header labels (one byte each in the key).
+pub const MAX_HEADER_LABELS: usize = 4;
+
+/// Distinct values kept per header label; later values are counted under `other`, so a client
+/// sending random values cannot grow the registry.
+pub const MAX_HEADER_VALUES: usize = 64;
+
+/// One `headerLabels` entry: label name, request header, and its values seen so far (index 0 is
+/// the empty value of a request without the header).
+pub struct HeaderLabel {
+    label: String,
+    header: http::HeaderName,
+    values: std::sync::RwLock<Vec<String>>,
+}
+
+impl HeaderLabel {
+    /// The index of `v` (interned on first sight, up to the bound; past it, `other`).
+    fn index(&self, v: Option<&http::HeaderValue>) -> u32 {
+        let Some(v) = v.and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty()) else {
+            return 0;
+        };
+        {
+            let vals = self
+                .values
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(i) = vals.iter().position(|x| x == v) {
+                return i as u32;
+            }
+            if vals.len() >= MAX_HEADER_VALUES {
+                return MAX_HEADER_VALUES as u32;
+            }
+        }
+        let mut vals = self
+            .values
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(i) = vals.iter().position(|x| x == v) {
+            return i as u32;
+        }
+        if vals.len() >= MAX_HEADER_VALUES {
+            return MAX_HEADER_VALUES as u32;
+        }
+        vals.push(v.to_string());
+        (vals.len() - 1) as u32
+    }
+
+    fn value(&self, i: usize) -> String {
+        if i >= MAX_HEADER_VALUES {
+            return "other".into();
+        }
+        self.values
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(i)
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// An owner's labels (`entrypoint`, or `router` and `service`, or `service`).
+type Owner = Vec<(&'static str, String)>;
+
+/// A series summed over header values (exposition only).
+#[derive(Default)]
+struct Sum {
+    count: u64,
+    sum_nanos: u64,
+    buckets: Vec<u64>,
+    request_bytes: u64,
+    response_bytes: u64,
 }
 
 /// One label set's counters.
 struct Series {
-    key: u32,
+    key: u64,
     count: AtomicU64,
     sum_nanos: AtomicU64,
     /// Per bucket (not cumulative; summed at exposition), plus +Inf last.
@@ -68,7 +149,7 @@ struct Series {
 }
 
 impl Series {
-    fn new(key: u32, nbuckets: usize) -> Self {
+    fn new(key: u64, nbuckets: usize) -> Self {
         Series {
             key,
             count: AtomicU64::new(0),
@@ -94,7 +175,7 @@ impl Default for SeriesSet {
 }
 
 impl SeriesSet {
-    fn get(&self, key: u32, nbuckets: usize) -> Option<&Series> {
+    fn get(&self, key: u64, nbuckets: usize) -> Option<&Series> {
         for slot in self.slots.iter() {
             let s = match slot.get() {
                 Some(s) => s,
@@ -146,11 +227,33 @@ struct ServiceSeries {
     set: Arc<SeriesSet>,
 }
 
+/// Hashes a pointer-sized key as itself: the keys are addresses of the snapshot's own name
+/// `Arc`s, already unique, so the request path pays no SipHash.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        // Allocations are 8- or 16-byte aligned: drop the always-zero bits, spread the rest.
+        (self.0 >> 4).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = n as u64;
+    }
+}
+
+type AddrMap<V> = HashMap<usize, V, std::hash::BuildHasherDefault<AddrHasher>>;
+
 /// Label sets of the current snapshot, keyed by the address of the snapshot's name `Arc`.
 #[derive(Default)]
 struct Owners {
-    routers: HashMap<usize, RouterSeries>,
-    services: HashMap<usize, ServiceSeries>,
+    routers: AddrMap<RouterSeries>,
+    services: AddrMap<ServiceSeries>,
 }
 
 /// Sets kept by name so counters survive reloads (a router that stays keeps counting).
@@ -203,6 +306,8 @@ pub struct Metrics {
     entry_point_labels: bool,
     router_labels: bool,
     service_labels: bool,
+    /// `headerLabels`, sorted by label name (at most [`MAX_HEADER_LABELS`]).
+    header_labels: Vec<HeaderLabel>,
     entry_points: Mutex<Vec<Arc<EntryPointSeries>>>,
     owners: ArcSwap<Owners>,
     by_name: Mutex<ByName>,
@@ -214,6 +319,18 @@ pub struct Metrics {
     provider_errors: Mutex<Vec<(String, Arc<AtomicU64>)>>,
     overflow: AtomicU64,
     following: AtomicBool,
+    /// `traefik_tls_certs_not_after` series of the snapshot's certificates, by generation
+    /// (parsing certificates is not done per scrape).
+    certs: Mutex<Option<(u64, Arc<Vec<CertSeries>>)>>,
+}
+
+/// One certificate's `traefik_tls_certs_not_after` labels and value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CertSeries {
+    pub cn: String,
+    pub serial: String,
+    pub sans: String,
+    pub not_after: i64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -250,6 +367,22 @@ impl Metrics {
             entry_point_labels: p.add_entry_points_labels,
             router_labels: p.add_routers_labels,
             service_labels: p.add_services_labels,
+            header_labels: p
+                .header_labels
+                .iter()
+                .filter_map(|(label, header)| {
+                    let header = http::HeaderName::from_bytes(header.as_bytes()).ok()?;
+                    let valid = !label.is_empty()
+                        && !label.starts_with(|c: char| c.is_ascii_digit())
+                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                    valid.then(|| HeaderLabel {
+                        label: label.clone(),
+                        header,
+                        values: std::sync::RwLock::new(vec![String::new()]),
+                    })
+                })
+                .take(MAX_HEADER_LABELS)
+                .collect(),
             entry_points: Mutex::new(Vec::new()),
             owners: ArcSwap::from_pointee(Owners::default()),
             by_name: Mutex::new(ByName::default()),
@@ -261,12 +394,27 @@ impl Metrics {
             provider_errors: Mutex::new(Vec::new()),
             overflow: AtomicU64::new(0),
             following: AtomicBool::new(false),
+            certs: Mutex::new(None),
         }
     }
 
     /// The prefix of Traefik's metric names (`traefik` unless changed).
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The header-label bits of a request's key (0 without `headerLabels`).
+    pub(crate) fn header_key(&self, headers: &http::HeaderMap) -> u32 {
+        let mut k = 0u32;
+        for (i, h) in self.header_labels.iter().enumerate() {
+            k |= h.index(headers.get(&h.header)) << (8 * i);
+        }
+        k
+    }
+
+    /// Whether requests need [`Metrics::header_key`].
+    pub(crate) fn has_header_labels(&self) -> bool {
+        !self.header_labels.is_empty()
     }
 
     /// The series of entry point `name` (created once, at start-up).
@@ -301,7 +449,7 @@ impl Metrics {
         } else {
             0
         };
-        let k = key(f.status, &p.method, protocol);
+        let k = key(f.status, &p.method, protocol, p.header_labels);
         let nb = self.bounds.len();
         let nanos = u64::try_from(f.duration.as_nanos()).unwrap_or(u64::MAX);
         let bucket = {
@@ -506,24 +654,23 @@ impl Metrics {
         }
 
         if self.entry_point_labels {
-            let sets: Vec<(String, &SeriesSet)> = eps
+            let sets: Vec<(Owner, &SeriesSet)> = eps
                 .iter()
-                .map(|e| (format!("entrypoint=\"{}\"", escape(&e.name)), &e.set))
+                .map(|e| (vec![("entrypoint", e.name.to_string())], &e.set))
                 .collect();
             self.families(&mut out, "entrypoint", "entry point", &sets);
         }
         let owners = self.owners.load();
         if self.router_labels {
-            let mut sets: Vec<(String, &SeriesSet)> = owners
+            let mut sets: Vec<(Owner, &SeriesSet)> = owners
                 .routers
                 .values()
                 .map(|r| {
                     (
-                        format!(
-                            "router=\"{}\",service=\"{}\"",
-                            escape(&r.router),
-                            escape(&r.service)
-                        ),
+                        vec![
+                            ("router", r.router.to_string()),
+                            ("service", r.service.to_string()),
+                        ],
                         &*r.set,
                     )
                 })
@@ -533,10 +680,10 @@ impl Metrics {
             self.families(&mut out, "router", "router", &sets);
         }
         if self.service_labels {
-            let mut sets: Vec<(String, &SeriesSet)> = owners
+            let mut sets: Vec<(Owner, &SeriesSet)> = owners
                 .services
                 .values()
-                .map(|s| (format!("service=\"{}\"", escape(&s.service)), &*s.set))
+                .map(|s| (vec![("service", s.service.to_string())], &*s.set))
                 .collect();
             sets.sort_by(|a, b| a.0.cmp(&b.0));
             sets.dedup_by(|a, b| a.0 == b.0);
@@ -568,6 +715,27 @@ impl Metrics {
                     }
                 }
             }
+        }
+
+        // Traefik's gauge over every certificate the snapshot serves (file and ACME), labelled
+        // as Traefik does (`cn`, `serial`, `sans`): one series per certificate, so bounded by
+        // the configuration.
+        gauge_header(
+            &mut out,
+            p,
+            "tls_certs_not_after",
+            "gauge",
+            "Certificate expiration timestamp",
+        );
+        for c in self.cert_series().iter() {
+            let _ = writeln!(
+                out,
+                "{p}_tls_certs_not_after{{cn=\"{}\",sans=\"{}\",serial=\"{}\"}} {}",
+                escape(&c.cn),
+                escape(&c.sans),
+                escape(&c.serial),
+                c.not_after
+            );
         }
 
         // wharf's own.
@@ -664,23 +832,71 @@ impl Metrics {
         out
     }
 
-    /// The four families of one owner kind: requests, duration, request and response bytes.
-    fn families(&self, out: &mut String, kind: &str, what: &str, sets: &[(String, &SeriesSet)]) {
-        let p = &self.prefix;
-        let label = |s: &Series, owner: &str| {
-            let code = s.key >> 16;
-            let method = METHODS[((s.key >> 8) & 0xff) as usize % METHODS.len()];
-            let protocol = PROTOCOLS[(s.key & 0xff) as usize % PROTOCOLS.len()];
-            // Label names in lexical order, as Traefik's client writes them.
-            match kind {
-                "entrypoint" => {
-                    format!("code=\"{code}\",{owner},method=\"{method}\",protocol=\"{protocol}\"")
-                }
-                "router" => {
-                    format!("code=\"{code}\",method=\"{method}\",protocol=\"{protocol}\",{owner}")
-                }
-                _ => format!("code=\"{code}\",method=\"{method}\",protocol=\"{protocol}\",{owner}"),
+    fn cert_series(&self) -> Arc<Vec<CertSeries>> {
+        let Some(store) = self.store.get() else {
+            return Arc::default();
+        };
+        let snap = store.load();
+        let mut cache = self
+            .certs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((g, v)) = &*cache {
+            if *g == snap.generation {
+                return v.clone();
             }
+        }
+        let mut v: Vec<CertSeries> = Vec::new();
+        for c in &snap.config.tls.certificates {
+            let Ok(s) = crate::api::certs::summary(&c.cert_file) else {
+                continue;
+            };
+            let series = CertSeries {
+                cn: s.common_name,
+                serial: s.serial,
+                sans: s.dns_names.join(","),
+                not_after: s.not_after,
+            };
+            if !v.contains(&series) {
+                v.push(series);
+            }
+        }
+        let v = Arc::new(v);
+        *cache = Some((snap.generation, v.clone()));
+        v
+    }
+
+    /// The four families of one owner kind: requests, duration, request and response bytes.
+    /// Header labels (`headerLabels`) split `*_requests_total` only, as Traefik's; the other
+    /// families sum the series that differ only by them.
+    fn families(&self, out: &mut String, kind: &str, what: &str, sets: &[(Owner, &SeriesSet)]) {
+        let p = &self.prefix;
+        // Label names in lexical order, as Traefik's client writes them.
+        let label = |key: u64, owner: &Owner, with_headers: bool| {
+            let code = (key >> 48) & 0xffff;
+            let method = METHODS[((key >> 40) & 0xff) as usize % METHODS.len()];
+            let protocol = PROTOCOLS[((key >> 32) & 0xff) as usize % PROTOCOLS.len()];
+            let mut pairs: Vec<(&str, String)> = vec![
+                ("code", code.to_string()),
+                ("method", method.to_string()),
+                ("protocol", protocol.to_string()),
+            ];
+            pairs.extend(owner.iter().map(|(k, v)| (*k, v.clone())));
+            if with_headers {
+                for (i, h) in self.header_labels.iter().enumerate() {
+                    let idx = ((key >> (8 * i)) & 0xff) as usize;
+                    pairs.push((h.label.as_str(), h.value(idx)));
+                }
+            }
+            pairs.sort_by(|a, b| a.0.cmp(b.0));
+            let mut l = String::new();
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    l.push(',');
+                }
+                let _ = write!(l, "{k}=\"{}\"", escape(v));
+            }
+            l
         };
         gauge_header(
             out,
@@ -694,11 +910,33 @@ impl Metrics {
                 let _ = writeln!(
                     out,
                     "{p}_{kind}_requests_total{{{}}} {}",
-                    label(s, owner),
+                    label(s.key, owner, true),
                     s.count.load(Ordering::Relaxed)
                 );
             }
         }
+        // The other families: series summed over header values.
+        let nb = self.bounds.len();
+        let summed: Vec<(&Owner, BTreeMap<u64, Sum>)> = sets
+            .iter()
+            .map(|(owner, set)| {
+                let mut m: BTreeMap<u64, Sum> = BTreeMap::new();
+                for s in set.iter() {
+                    let e = m.entry(s.key & !HEADER_BITS).or_insert_with(|| Sum {
+                        buckets: vec![0; nb + 1],
+                        ..Sum::default()
+                    });
+                    e.count += s.count.load(Ordering::Relaxed);
+                    e.sum_nanos += s.sum_nanos.load(Ordering::Relaxed);
+                    for (i, b) in s.buckets.iter().enumerate() {
+                        e.buckets[i] += b.load(Ordering::Relaxed);
+                    }
+                    e.request_bytes += s.request_bytes.load(Ordering::Relaxed);
+                    e.response_bytes += s.response_bytes.load(Ordering::Relaxed);
+                }
+                (owner, m)
+            })
+            .collect();
         gauge_header(
             out,
             p,
@@ -706,19 +944,19 @@ impl Metrics {
             "histogram",
             &format!("How long it took to process the request on an {what}, partitioned by status code, protocol, and method."),
         );
-        for (owner, set) in sets {
-            for s in set.iter() {
-                let l = label(s, owner);
+        for (owner, m) in &summed {
+            for (key, s) in m {
+                let l = label(*key, owner, false);
                 let mut cum = 0;
                 for (i, b) in self.bounds.iter().enumerate() {
-                    cum += s.buckets[i].load(Ordering::Relaxed);
+                    cum += s.buckets[i];
                     let _ = writeln!(
                         out,
                         "{p}_{kind}_request_duration_seconds_bucket{{{l},le=\"{}\"}} {cum}",
                         fmt_f64(*b)
                     );
                 }
-                cum += s.buckets[self.bounds.len()].load(Ordering::Relaxed);
+                cum += s.buckets[nb];
                 let _ = writeln!(
                     out,
                     "{p}_{kind}_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {cum}"
@@ -726,12 +964,12 @@ impl Metrics {
                 let _ = writeln!(
                     out,
                     "{p}_{kind}_request_duration_seconds_sum{{{l}}} {}",
-                    fmt_f64(s.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9)
+                    fmt_f64(s.sum_nanos as f64 / 1e9)
                 );
                 let _ = writeln!(
                     out,
                     "{p}_{kind}_request_duration_seconds_count{{{l}}} {}",
-                    s.count.load(Ordering::Relaxed)
+                    s.count
                 );
             }
         }
@@ -754,22 +992,33 @@ impl Metrics {
                 "counter",
                 &format!("{help} handled by an {what}, partitioned by status code, protocol, and method."),
             );
-            for (owner, set) in sets {
-                for s in set.iter() {
+            for (owner, m) in &summed {
+                for (key, s) in m {
                     let v = if pick == 0 {
-                        &s.request_bytes
+                        s.request_bytes
                     } else {
-                        &s.response_bytes
+                        s.response_bytes
                     };
                     let _ = writeln!(
                         out,
-                        "{p}_{kind}_{name}{{{}}} {}",
-                        label(s, owner),
-                        v.load(Ordering::Relaxed)
+                        "{p}_{kind}_{name}{{{}}} {v}",
+                        label(*key, owner, false),
                     );
                 }
             }
         }
+    }
+
+    /// Registers `prometheus@internal` (for `metrics.prometheus.manualRouting`).
+    pub fn register(self: &Arc<Self>, settings: &mut crate::compile::CompileSettings) {
+        let h: Arc<dyn crate::service::InternalHandler> = Arc::new(PrometheusService(self.clone()));
+        settings.internal_services.insert(
+            "prometheus@internal".into(),
+            Arc::new(crate::service::ServiceRuntime::internal(
+                "prometheus@internal",
+                h,
+            )),
+        );
     }
 
     /// The `/metrics` answer.
@@ -780,6 +1029,20 @@ impl Metrics {
             http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
         );
         resp
+    }
+}
+
+/// `prometheus@internal`: the exposition at any path the router sends it (Traefik's service
+/// answers whatever reaches it).
+struct PrometheusService(Arc<Metrics>);
+
+impl crate::service::InternalHandler for PrometheusService {
+    fn handle(
+        &self,
+        _req: http::Request<Body>,
+        _ctx: &crate::service::RequestCtx,
+    ) -> Response<Body> {
+        self.0.response()
     }
 }
 
@@ -825,21 +1088,21 @@ mod tests {
         let set = SeriesSet::default();
         let nb = 4;
         let a = set
-            .get(key(StatusCode::OK, &Method::GET, 0), nb)
+            .get(key(StatusCode::OK, &Method::GET, 0, 0), nb)
             .map(|s| s.key);
         let b = set
-            .get(key(StatusCode::NOT_FOUND, &Method::GET, 0), nb)
+            .get(key(StatusCode::NOT_FOUND, &Method::GET, 0, 0), nb)
             .map(|s| s.key);
         assert_ne!(a, b);
         assert_eq!(
-            set.get(key(StatusCode::OK, &Method::GET, 0), nb)
+            set.get(key(StatusCode::OK, &Method::GET, 0, 0), nb)
                 .map(|s| s.key),
             a
         );
         let mut n = 0;
         for code in 200..400u16 {
             let c = StatusCode::from_u16(code).unwrap();
-            if set.get(key(c, &Method::POST, 0), nb).is_some() {
+            if set.get(key(c, &Method::POST, 0, 0), nb).is_some() {
                 n += 1;
             }
         }

@@ -14,16 +14,16 @@
 //!   `accessLog.filters.{statusCodes,retryAttempts,minDuration}`,
 //!   `accessLog.fields.{defaultMode,names}`, `accessLog.fields.headers.{defaultMode,names}`;
 //! - `metrics.addInternals`, `metrics.prometheus.{buckets,addEntryPointsLabels,
-//!   addRoutersLabels,addServicesLabels,entryPoint}`; the `traefik_` prefix can be changed with
-//!   the `WHARF_METRICS_PREFIX` environment variable (wharf-specific);
+//!   addRoutersLabels,addServicesLabels,entryPoint,manualRouting,headerLabels}`
+//!   (`manualRouting` registers `prometheus@internal` instead of `/metrics` on the entry point);
+//!   the `traefik_` prefix can be changed with the `WHARF_METRICS_PREFIX` environment variable
+//!   (wharf-specific);
 //! - `tracing.{sampleRate,serviceName,resourceAttributes,globalAttributes,addInternals}`,
 //!   `tracing.otlp.http.{endpoint,headers}`;
 //! - `entryPoints.<ep>.observability.{accessLogs,metrics,tracing}`;
 //! - wharf-specific: `requestId.{enabled,headerName}` (see [`request_id`]).
 //!
-//! Not done: `metrics.prometheus.manualRouting` / `prometheus@internal`, `headerLabels`,
-//! `traefik_tls_certs_not_after`, OTLP over gRPC or https, `ServiceURL`/`ServiceAddr` in the
-//! access log; these keys warn "not yet used" where they exist.
+//! Not done: OTLP over gRPC or https, Kubernetes access-log fields (no Kubernetes provider).
 
 pub mod access_log;
 pub mod metrics;
@@ -70,6 +70,10 @@ pub struct RouteMeta {
     pub request_headers: Option<HeaderMap>,
     /// The user an auth middleware accepted (`ClientUsername`).
     pub user: Option<Arc<str>>,
+    /// The server URL the load balancer picked (`ServiceURL`, `ServiceAddr`).
+    pub server_url: Option<Arc<str>>,
+    /// Retries the retry middleware made (`RetryAttempts`).
+    pub retries: u32,
 }
 
 impl RouteMeta {
@@ -238,12 +242,17 @@ pub struct Pending {
     pub(crate) version: Version,
     pub(crate) host: Option<HeaderValue>,
     pub(crate) client: SocketAddr,
+    /// The connection's TLS facts (`RequestScheme`, `TLSVersion`, `TLSCipher`,
+    /// `TLSClientSubject`).
+    pub(crate) tls: Option<Arc<crate::tls::TlsConnInfo>>,
     /// Request headers as forwarded (kept only when the access log keeps some headers).
     pub(crate) request_headers: Option<HeaderMap>,
     pub(crate) request_content_size: u64,
     pub(crate) request_id: Option<HeaderValue>,
     pub(crate) trace: Option<TraceContext>,
     pub(crate) request_count: u64,
+    /// `metrics.prometheus.headerLabels` values of this request (see `metrics::key`).
+    pub(crate) header_labels: u32,
     pub(crate) websocket: bool,
     pub(crate) sse: bool,
 }
@@ -259,6 +268,8 @@ pub struct Finished {
     pub status: StatusCode,
     pub origin_status: Option<StatusCode>,
     pub origin_duration: Option<std::time::Duration>,
+    pub server_url: Option<Arc<str>>,
+    pub retries: u32,
     pub response_headers: Option<HeaderMap>,
     pub content_size: u64,
     pub duration: std::time::Duration,
@@ -267,7 +278,12 @@ pub struct Finished {
 impl EntryPointObserver {
     /// At request start: adds the request ID and the trace context to the request (they are
     /// forwarded to the backend) and records what the log and metrics need.
-    pub fn start<B>(&self, req: &mut Request<B>, client: SocketAddr) -> Started {
+    pub fn start<B>(
+        &self,
+        req: &mut Request<B>,
+        client: SocketAddr,
+        tls: Option<&Arc<crate::tls::TlsConnInfo>>,
+    ) -> Started {
         let request_id = self
             .request_id
             .as_ref()
@@ -305,6 +321,7 @@ impl EntryPointObserver {
             version: req.version(),
             host,
             client,
+            tls: tls.cloned(),
             // As received; replaced by the forwarded ones once a router matched (a request no
             // router takes is logged with the headers it arrived with).
             request_headers: self
@@ -320,6 +337,11 @@ impl EntryPointObserver {
             request_id,
             trace,
             request_count,
+            header_labels: self
+                .metrics
+                .as_ref()
+                .filter(|(m, _)| m.has_header_labels())
+                .map_or(0, |(m, _)| m.header_key(h)),
             websocket: upgrade_ws,
             sse,
         }));
@@ -332,7 +354,7 @@ impl EntryPointObserver {
     /// With the answer: adds the request ID to it, and wraps its body so the record is
     /// finished when the body ends (or is dropped).
     pub fn finish(
-        &self,
+        self: &Arc<Self>,
         started: Started,
         meta: RouteMeta,
         mut resp: Response<Body>,
@@ -364,6 +386,8 @@ impl EntryPointObserver {
             status: resp.status(),
             origin_status: meta.origin.map(|(s, _)| s),
             origin_duration: meta.origin.map(|(_, t)| t.duration_since(pending.start)),
+            server_url: meta.server_url,
+            retries: meta.retries,
             response_headers: keep_headers.then(|| resp.headers().clone()),
             content_size: 0,
             duration: std::time::Duration::ZERO,
@@ -372,11 +396,8 @@ impl EntryPointObserver {
         // After the headers were captured: the log shows what the backend answered (as
         // Traefik's `origin_`/`downstream_` fields); the ID is in `RequestId`.
         add_request_id(self.request_id.as_deref(), id, &mut resp);
-        let sink = Sink {
-            access_log: self.access_log.clone(),
-            metrics: self.metrics.clone(),
-            tracer: self.tracer.clone(),
-        };
+        // One reference count for the whole observer, not one per part.
+        let sink = Sink(self.clone());
         let body_done = resp.status() == StatusCode::SWITCHING_PROTOCOLS
             || http_body::Body::is_end_stream(resp.body());
         if body_done {
@@ -425,22 +446,19 @@ fn add_request_id(
     }
 }
 
-/// Where a finished record goes.
-struct Sink {
-    access_log: Option<Arc<AccessLog>>,
-    metrics: Option<(Arc<Metrics>, Arc<metrics::EntryPointSeries>)>,
-    tracer: Option<Arc<Tracer>>,
-}
+/// Where a finished record goes: the entry point's observer.
+struct Sink(Arc<EntryPointObserver>);
 
 impl Sink {
     fn complete(self, f: Finished) {
-        if let Some((m, ep)) = &self.metrics {
+        let o = &*self.0;
+        if let Some((m, ep)) = &o.metrics {
             m.record(ep, &f);
         }
-        if let Some(t) = &self.tracer {
+        if let Some(t) = &o.tracer {
             t.end_request(&f);
         }
-        if let Some(a) = &self.access_log {
+        if let Some(a) = &o.access_log {
             a.log(f);
         }
     }

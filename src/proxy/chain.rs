@@ -197,9 +197,10 @@ where
     };
 
     let started = Instant::now();
+    let mut tries = 1u32;
     let result = match (retry, replay) {
         (Some(policy), Some(bytes)) => {
-            let mut tries = 0u32;
+            tries = 0;
             loop {
                 tries += 1;
                 let req = Request::from_parts(copy_parts(&parts), Body::full(bytes.clone()));
@@ -223,6 +224,7 @@ where
         Err(e) => e.status(),
     };
     if meta.wanted {
+        meta.retries = tries.saturating_sub(1);
         if let Ok(r) = &result {
             // The service answered (not one of wharf's own error answers).
             meta.origin = Some((r.status(), started + latency));

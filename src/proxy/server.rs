@@ -320,7 +320,7 @@ impl Conn {
             None => self.route(req, &mut RouteMeta::off()).await,
             Some(obs) => {
                 let mut req = req;
-                let started = obs.start(&mut req, self.client_addr);
+                let started = obs.start(&mut req, self.client_addr, self.tls.as_ref());
                 let mut meta = obs.route_meta(&started);
                 let resp = self.route(req, &mut meta).await;
                 obs.finish(started, meta, resp)
@@ -476,6 +476,11 @@ impl Conn {
             entry_point: settings.name.clone(),
             router: route.name.clone(),
             tls: self.tls.is_some(),
+            picked: if meta.wanted {
+                crate::service::PickedServer::wanted()
+            } else {
+                crate::service::PickedServer::default()
+            },
         };
         if let Some(info) = &self.tls {
             // For middlewares that read the client certificate (passTLSClientCert).
@@ -486,7 +491,7 @@ impl Conn {
             tls: self.tls.is_some(),
         };
         // The router's middleware chain around forwarding (src/proxy/chain.rs).
-        super::chain::run(
+        let resp = super::chain::run(
             &snapshot,
             &route.filters,
             req,
@@ -496,7 +501,11 @@ impl Conn {
             meta,
             |req| self.forward(&route.service, req, &ctx),
         )
-        .await
+        .await;
+        if meta.wanted {
+            meta.server_url = ctx.picked.take();
+        }
+        resp
     }
 
     /// Sends one request to the route's service: hop-by-hop headers removed both ways,

@@ -185,6 +185,7 @@ impl LoadBalancerRt {
             ),
         };
         let server = &self.servers[index];
+        ctx.picked.set(&server.url);
         server.state.inflight.fetch_add(1, Ordering::Relaxed);
         let guard = InFlight(&server.state);
         let started = matches!(self.strategy, Strategy::LeastTime(_)).then(Instant::now);

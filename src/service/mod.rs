@@ -72,6 +72,53 @@ pub struct RequestCtx {
     pub router: Arc<str>,
     /// The request arrived over TLS.
     pub tls: bool,
+    /// Where the load balancer notes the server it picked, for the access log.
+    pub picked: PickedServer,
+}
+
+/// The server a load balancer picked (`ServiceURL` in the access log). Only written when
+/// `wanted` (the access log is on), so an unobserved request takes no lock. A clone (mirrors'
+/// copies of the context) starts empty and unwanted: mirrors never report.
+#[derive(Debug, Default)]
+pub struct PickedServer {
+    wanted: bool,
+    url: std::sync::Mutex<Option<Arc<str>>>,
+}
+
+impl Clone for PickedServer {
+    fn clone(&self) -> Self {
+        PickedServer::default()
+    }
+}
+
+impl PickedServer {
+    /// A slot that records (the access log is on).
+    pub fn wanted() -> Self {
+        PickedServer {
+            wanted: true,
+            url: std::sync::Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn set(&self, url: &Arc<str>) {
+        if self.wanted {
+            *self
+                .url
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(url.clone());
+        }
+    }
+
+    /// The last server picked (the one that answered, after retries).
+    pub fn take(&self) -> Option<Arc<str>> {
+        if !self.wanted {
+            return None;
+        }
+        self.url
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
 }
 
 /// Why forwarding failed; its source decides the status code, the log line and retries.

@@ -168,6 +168,7 @@ fn ctx() -> RequestCtx {
         entry_point: Arc::from("web"),
         router: Arc::from("r@file"),
         tls: false,
+        picked: Default::default(),
     }
 }
 

@@ -40,6 +40,8 @@ pub struct TlsConnInfo {
     pub peer_certificates: Option<Arc<[CertificateDer<'static>]>>,
     /// `TLSv1_3` / `TLSv1_2`.
     pub version: Option<&'static str>,
+    /// The negotiated cipher suite by its IANA name (`TLS_AES_128_GCM_SHA256`), as Go names it.
+    pub cipher: Option<&'static str>,
     /// The TLS options used (their qualified name).
     pub options: Arc<str>,
 }
@@ -95,6 +97,19 @@ where
             rustls::ProtocolVersion::TLSv1_2 => "TLSv1_2",
             _ => "other",
         }),
+        cipher: conn
+            .negotiated_cipher_suite()
+            .and_then(|s| s.suite().as_str())
+            .map(|n| match n.strip_prefix("TLS13_") {
+                // rustls spells TLS 1.3 suites `TLS13_*`; IANA (and Go) `TLS_*`.
+                Some(rest) => match rest {
+                    "AES_128_GCM_SHA256" => "TLS_AES_128_GCM_SHA256",
+                    "AES_256_GCM_SHA384" => "TLS_AES_256_GCM_SHA384",
+                    "CHACHA20_POLY1305_SHA256" => "TLS_CHACHA20_POLY1305_SHA256",
+                    _ => n,
+                },
+                None => n,
+            }),
         options: options_name,
     };
     Ok((stream, info))

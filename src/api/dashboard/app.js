@@ -201,11 +201,26 @@ async function itemView(kind, name) {
 }
 
 async function certificatesView() {
-  const certs = await api('certificates?per_page=1000');
-  setView('Certificates', table('certificates', ['Status', 'Common name', 'SANs', 'Not after', 'Issuer'],
-    certs.map((c) => h('tr', { class: `status-${c.status}` },
-      h('td', {}, badge(c.status), errors(c)), h('td', {}, c.commonName || c.certFile || ''),
-      h('td', {}, (c.sans || []).join(', ')), h('td', {}, c.notAfter || ''), h('td', {}, c.issuerCN || '')))));
+  const certs = (await api('certificates?per_page=1000')).sort(byHealth);
+  const note = h('p', { id: 'renew-result', class: 'muted' });
+  const renew = (c) => async () => {
+    // A JSON body type: the API refuses state changes a plain cross-site form could send.
+    const r = await fetch(`${API}certificates/${encodeURIComponent(c.id)}/renew`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}',
+    });
+    const body = await r.json().catch(() => ({}));
+    note.textContent = r.ok ? `Renewal of ${c.id} queued.` : `Renewal refused: ${body.message || r.statusText}`;
+  };
+  setView('Certificates', note, table('certificates',
+    ['Status', 'Domains', 'Not after', 'Issuer', 'Provider', 'Routers', 'Next renewal', 'Last ACME error', ''],
+    certs.map((c) => h('tr', { class: `status-${c.status}`, dataset: { id: c.id } },
+      h('td', {}, badge(c.status), errors(c)),
+      h('td', {}, (c.domains || c.sans || []).join(', ') || c.commonName || c.certFile || ''),
+      h('td', {}, c.notAfter || '—'), h('td', {}, c.issuerCN || c.issuer || ''),
+      h('td', {}, c.provider || '', c.resolver ? h('div', { class: 'muted' }, `resolver ${c.resolver}`) : ''),
+      h('td', {}, (c.routers || []).map((r) => [link('routers', r), ' '])),
+      h('td', {}, c.nextRenewal || '—'), h('td', {}, c.lastError ? h('div', { class: 'err' }, c.lastError) : '—'),
+      h('td', {}, c.renewable ? h('button', { class: 'renew', onclick: renew(c) }, 'Renew now') : '')))));
 }
 
 const explainState = { url: 'http://localhost/', method: 'GET', headers: '', entryPoint: '' };
