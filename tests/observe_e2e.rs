@@ -237,6 +237,8 @@ async fn json_access_log_fields_redaction_and_request_id() {
     assert!(n("RequestCount") >= 2);
     assert_eq!(s("RouterName"), "r1@file");
     assert_eq!(s("ServiceName"), "s1@file");
+    assert_eq!(s("ServiceURL"), format!("http://{backend}"));
+    assert_eq!(s("ServiceAddr"), backend.to_string());
     assert_eq!(s("entryPointName"), "web");
     assert_eq!(s("level"), "info");
     assert_eq!(s("msg"), "");
@@ -323,7 +325,7 @@ async fn clf_line_filters_and_sigusr1_reopen() {
     // "<ua>" <count> "<router>" "<serviceURL>" <ms>ms`; headers are dropped by default, so
     // referer and user agent print `-` (as Traefik writes them).
     let re = regex::Regex::new(
-        r#"^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /clf\?x=1 HTTP/1\.1" 200 (\d+) "-" "-" (\d+) "r1@file" "-" (\d+)ms$"#,
+        r#"^127\.0\.0\.1 - - \[\d{2}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} \+0000\] "GET /clf\?x=1 HTTP/1\.1" 200 (\d+) "-" "-" (\d+) "r1@file" "http://127\.0\.0\.1:(\d+)" (\d+)ms$"#,
     )
     .expect("regex");
     let caps = re
@@ -331,6 +333,7 @@ async fn clf_line_filters_and_sigusr1_reopen() {
         .unwrap_or_else(|| panic!("CLF shape: {line}"));
     assert_eq!(caps[1].parse::<usize>().expect("size"), r.body.len());
     assert!(caps[2].parse::<u64>().expect("count") >= 3);
+    assert_eq!(caps[3].parse::<u16>().expect("port"), backend.port());
 
     // Rotation: move the file away, SIGUSR1, and the next line lands in a new file.
     let rotated = tmp.path().join("access.log.1");
@@ -706,7 +709,7 @@ async fn json_access_log_matches_traefik() {
         "DownstreamContentSize",
         "OriginContentSize",
     ];
-    let gap = ["ServiceURL", "ServiceAddr", "RequestId"];
+    let gap = ["RequestId"];
     for path in ["/same?q=1", "/nf"] {
         let pick = |entries: &Vec<Value>| {
             entries

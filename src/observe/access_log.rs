@@ -508,10 +508,12 @@ fn json_escape(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(&b[start..]);
 }
 
-/// Reused buffers of the writer thread (header names sorted per prefix).
+/// Reused buffers of the writer thread: canonical header names of one prefix, end to end, and
+/// their ranges (sorted before writing), so writing headers allocates nothing per header.
 #[derive(Default)]
 pub struct Scratch {
-    headers: Vec<(String, String)>,
+    names: String,
+    ranges: Vec<(usize, usize, usize)>,
 }
 
 impl Formatter {
@@ -555,12 +557,13 @@ impl Formatter {
     fn write_json(&self, f: &Finished, now: SystemTime, out: &mut Vec<u8>, scratch: &mut Scratch) {
         out.push(b'{');
         let mut first = true;
-        let mut key = |out: &mut Vec<u8>, k: &str| {
+        let mut key = |out: &mut Vec<u8>, prefix: &str, k: &str| {
             if !first {
                 out.push(b',');
             }
             first = false;
             out.push(b'"');
+            out.extend_from_slice(prefix.as_bytes());
             json_escape(out, k);
             out.extend_from_slice(b"\":");
         };
@@ -581,9 +584,9 @@ impl Formatter {
             &mut key,
         );
         self.json_field(f, Field::EntryPointName, "entryPointName", out, &mut key);
-        key(out, "level");
+        key(out, "", "level");
         out.extend_from_slice(b"\"info\"");
-        key(out, "msg");
+        key(out, "", "msg");
         out.extend_from_slice(b"\"\"");
         self.json_headers("origin_", origin_headers, false, out, scratch, &mut key);
         self.json_headers(
@@ -594,7 +597,7 @@ impl Formatter {
             scratch,
             &mut key,
         );
-        key(out, "time");
+        key(out, "", "time");
         out.push(b'"');
         write_rfc3339(out, now, false);
         out.push(b'"');
@@ -607,14 +610,14 @@ impl Formatter {
         field: Field,
         name: &str,
         out: &mut Vec<u8>,
-        key: &mut impl FnMut(&mut Vec<u8>, &str),
+        key: &mut impl FnMut(&mut Vec<u8>, &str, &str),
     ) {
         let mode = self.field(field);
         if mode == Mode::Drop {
             return;
         }
         let Some(v) = value(f, field) else { return };
-        key(out, name);
+        key(out, "", name);
         match mode {
             Mode::Redact => out.extend_from_slice(b"\"REDACTED\""),
             _ => v.write(out, true),
@@ -628,34 +631,46 @@ impl Formatter {
         request: bool,
         out: &mut Vec<u8>,
         scratch: &mut Scratch,
-        key: &mut impl FnMut(&mut Vec<u8>, &str),
+        key: &mut impl FnMut(&mut Vec<u8>, &str, &str),
     ) {
         let Some(h) = h else { return };
-        let list = &mut scratch.headers;
-        list.clear();
-        for name in h.keys() {
+        scratch.names.clear();
+        scratch.ranges.clear();
+        // `iter` yields every value, a name's values one after another: keep the first (Go's
+        // `Header.Get`).
+        let mut last: Option<&http::HeaderName> = None;
+        let values: Vec<(&http::HeaderName, &http::HeaderValue)> = h.iter().collect();
+        for (i, (name, _)) in values.iter().enumerate() {
+            if last == Some(*name) {
+                continue;
+            }
+            last = Some(*name);
             let lower = name.as_str();
             if request && NOT_LOGGED_REQUEST.contains(&lower) {
                 continue;
             }
-            let v = match self.header(lower) {
-                Mode::Drop => continue,
-                Mode::Redact => "REDACTED".to_string(),
-                Mode::Keep => h
-                    .get(name)
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                    .unwrap_or_default(),
-            };
-            let mut k = String::with_capacity(prefix.len() + lower.len());
-            k.push_str(prefix);
-            canonical_into(lower, &mut k);
-            list.push((k, v));
+            if self.header(lower) == Mode::Drop {
+                continue;
+            }
+            let start = scratch.names.len();
+            canonical_into(lower, &mut scratch.names);
+            scratch.ranges.push((start, scratch.names.len(), i));
         }
-        list.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (k, v) in list.iter() {
-            key(out, k);
+        let names = &scratch.names;
+        scratch
+            .ranges
+            .sort_unstable_by(|a, b| names[a.0..a.1].cmp(&names[b.0..b.1]));
+        for &(start, end, i) in &scratch.ranges {
+            let (name, value) = values[i];
+            key(out, prefix, &names[start..end]);
             out.push(b'"');
-            json_escape(out, v);
+            match self.header(name.as_str()) {
+                Mode::Redact => out.extend_from_slice(b"REDACTED"),
+                _ => match value.to_str() {
+                    Ok(v) => json_escape(out, v),
+                    Err(_) => json_escape(out, &String::from_utf8_lossy(value.as_bytes())),
+                },
+            }
             out.push(b'"');
         }
     }
@@ -839,13 +854,10 @@ pub fn canonical(lower: &str) -> String {
 }
 
 fn canonical_into(lower: &str, s: &mut String) {
+    // Header names are ASCII (`http::HeaderName` guarantees it).
     let mut up = true;
     for c in lower.chars() {
-        if up {
-            s.extend(c.to_uppercase());
-        } else {
-            s.push(c);
-        }
+        s.push(if up { c.to_ascii_uppercase() } else { c });
         up = c == '-';
     }
 }
