@@ -920,7 +920,9 @@ async fn api_inventory_metrics_and_forced_renewal() {
     let get_api = |path: &'static str| async move {
         exchange(
             api,
-            &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{api_port}\r\nConnection: close\r\n\r\n"),
+            &format!(
+                "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{api_port}\r\nConnection: close\r\n\r\n"
+            ),
         )
         .await
     };
@@ -937,7 +939,10 @@ async fn api_inventory_metrics_and_forced_renewal() {
         }) {
             break c;
         }
-        assert!(start.elapsed() < DEADLINE, "no issued certificate listed: {list}");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "no issued certificate listed: {list}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(cert["domains"], serde_json::json!(["inv.test"]));
@@ -945,15 +950,24 @@ async fn api_inventory_metrics_and_forced_renewal() {
     assert_eq!(cert["provider"], "le.acme");
     assert_eq!(cert["status"], "enabled", "{cert}");
     assert_eq!(cert["renewable"], true);
-    assert!(cert["issuer"].as_str().is_some_and(|i| i.contains("Pebble")), "{cert}");
+    assert!(
+        cert["issuer"]
+            .as_str()
+            .is_some_and(|i| i.contains("Pebble")),
+        "{cert}"
+    );
     assert!(cert["notAfter"].as_str().is_some_and(|t| t.ends_with('Z')));
-    assert!(cert["nextRenewal"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(cert["nextRenewal"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
     assert!(cert["lastError"].is_null());
     let id = cert["id"].as_str().expect("id").to_string();
     let serial = cert["serialNumber"].as_str().expect("serial").to_string();
     // The same certificate in the metrics, with Traefik's labels.
     let (_, metrics) = get_api("/metrics").await;
-    let line = format!("traefik_tls_certs_not_after{{cn=\"inv.test\",sans=\"inv.test\",serial=\"{serial}\"}} ");
+    let line = format!(
+        "traefik_tls_certs_not_after{{cn=\"inv.test\",sans=\"inv.test\",serial=\"{serial}\"}} "
+    );
     assert!(metrics.contains(&line), "{line} in\n{metrics}");
 
     // Forced renewal: refused cross-site, refused as a simple (form-like) request.
@@ -963,9 +977,17 @@ async fn api_inventory_metrics_and_forced_renewal() {
             id.replace(',', "%2C")
         )
     };
-    let (s, body) = exchange(api, &post("Content-Type: application/json\r\nSec-Fetch-Site: cross-site\r\n")).await;
+    let (s, body) = exchange(
+        api,
+        &post("Content-Type: application/json\r\nSec-Fetch-Site: cross-site\r\n"),
+    )
+    .await;
     assert_eq!(s, 403, "{body}");
-    let (s, body) = exchange(api, &post("Content-Type: application/json\r\nOrigin: http://evil.test\r\n")).await;
+    let (s, body) = exchange(
+        api,
+        &post("Content-Type: application/json\r\nOrigin: http://evil.test\r\n"),
+    )
+    .await;
     assert_eq!(s, 403, "{body}");
     let (s, body) = exchange(api, &post("Content-Type: text/plain\r\n")).await;
     assert_eq!(s, 403, "{body}");
@@ -1010,7 +1032,10 @@ async fn api_inventory_metrics_and_forced_renewal() {
                 break;
             }
         }
-        assert!(start.elapsed() < DEADLINE, "renewed certificate never served");
+        assert!(
+            start.elapsed() < DEADLINE,
+            "renewed certificate never served"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

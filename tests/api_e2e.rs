@@ -497,7 +497,10 @@ async fn certificates_from_the_file_provider() {
             addr,
             "POST",
             &format!("/api/certificates/{name}/renew"),
-            &[("Content-Type", "application/json"), ("Origin", origin.as_str())]
+            &[
+                ("Content-Type", "application/json"),
+                ("Origin", origin.as_str())
+            ]
         )
         .await,
         403

@@ -907,7 +907,9 @@ async fn prometheus_manual_routing_header_labels_and_certificates() {
         assert_eq!(r.status, 200);
         (r.body.clone(), parse_metrics(&r.body))
     };
-    let ep = |t: &str| format!("traefik_entrypoint_requests_total{{code=200,entrypoint=web,method=GET,protocol=http,tenant={t}}}");
+    let ep = |t: &str| {
+        format!("traefik_entrypoint_requests_total{{code=200,entrypoint=web,method=GET,protocol=http,tenant={t}}}")
+    };
     let (text, m) = poll("tenant counters", || async {
         let (text, m) = scrape_web().await;
         (m.get(&ep("red")).copied() == Some(2.0)).then_some((text, m))
@@ -925,7 +927,8 @@ async fn prometheus_manual_routing_header_labels_and_certificates() {
         4.0
     );
     assert!(!text.contains("request_duration_seconds_count{code=\"200\",entrypoint=\"web\",method=\"GET\",protocol=\"http\",tenant"));
-    let cert_key = format!("traefik_tls_certs_not_after{{cn=a.test,sans=a.test,b.test,serial={serial}}}");
+    let cert_key =
+        format!("traefik_tls_certs_not_after{{cn=a.test,sans=a.test,b.test,serial={serial}}}");
     assert_eq!(m.get(&cert_key).copied(), Some(not_after as f64), "{text}");
     drop(w);
 }

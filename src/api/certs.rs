@@ -228,7 +228,11 @@ fn lower_set<'a>(names: impl IntoIterator<Item = &'a String>) -> BTreeSet<String
 
 /// The whole inventory: served certificates joined with the ACME inventory `acme`, plus the
 /// ACME certificates not served, sorted by name.
-pub(crate) fn inventory(served: &[Served], acme: &[CertificateInfo], now: SystemTime) -> Vec<Value> {
+pub(crate) fn inventory(
+    served: &[Served],
+    acme: &[CertificateInfo],
+    now: SystemTime,
+) -> Vec<Value> {
     let now_s = unix_now(now);
     let mut matched = vec![false; acme.len()];
     let mut out: Vec<Value> = Vec::new();

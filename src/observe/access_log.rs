@@ -768,9 +768,9 @@ fn value(f: &Finished, field: Field) -> Option<Val<'_>> {
         Field::OriginContentSize => Val::Num(origin.map_or(0, |_| f.content_size)),
         Field::OriginDuration => Val::Num(origin.map_or(0, |(_, d)| nanos(d))),
         Field::OriginStatus => Val::Num(origin.map_or(0, |(s, _)| u64::from(s.as_u16()))),
-        Field::Overhead => Val::Num(
-            nanos(f.duration).saturating_sub(origin.map_or(0, |(_, d)| nanos(d))),
-        ),
+        Field::Overhead => {
+            Val::Num(nanos(f.duration).saturating_sub(origin.map_or(0, |(_, d)| nanos(d))))
+        }
         Field::RequestAddr => Val::Str(host),
         Field::RequestContentSize => Val::Num(p.request_content_size),
         Field::RequestCount => Val::Num(p.request_count),
@@ -991,7 +991,10 @@ mod tests {
         assert_eq!(service_addr("https://u:p@backend"), "backend");
         let mut v = Vec::new();
         json_escape(&mut v, "a\"<b>&\n\u{1}");
-        assert_eq!(String::from_utf8(v).unwrap(), r#"a\"\u003cb\u003e\u0026\n\u0001"#);
+        assert_eq!(
+            String::from_utf8(v).unwrap(),
+            r#"a\"\u003cb\u003e\u0026\n\u0001"#
+        );
     }
 
     /// A record with every field set (TLS with a client certificate, trace, request ID,
@@ -1071,7 +1074,11 @@ mod tests {
         let (fmt, _) = parse(&cfg).unwrap();
         let f = full_record();
         let mut line = String::new();
-        fmt.format(&f, UNIX_EPOCH + Duration::from_secs(1_796_323_940), &mut line);
+        fmt.format(
+            &f,
+            UNIX_EPOCH + Duration::from_secs(1_796_323_940),
+            &mut line,
+        );
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         let want = serde_json::json!({
             "ClientAddr": "10.1.2.3:40000",
@@ -1146,7 +1153,10 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert!(v.get("ClientUsername").is_none());
         assert_eq!(v["ServiceURL"], "REDACTED");
-        assert!(v.get("request_User-Agent").is_none(), "headers dropped by default");
+        assert!(
+            v.get("request_User-Agent").is_none(),
+            "headers dropped by default"
+        );
     }
 
     #[test]

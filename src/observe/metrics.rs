@@ -374,7 +374,9 @@ impl Metrics {
                     let header = http::HeaderName::from_bytes(header.as_bytes()).ok()?;
                     let valid = !label.is_empty()
                         && !label.starts_with(|c: char| c.is_ascii_digit())
-                        && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
                     valid.then(|| HeaderLabel {
                         label: label.clone(),
                         header,
