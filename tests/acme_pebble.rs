@@ -993,7 +993,7 @@ async fn api_inventory_metrics_and_forced_renewal() {
     assert_eq!(s, 403, "{body}");
     let (s, body) = exchange(
         api,
-        &format!("POST /api/certificates/le:nope.test/renew HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        "POST /api/certificates/le:nope.test/renew HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
     )
     .await;
     assert_eq!(s, 404, "{body}");

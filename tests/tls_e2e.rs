@@ -127,6 +127,16 @@ async fn backend() -> SocketAddr {
 /// Starts `web` (plain, optionally redirecting to `websecure`) and `websecure`, with the
 /// dynamic configuration `yaml` (`{backend}` replaced) through the real compile loop.
 async fn start(yaml: &str, ep_tls: Option<RouterTls>, redirect: bool) -> Wharf {
+    start_observed(yaml, ep_tls, redirect, None).await
+}
+
+/// [`start`] with an observer (access log, metrics) on `websecure`.
+async fn start_observed(
+    yaml: &str,
+    ep_tls: Option<RouterTls>,
+    redirect: bool,
+    observe: Option<Arc<wharf::observe::EntryPointObserver>>,
+) -> Wharf {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let be = backend().await;
     let yaml = yaml.replace("{backend}", &format!("http://{be}"));
@@ -179,9 +189,11 @@ async fn start(yaml: &str, ep_tls: Option<RouterTls>, redirect: bool) -> Wharf {
         Arc::new(PreRouteHooks::new()),
         stop.clone(),
     ));
+    let mut sec_settings = EntryPointSettings::new("websecure", websecure);
+    sec_settings.observe = observe;
     tokio::spawn(proxy::serve(
         sec_l,
-        Arc::new(EntryPointSettings::new("websecure", websecure)),
+        Arc::new(sec_settings),
         store.cell(),
         Arc::new(PreRouteHooks::new()),
         stop.clone(),
@@ -924,4 +936,71 @@ async fn domain_fronting_around_client_auth_gets_421() {
         .await
         .unwrap();
     assert_eq!(http1(s, "m.example.com", "/").await.0, 200);
+}
+
+/// The access log's TLS fields over a real mTLS connection: `RequestScheme`, `TLSVersion`,
+/// `TLSCipher` (IANA names, as Go writes them), `TLSClientSubject`, and the server picked.
+#[tokio::test]
+async fn access_log_records_tls_facts() {
+    let p = pki();
+    let (ac, ak) = p.pair("a", &["a.example.com"]);
+    let client_ca = ca("clients CA");
+    let ca_file = write(p.dir.path(), "clients.pem", &client_ca.pem);
+    let yaml = format!(
+        "{ROUTERS}tls:\n  options:\n    default:\n      clientAuth:\n        caFiles: [{ca_file}]\n        clientAuthType: RequireAndVerifyClientCert\n  certificates:\n    - certFile: {ac}\n      keyFile: {ak}\n"
+    );
+    let log = p.dir.path().join("access.json");
+    let cfg: wharf::config::StaticConfig = serde_json::from_value(serde_json::json!({
+        "accessLog": {"filePath": log.display().to_string(), "format": "json"}
+    }))
+    .unwrap();
+    let obs = wharf::observe::Observability::from_config(&cfg).unwrap();
+    let observer = obs.for_entry_point(&cfg, "websecure").map(Arc::new);
+    assert!(observer.is_some());
+    let w = start_observed(&yaml, None, false, observer).await;
+    for (tls12_only, version) in [(false, "1.3"), (true, "1.2")] {
+        let client = ClientOpts {
+            client_cert: Some(leaf(&client_ca, &["client.test"], (-1, 30))),
+            tls12_only,
+            ..Default::default()
+        };
+        let path = format!("/tls-{version}");
+        let s = connect(w.websecure, Some("a.example.com"), &client)
+            .await
+            .unwrap();
+        assert_eq!(http1(s, "a.example.com", &path).await.0, 200);
+        let start = Instant::now();
+        let line: serde_json::Value = loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if let Some(l) = text.lines().find(|l| l.contains(&path)) {
+                break serde_json::from_str(l).unwrap();
+            }
+            assert!(start.elapsed() < DEADLINE, "no access-log line for {path}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(line["RequestScheme"], "https", "{line}");
+        assert_eq!(line["TLSVersion"], version, "{line}");
+        let cipher = line["TLSCipher"].as_str().unwrap_or_default();
+        if version == "1.3" {
+            assert!(
+                [
+                    "TLS_AES_128_GCM_SHA256",
+                    "TLS_AES_256_GCM_SHA384",
+                    "TLS_CHACHA20_POLY1305_SHA256"
+                ]
+                .contains(&cipher),
+                "{line}"
+            );
+        } else {
+            assert!(cipher.starts_with("TLS_ECDHE_"), "{line}");
+        }
+        assert_eq!(line["TLSClientSubject"], "CN=client.test", "{line}");
+        assert_eq!(line["RouterName"], "secure@file");
+        assert!(
+            line["ServiceURL"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("http://127.0.0.1:")),
+            "{line}"
+        );
+    }
 }

@@ -10,7 +10,9 @@
 //! `/api/http/services[/{name}]`, `/api/http/middlewares[/{name}]`, `/api/rawdata`,
 //! `/api/certificates`, + `/api/explain`, + `/api/events`, + `/api/sse` (Server-Sent Events, one
 //! `generation` event per swap), + `/api/ready` (200 once every provider delivered its first
-//! view or error, else 503). `/dashboard/` serves the dashboard; `/` redirects to it.
+//! view or error, else 503), + `/api/certificates/{id}`, + `POST /api/certificates/{id}/renew`
+//! (forced ACME renewal; only with `api.allowCertificateRenewal`, same-origin, and with a JSON
+//! body type or `X-Requested-With`). `/dashboard/` serves the dashboard; `/` redirects to it.
 
 pub(crate) mod certs;
 mod events;
