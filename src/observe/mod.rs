@@ -70,6 +70,8 @@ pub struct RouteMeta {
     pub request_headers: Option<HeaderMap>,
     /// The user an auth middleware accepted (`ClientUsername`).
     pub user: Option<Arc<str>>,
+    /// Whether the access log wants the server the load balancer picks.
+    pub server_wanted: bool,
     /// The server URL the load balancer picked (`ServiceURL`, `ServiceAddr`).
     pub server_url: Option<Arc<str>>,
     /// Retries the retry middleware made (`RetryAttempts`).
@@ -423,6 +425,7 @@ impl EntryPointObserver {
             wanted: recording,
             capture_headers: recording
                 && self.access_log.as_ref().is_some_and(|a| a.keeps_headers()),
+            server_wanted: recording && self.access_log.is_some(),
             ..Default::default()
         }
     }

@@ -476,7 +476,7 @@ impl Conn {
             entry_point: settings.name.clone(),
             router: route.name.clone(),
             tls: self.tls.is_some(),
-            picked: if meta.wanted {
+            picked: if meta.server_wanted {
                 crate::service::PickedServer::wanted()
             } else {
                 crate::service::PickedServer::default()
@@ -502,7 +502,7 @@ impl Conn {
             |req| self.forward(&route.service, req, &ctx),
         )
         .await;
-        if meta.wanted {
+        if meta.server_wanted {
             meta.server_url = ctx.picked.take();
         }
         resp
