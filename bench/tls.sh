@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TLS handshakes per second, full and resumed, through wharf and through nginx with the same
+# TLS handshakes per second, full and resumed, through wharf, nginx and haproxy with the same
 # certificate (ECDSA P-256) on the same machine. Server pinned to core 0, `openssl s_time` on
 # core 1; each row sends `GET /` so TLS 1.3 tickets arrive before the connection closes.
 # s_time sends no SNI, so both serve the certificate as their default one. s_time reports
@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-5}
 
 command -v nginx >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; }
+command -v haproxy >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null; }
 command -v openssl >/dev/null || { echo "openssl is needed" >&2; exit 1; }
 
 bin=${WHARF_BIN:-}
@@ -68,6 +69,24 @@ NGX
 taskset -c 1 nginx -c "$work/nginx/backend.conf" -p "$work/nginx" & pids+=($!)
 taskset -c 0 nginx -c "$work/nginx/tls.conf" -p "$work/nginx" & pids+=($!)
 
+# haproxy terminating TLS itself (one thread, core 0), answering from the frontend.
+hport=$(free_port)
+cat "$work/cert.pem" "$work/key.pem" > "$work/haproxy.pem"
+cat > "$work/haproxy.cfg" <<HAP
+global
+  nbthread 1
+  log stderr format short local0 crit
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+frontend tls
+  bind 127.0.0.1:$hport ssl crt $work/haproxy.pem alpn http/1.1 ssl-min-ver TLSv1.2
+  http-request return status 200 content-type text/plain string "hello"
+HAP
+taskset -c 0 haproxy -db -f "$work/haproxy.cfg" & pids+=($!)
+
 wport=$(free_port)
 cat > "$work/dynamic.yml" <<YML
 http:
@@ -96,6 +115,7 @@ taskset -c 0 "$bin" --entryPoints.websecure.address="127.0.0.1:$wport" \
   --providers.file.filename="$work/dynamic.yml" --log.level=ERROR & pids+=($!)
 wait_tls "$wport"
 wait_tls "$nport"
+wait_tls "$hport"
 
 # One s_time run → connections per second (wall clock).
 rate() { # port mode(-new|-reuse) version(-tls1_3|-tls1_2)
@@ -115,4 +135,5 @@ printf "%-10s %-8s %14s %14s\n" "server" "version" "full/s" "resumed/s"
 for v in -tls1_3 -tls1_2; do
   printf "%-10s %-8s %14s %14s\n" wharf "${v#-}" "$(rate "$wport" -new "$v")" "$(rate "$wport" -reuse "$v")"
   printf "%-10s %-8s %14s %14s\n" nginx "${v#-}" "$(rate "$nport" -new "$v")" "$(rate "$nport" -reuse "$v")"
+  printf "%-10s %-8s %14s %14s\n" haproxy "${v#-}" "$(rate "$hport" -new "$v")" "$(rate "$hport" -reuse "$v")"
 done

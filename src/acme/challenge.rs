@@ -84,9 +84,22 @@ pub struct DnsExec {
 impl DnsExec {
     /// From the environment (`EXEC_PATH`, `EXEC_MODE`); `None` when `EXEC_PATH` is unset.
     pub fn from_env() -> Option<Self> {
-        let path = std::env::var("EXEC_PATH").ok().filter(|p| !p.is_empty())?;
-        let raw = std::env::var("EXEC_MODE").is_ok_and(|m| m.eq_ignore_ascii_case("raw"));
-        Some(DnsExec { path, raw })
+        Self::from_lego_env(&super::dns::LegoEnv::process())
+            .ok()
+            .flatten()
+    }
+
+    /// From lego's variables (`EXEC_PATH`, `EXEC_MODE`, or their `_FILE` forms).
+    pub fn from_lego_env(
+        env: &super::dns::LegoEnv,
+    ) -> Result<Option<Self>, super::dns::DnsError> {
+        let Some(path) = env.get("EXEC_PATH")? else {
+            return Ok(None);
+        };
+        let raw = env
+            .get("EXEC_MODE")?
+            .is_some_and(|m| m.eq_ignore_ascii_case("raw"));
+        Ok(Some(DnsExec { path, raw }))
     }
 
     pub async fn run(
