@@ -1212,3 +1212,126 @@ async fn private_ca_with_eab_ca_server_name_and_lego_ca_certificates() {
     let err = failed.last_error.unwrap_or_default();
     assert!(err.contains("account registration"), "{err}");
 }
+
+/// Accepts any server certificate: the tests below compare the leaf itself.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The leaf wharf presents for `sni` (`None`: no SNI at all).
+async fn served_leaf(
+    addr: SocketAddr,
+    sni: Option<&str>,
+) -> Option<rustls::pki_types::CertificateDer<'static>> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+        .with_no_client_auth();
+    // An IP address as the server name makes rustls send no SNI.
+    let name = match sni {
+        Some(s) => rustls::pki_types::ServerName::try_from(s.to_string()).ok()?,
+        None => rustls::pki_types::ServerName::IpAddress(addr.ip().into()),
+    };
+    let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .ok()?;
+    Some(tls.get_ref().1.peer_certificates()?.first()?.clone().into_owned())
+}
+
+/// `tls.stores.default.defaultGeneratedCert`: the resolver obtains a certificate for the
+/// store's domain though no router names it, and it becomes the default certificate (unknown
+/// SNI, no SNI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_generated_cert_is_obtained_and_served_as_default() {
+    if !have_pebble() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let web = std::net::TcpListener::bind("127.0.0.1:0").expect("bind web");
+    let web_port = web.local_addr().expect("addr").port();
+    let pebble = start_pebble(tmp.path(), web_port, free_port(), 0).await;
+    let root = pebble.root().await;
+    let resolvers = resolver(
+        &tmp.path().join("acme.json"),
+        &pebble.dir_url,
+        &pebble.tls_cert,
+        false,
+    );
+    let be = backend().await;
+    let h = harness(web, &resolvers, false, AcmeOptions::default()).await;
+    let mut cfg = routes(be, &[]);
+    let stores: DynamicConfig = serde_norway::from_str(
+        "tls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n        domain:\n          main: gen.test\n          sans: [www.gen.test]\n",
+    )
+    .expect("stores");
+    cfg.tls.stores = stores.tls.stores;
+    h.file.publish(cfg);
+    let got = poll("gen.test issued", &h, |inv| valid(inv, "gen.test")).await;
+    assert_eq!(got.domains, vec!["gen.test", "www.gen.test"]);
+    assert!(got.routers.is_empty(), "{got:?}");
+    let pem = verify_published(&h, "www.gen.test", &root);
+    let want = rustls_pemfile::certs(&mut pem.as_bytes())
+        .next()
+        .expect("leaf")
+        .expect("pem")
+        .into_owned();
+    let start = Instant::now();
+    loop {
+        let unknown = served_leaf(h.web, Some("unknown.test")).await;
+        let none = served_leaf(h.web, None).await;
+        if unknown.as_ref() == Some(&want) && none.as_ref() == Some(&want) {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the generated default certificate was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -682,6 +682,43 @@ mod tests {
     }
 
     #[test]
+    fn default_generated_cert_picks_the_resolvers_certificate() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["gen.test".into(), "*.gen.test".into()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        let store = "tls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n        domain:\n          main: gen.test\n          sans: [a.gen.test]\n";
+        // Not issued yet: the generated certificate, and a warning that says so.
+        let (state, problems) = builder(store).finish();
+        let generated = state.store.default.clone().expect("default");
+        assert_eq!(problems.problems.len(), 1, "{:?}", problems.problems);
+        assert!(problems.problems[0]
+            .message
+            .contains("resolver `le` has no certificate for gen.test, a.gen.test yet"));
+        // Issued (the resolver publishes it as a certificate): it becomes the default.
+        let cfg: DynamicConfig = serde_norway::from_str(store).expect("yaml");
+        let mut cfg = cfg;
+        cfg.tls.certificates.push(wharf_providers::TlsCertificate {
+            cert_file: cert.pem(),
+            key_file: key.serialize_pem(),
+            stores: Vec::new(),
+        });
+        let (state, problems) =
+            TlsBuilder::new(&cfg, &FileContents::new(), SystemTime::now()).finish();
+        assert!(problems.problems.is_empty(), "{:?}", problems.problems);
+        let default = state.store.default.clone().expect("default");
+        assert!(!Arc::ptr_eq(&default, &generated));
+        assert_eq!(default.cert[0].as_ref(), cert.der().as_ref());
+        // Half a configuration is an error (the generated certificate serves).
+        let (_, problems) = builder(
+            "tls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n",
+        )
+        .finish();
+        assert!(problems.problems[0].message.contains("needs `resolver` and `domain.main`"));
+    }
+
+    #[test]
     fn conflicting_options_on_a_host_fall_back_to_default() {
         let mut b = builder("tls:\n  options:\n    a:\n      sniStrict: true\n    b: {}\n");
         for (r, o) in [("r1@file", "a"), ("r2@file", "b")] {
