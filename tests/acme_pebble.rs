@@ -77,7 +77,14 @@ async fn wait_port(addr: SocketAddr) {
 }
 
 async fn start_pebble(dir: &Path, http_port: u16, tls_port: u16, validity_secs: u64) -> Pebble {
-    start_pebble_with(dir, http_port, tls_port, validity_secs, PebbleOpts::default()).await
+    start_pebble_with(
+        dir,
+        http_port,
+        tls_port,
+        validity_secs,
+        PebbleOpts::default(),
+    )
+    .await
 }
 
 /// Less common pebble settings.
@@ -172,7 +179,10 @@ async fn start_pebble_with(
         dns_mgmt: SocketAddr::from(([127, 0, 0, 1], dns_mgmt)),
         dns: SocketAddr::from(([127, 0, 0, 1], dns)),
         tls_cert,
-        tls_name: opts.server_name.clone().unwrap_or_else(|| "localhost".into()),
+        tls_name: opts
+            .server_name
+            .clone()
+            .unwrap_or_else(|| "localhost".into()),
     };
     wait_port(SocketAddr::from(([127, 0, 0, 1], listen))).await;
     wait_port(SocketAddr::from(([127, 0, 0, 1], dns_mgmt))).await;
@@ -214,7 +224,8 @@ async fn https_get(addr: SocketAddr, ca: &Path, server_name: &str, path: &str) -
         .await
         .expect("tls");
     tls.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
     )
     .await
     .expect("write");
@@ -982,8 +993,13 @@ async fn start_knot(dir: &Path, secret: &str) -> Knot {
     // Ready once it answers the zone's SOA.
     let start = Instant::now();
     loop {
-        let q = wharf::acme::dns::wire::query(1, "wharf.test.", wharf::acme::dns::wire::TYPE_SOA, false)
-            .expect("query");
+        let q = wharf::acme::dns::wire::query(
+            1,
+            "wharf.test.",
+            wharf::acme::dns::wire::TYPE_SOA,
+            false,
+        )
+        .expect("query");
         if let Ok((_, m)) =
             wharf::acme::dns::exchange(knot.addr, &q, Duration::from_millis(200)).await
         {
@@ -991,7 +1007,11 @@ async fn start_knot(dir: &Path, secret: &str) -> Knot {
                 return knot;
             }
         }
-        assert!(start.elapsed() < DEADLINE, "knotd never answered on {}", knot.addr);
+        assert!(
+            start.elapsed() < DEADLINE,
+            "knotd never answered on {}",
+            knot.addr
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -1060,11 +1080,9 @@ async fn dns01_rfc2136_tsig_against_knot() {
     }
     use base64::Engine;
     let tmp = tempfile::tempdir().expect("tempdir");
-    let secret =
-        base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+    let secret = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
     let knot = start_knot(tmp.path(), &secret).await;
-    let pebble =
-        start_pebble_with(
+    let pebble = start_pebble_with(
         tmp.path(),
         free_port(),
         free_port(),
@@ -1092,16 +1110,26 @@ async fn dns01_rfc2136_tsig_against_knot() {
     .expect("wild router");
     cfg.http.routers.extend(wild.http.routers);
     h.file.publish(cfg);
-    poll("rfc.wharf.test issued", &h, |inv| valid(inv, "rfc.wharf.test")).await;
+    poll("rfc.wharf.test issued", &h, |inv| {
+        valid(inv, "rfc.wharf.test")
+    })
+    .await;
     let pem = verify_published(&h, "rfc.wharf.test", &root);
     wait_served(h.web, "rfc.wharf.test", &root, &pem).await;
-    poll("*.wild.wharf.test issued", &h, |inv| valid(inv, "*.wild.wharf.test")).await;
+    poll("*.wild.wharf.test issued", &h, |inv| {
+        valid(inv, "*.wild.wharf.test")
+    })
+    .await;
     let pem = verify_published(&h, "a.wild.wharf.test", &root);
     assert_eq!(verify_published(&h, "wild.wharf.test", &root), pem);
     wait_served(h.web, "a.wild.wharf.test", &root, &pem).await;
     // Cleanup removed every challenge record from the zone.
-    assert!(knot_txt(&knot, "_acme-challenge.rfc.wharf.test.").await.is_empty());
-    assert!(knot_txt(&knot, "_acme-challenge.wild.wharf.test.").await.is_empty());
+    assert!(knot_txt(&knot, "_acme-challenge.rfc.wharf.test.")
+        .await
+        .is_empty());
+    assert!(knot_txt(&knot, "_acme-challenge.wild.wharf.test.")
+        .await
+        .is_empty());
     drop(h);
 
     // A wrong secret: knot answers NOTAUTH/BADSIG; no order reaches the CA's validation.
@@ -1123,7 +1151,9 @@ async fn dns01_rfc2136_tsig_against_knot() {
     .await;
     let err = failed.last_error.unwrap_or_default();
     assert!(err.contains("NOTAUTH") && err.contains("BADSIG"), "{err}");
-    assert!(knot_txt(&knot, "_acme-challenge.bad.wharf.test.").await.is_empty());
+    assert!(knot_txt(&knot, "_acme-challenge.bad.wharf.test.")
+        .await
+        .is_empty());
 }
 
 /// A private CA as lego reaches one: pebble requires external account binding, its TLS
@@ -1281,7 +1311,14 @@ async fn served_leaf(
         .connect(name, tcp)
         .await
         .ok()?;
-    Some(tls.get_ref().1.peer_certificates()?.first()?.clone().into_owned())
+    Some(
+        tls.get_ref()
+            .1
+            .peer_certificates()?
+            .first()?
+            .clone()
+            .into_owned(),
+    )
 }
 
 /// `tls.stores.default.defaultGeneratedCert`: the resolver obtains a certificate for the

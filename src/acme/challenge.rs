@@ -90,9 +90,7 @@ impl DnsExec {
     }
 
     /// From lego's variables (`EXEC_PATH`, `EXEC_MODE`, or their `_FILE` forms).
-    pub fn from_lego_env(
-        env: &super::dns::LegoEnv,
-    ) -> Result<Option<Self>, super::dns::DnsError> {
+    pub fn from_lego_env(env: &super::dns::LegoEnv) -> Result<Option<Self>, super::dns::DnsError> {
         let Some(path) = env.get("EXEC_PATH")? else {
             return Ok(None);
         };

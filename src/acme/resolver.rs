@@ -15,8 +15,8 @@ use wharf_providers::provider::{self, ProviderHandle, ProviderSender};
 use wharf_providers::DynamicConfig;
 
 use super::challenge::Http01Tokens;
-use super::dns::{DnsProvider, Propagation};
 use super::client::{AcmeHttp, KeyType};
+use super::dns::{DnsProvider, Propagation};
 use super::inventory::{CertState, CertificateInfo, Inventory};
 use super::store::{
     AcmeStore, BackoffEntry, Registration, StoredAccount, StoredCertificate, StoredDomain,

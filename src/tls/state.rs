@@ -385,7 +385,11 @@ impl TlsBuilder {
             .and_then(|s| s.default_generated_cert.as_ref())
         {
             let name = "tls.stores.default.defaultGeneratedCert";
-            let names = g.domain.as_ref().map(generated_cert_names).unwrap_or_default();
+            let names = g
+                .domain
+                .as_ref()
+                .map(generated_cert_names)
+                .unwrap_or_default();
             if default.is_some() {
                 problems.push(Problem::warning(
                     ItemKind::TlsStore,
@@ -715,7 +719,9 @@ mod tests {
             "tls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n",
         )
         .finish();
-        assert!(problems.problems[0].message.contains("needs `resolver` and `domain.main`"));
+        assert!(problems.problems[0]
+            .message
+            .contains("needs `resolver` and `domain.main`"));
     }
 
     #[test]

@@ -111,7 +111,10 @@ pub async fn server_addr(s: &str) -> Result<SocketAddr, DnsError> {
     if let Ok(ip) = s.trim_matches(['[', ']']).parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    let target = if s.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+    let target = if s
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
         s.to_string()
     } else {
         format!("{s}:53")
@@ -174,7 +177,9 @@ pub async fn exchange(
         s.write_all(&framed).await.map_err(|e| err(e.to_string()))?;
         let n = s.read_u16().await.map_err(|e| err(e.to_string()))?;
         let mut buf = vec![0u8; usize::from(n)];
-        s.read_exact(&mut buf).await.map_err(|e| err(e.to_string()))?;
+        s.read_exact(&mut buf)
+            .await
+            .map_err(|e| err(e.to_string()))?;
         let m = wire::parse(&buf).map_err(|e| err(e.to_string()))?;
         Ok::<_, DnsError>((buf, m))
     };
@@ -229,7 +234,10 @@ pub async fn find_zone(
                 rc => {
                     return Err(DnsError::Exchange {
                         server: format!("{servers:?}"),
-                        reason: format!("SOA query for `{candidate}` answered {}", wire::rcode_name(rc)),
+                        reason: format!(
+                            "SOA query for `{candidate}` answered {}",
+                            wire::rcode_name(rc)
+                        ),
                     })
                 }
             }
@@ -387,11 +395,15 @@ impl Propagation {
                 _ => None,
             });
             let Some(ip) = ip else {
-                return Ok(Some(format!("no address for authoritative nameserver `{n}`")));
+                return Ok(Some(format!(
+                    "no address for authoritative nameserver `{n}`"
+                )));
             };
             let addr = SocketAddr::new(ip, 53);
             if let Some(why) = txt_visible(addr, &fqdn, value, false, t).await {
-                return Ok(Some(format!("authoritative nameserver {n} ({addr}): {why}")));
+                return Ok(Some(format!(
+                    "authoritative nameserver {n} ({addr}): {why}"
+                )));
             }
         }
         Ok(None)
@@ -485,9 +497,8 @@ impl Rfc2136 {
                         "RFC2136_TSIG_ALGORITHM `{alg_name}` is not supported (hmac-md5.sig-alg.reg.int., hmac-sha1., hmac-sha224., hmac-sha256., hmac-sha384., hmac-sha512.)"
                     ))
                 })?;
-                let secret = super::store::decode_b64_lenient(&secret).ok_or_else(|| {
-                    DnsError::Config("RFC2136_TSIG_SECRET is not base64".into())
-                })?;
+                let secret = super::store::decode_b64_lenient(&secret)
+                    .ok_or_else(|| DnsError::Config("RFC2136_TSIG_SECRET is not base64".into()))?;
                 Some(tsig::Key {
                     name: wire::fqdn(&name),
                     algorithm,
@@ -649,7 +660,10 @@ mod tests {
         ]);
         let r = Rfc2136::from_env(&e).expect("config");
         let k = r.key.expect("tsig");
-        assert_eq!((k.name.as_str(), k.algorithm), ("wharf-key.", tsig::Algorithm::HmacSha256));
+        assert_eq!(
+            (k.name.as_str(), k.algorithm),
+            ("wharf-key.", tsig::Algorithm::HmacSha256)
+        );
         assert_eq!(k.secret, b"secret");
         assert_eq!(r.ttl, 30);
         // No secret: no TSIG (lego's rule); the default algorithm is HMAC-SHA1.
@@ -702,7 +716,10 @@ mod tests {
         ]))
         .expect("config");
         let k = r.key.expect("key");
-        assert_eq!((k.name.as_str(), k.algorithm), ("ddns-key.", tsig::Algorithm::HmacSha512));
+        assert_eq!(
+            (k.name.as_str(), k.algorithm),
+            ("ddns-key.", tsig::Algorithm::HmacSha512)
+        );
     }
 
     #[test]
@@ -717,9 +734,10 @@ mod tests {
         assert!(p.disable_ans && p.require_all_rns && !p.disabled);
         assert_eq!(p.timeout, Duration::from_secs(7));
         assert_eq!(p.interval, Duration::from_secs(2));
-        let d: DnsChallenge =
-            serde_norway::from_str("provider: exec\ndisablePropagationCheck: true\ndelayBeforeCheck: 1s\n")
-                .expect("yaml");
+        let d: DnsChallenge = serde_norway::from_str(
+            "provider: exec\ndisablePropagationCheck: true\ndelayBeforeCheck: 1s\n",
+        )
+        .expect("yaml");
         let p = Propagation::new(&d, &env(&[]), "EXEC").expect("propagation");
         assert!(p.disabled);
         assert_eq!(p.delay, Duration::from_secs(1));

@@ -51,7 +51,9 @@ impl Algorithm {
             Algorithm::HmacSha384 => hmac::HMAC_SHA384,
             Algorithm::HmacSha512 => hmac::HMAC_SHA512,
         };
-        hmac::sign(&hmac::Key::new(alg, key), data).as_ref().to_vec()
+        hmac::sign(&hmac::Key::new(alg, key), data)
+            .as_ref()
+            .to_vec()
     }
 }
 
@@ -175,14 +177,32 @@ fn parse_rdata(raw: &[u8]) -> Result<TsigRdata<'_>, TsigError> {
     };
     let t = take(&mut p, 6)?;
     let time = t.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-    let fudge = u16::from_be_bytes(take(&mut p, 2)?.try_into().map_err(|_| TsigError::Malformed)?);
-    let mac_len = u16::from_be_bytes(take(&mut p, 2)?.try_into().map_err(|_| TsigError::Malformed)?);
+    let fudge = u16::from_be_bytes(
+        take(&mut p, 2)?
+            .try_into()
+            .map_err(|_| TsigError::Malformed)?,
+    );
+    let mac_len = u16::from_be_bytes(
+        take(&mut p, 2)?
+            .try_into()
+            .map_err(|_| TsigError::Malformed)?,
+    );
     let mac = take(&mut p, usize::from(mac_len))?;
-    let original_id =
-        u16::from_be_bytes(take(&mut p, 2)?.try_into().map_err(|_| TsigError::Malformed)?);
-    let error = u16::from_be_bytes(take(&mut p, 2)?.try_into().map_err(|_| TsigError::Malformed)?);
-    let other_len =
-        u16::from_be_bytes(take(&mut p, 2)?.try_into().map_err(|_| TsigError::Malformed)?);
+    let original_id = u16::from_be_bytes(
+        take(&mut p, 2)?
+            .try_into()
+            .map_err(|_| TsigError::Malformed)?,
+    );
+    let error = u16::from_be_bytes(
+        take(&mut p, 2)?
+            .try_into()
+            .map_err(|_| TsigError::Malformed)?,
+    );
+    let other_len = u16::from_be_bytes(
+        take(&mut p, 2)?
+            .try_into()
+            .map_err(|_| TsigError::Malformed)?,
+    );
     let other = take(&mut p, usize::from(other_len))?;
     Ok(TsigRdata {
         algorithm,
@@ -262,7 +282,10 @@ mod tests {
 
     #[test]
     fn algorithm_names_as_lego_spells_them() {
-        assert_eq!(Algorithm::parse("hmac-sha256."), Some(Algorithm::HmacSha256));
+        assert_eq!(
+            Algorithm::parse("hmac-sha256."),
+            Some(Algorithm::HmacSha256)
+        );
         assert_eq!(Algorithm::parse("HMAC-SHA512"), Some(Algorithm::HmacSha512));
         assert_eq!(
             Algorithm::parse("hmac-md5.sig-alg.reg.int."),
@@ -319,7 +342,11 @@ mod tests {
 
     #[test]
     fn sign_appends_a_record_and_answers_verify() {
-        for alg in [Algorithm::HmacMd5, Algorithm::HmacSha1, Algorithm::HmacSha256] {
+        for alg in [
+            Algorithm::HmacMd5,
+            Algorithm::HmacSha1,
+            Algorithm::HmacSha256,
+        ] {
             let k = key(alg);
             let mut msg = wire::update(0xabcd, "wharf.test.", &[]).expect("update");
             let unsigned = msg.clone();
@@ -327,7 +354,10 @@ mod tests {
             assert_eq!(msg[11], 1, "ARCOUNT bumped");
             let parsed = wire::parse(&msg).expect("parse");
             let rr = &parsed.additional[0];
-            assert_eq!((rr.rtype, rr.class, rr.name.as_str()), (TYPE_TSIG, CLASS_ANY, "wharf-key."));
+            assert_eq!(
+                (rr.rtype, rr.class, rr.name.as_str()),
+                (TYPE_TSIG, CLASS_ANY, "wharf-key.")
+            );
             // The MAC covers the unsigned message and the variables.
             let mut data = unsigned.clone();
             data.extend_from_slice(&variables(&k, 1_700_000_000, 300, 0, &[]).expect("vars"));
@@ -347,10 +377,7 @@ mod tests {
                 Err(TsigError::BadMac(_))
             ));
             let p = wire::parse(&unsigned).expect("parse");
-            assert_eq!(
-                verify(&unsigned, &p, &k, &mac, 0),
-                Err(TsigError::Unsigned)
-            );
+            assert_eq!(verify(&unsigned, &p, &k, &mac, 0), Err(TsigError::Unsigned));
         }
     }
 }

@@ -189,7 +189,9 @@ pub enum RData {
     /// NS or CNAME target.
     Name(String),
     /// SOA: the primary server (MNAME).
-    Soa { mname: String },
+    Soa {
+        mname: String,
+    },
     /// TXT: the character strings joined (as lego compares them).
     Txt(String),
     Other(Vec<u8>),
@@ -245,7 +247,12 @@ impl<'a> Reader<'a> {
         Ok(u16::from_be_bytes([self.u8()?, self.u8()?]))
     }
     fn u32(&mut self) -> Result<u32, WireError> {
-        Ok(u32::from_be_bytes([self.u8()?, self.u8()?, self.u8()?, self.u8()?]))
+        Ok(u32::from_be_bytes([
+            self.u8()?,
+            self.u8()?,
+            self.u8()?,
+            self.u8()?,
+        ]))
     }
     fn bytes(&mut self, n: usize) -> Result<&'a [u8], WireError> {
         let end = self.pos.checked_add(n).ok_or(WireError::Malformed)?;
