@@ -968,7 +968,7 @@ async fn start_knot(dir: &Path, secret: &str) -> Knot {
     let zone = dir.join("wharf.test.zone");
     std::fs::write(
         &zone,
-        "$ORIGIN wharf.test.\n$TTL 60\n@ SOA ns.wharf.test. admin.wharf.test. 1 3600 600 86400 60\n@ NS ns.wharf.test.\nns A 127.0.0.1\n",
+        "$ORIGIN wharf.test.\n$TTL 60\n@ SOA ns.wharf.test. admin.wharf.test. 1 3600 600 86400 60\n@ NS ns.wharf.test.\nns A 127.0.0.1\n_acme-challenge.alias CNAME _acme-challenge.target\n",
     )
     .expect("zone file");
     let d = dir.display();
@@ -1070,8 +1070,9 @@ fn rfc2136_env(knot: &Knot, secret: &str) -> wharf::acme::dns::LegoEnv {
 }
 
 /// DNS-01 through RFC 2136 dynamic updates signed with TSIG, against a real knotd that pebble
-/// asks for the TXT records: a host name and a wildcard with its apex (two TXT values at one
-/// name at once). The records are removed afterwards. A wrong TSIG secret is refused by knot,
+/// asks for the TXT records: a host name, a wildcard with its apex (two TXT values at one name
+/// at once), and a name whose `_acme-challenge` is a CNAME (the update goes to the target). The
+/// records are removed afterwards. A wrong TSIG secret is refused by knot,
 /// and the refusal shows in the inventory with the server's reason.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns01_rfc2136_tsig_against_knot() {
@@ -1103,7 +1104,7 @@ async fn dns01_rfc2136_tsig_against_knot() {
     let be = backend().await;
     let web = std::net::TcpListener::bind("127.0.0.1:0").expect("bind web");
     let h = harness(web, &resolvers, false, options).await;
-    let mut cfg = routes(be, &["rfc.wharf.test"]);
+    let mut cfg = routes(be, &["rfc.wharf.test", "alias.wharf.test"]);
     let wild: DynamicConfig = serde_norway::from_str(
         "http:\n  routers:\n    wild:\n      rule: \"Host(`a.wild.wharf.test`)\"\n      service: s\n      entryPoints: [web]\n      tls:\n        certResolver: le\n        domains:\n          - main: \"*.wild.wharf.test\"\n            sans: [\"wild.wharf.test\"]\n",
     )
@@ -1123,6 +1124,16 @@ async fn dns01_rfc2136_tsig_against_knot() {
     let pem = verify_published(&h, "a.wild.wharf.test", &root);
     assert_eq!(verify_published(&h, "wild.wharf.test", &root), pem);
     wait_served(h.web, "a.wild.wharf.test", &root, &pem).await;
+    // `_acme-challenge.alias` is a CNAME: the record went to its target (lego's CNAME support).
+    poll("alias.wharf.test issued", &h, |inv| {
+        valid(inv, "alias.wharf.test")
+    })
+    .await;
+    let pem = verify_published(&h, "alias.wharf.test", &root);
+    wait_served(h.web, "alias.wharf.test", &root, &pem).await;
+    assert!(knot_txt(&knot, "_acme-challenge.target.wharf.test.")
+        .await
+        .is_empty());
     // Cleanup removed every challenge record from the zone.
     assert!(knot_txt(&knot, "_acme-challenge.rfc.wharf.test.")
         .await

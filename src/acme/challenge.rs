@@ -100,20 +100,14 @@ impl DnsExec {
         Ok(Some(DnsExec { path, raw }))
     }
 
-    pub async fn run(
-        &self,
-        action: &str,
-        domain: &str,
-        token: &str,
-        key_auth: &str,
-        dns_value: &str,
-    ) -> Result<(), ChallengeError> {
+    /// Runs `EXEC_PATH <action> <fqdn> <value>` (raw mode: `<domain> <token> <key authorization>`).
+    pub async fn run(&self, action: &str, r: &super::dns::DnsRecord) -> Result<(), ChallengeError> {
         let mut cmd = tokio::process::Command::new(&self.path);
         cmd.arg(action);
         if self.raw {
-            cmd.args([domain, token, key_auth]);
+            cmd.args([&r.domain, &r.token, &r.key_auth]);
         } else {
-            cmd.args([format!("_acme-challenge.{domain}."), dns_value.to_string()]);
+            cmd.args([&r.fqdn, &r.value]);
         }
         let out = cmd.output().await.map_err(|e| ChallengeError::Exec {
             path: self.path.clone(),

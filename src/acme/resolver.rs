@@ -700,8 +700,8 @@ async fn order_with(
         match c {
             Cleanup::Token(t) => ctx.shared.http01.remove(&t),
             Cleanup::Alpn(d) => ctx.shared.tls_alpn.remove(&d),
-            Cleanup::Dns(provider, domain, token, ka, value) => {
-                if let Err(e) = provider.run(false, &domain, &token, &ka, &value).await {
+            Cleanup::Dns(provider, record) => {
+                if let Err(e) = provider.run(false, &record).await {
                     tracing::warn!(resolver = %ctx.name, "{e}");
                 }
             }
@@ -713,7 +713,7 @@ async fn order_with(
 enum Cleanup {
     Token(String),
     Alpn(String),
-    Dns(DnsProvider, String, String, String, String),
+    Dns(DnsProvider, super::dns::DnsRecord),
 }
 
 async fn prepare(
@@ -761,21 +761,24 @@ async fn prepare(
                 provider,
                 propagation,
             } => {
-                let value = ka.dns_value();
+                let fqdn = propagation
+                    .effective_fqdn(&super::dns::challenge_fqdn(&domain))
+                    .await;
+                let record = super::dns::DnsRecord {
+                    domain: domain.clone(),
+                    fqdn,
+                    token: ch.token.clone(),
+                    key_auth: ka.as_str().to_string(),
+                    value: ka.dns_value(),
+                };
                 provider
-                    .run(true, &domain, &ch.token, ka.as_str(), &value)
+                    .run(true, &record)
                     .await
                     .map_err(|e| format!("DNS-01 present for {ident}: {e}"))?;
-                cleanup.push(Cleanup::Dns(
-                    provider.clone(),
-                    domain.clone(),
-                    ch.token.clone(),
-                    ka.as_str().to_string(),
-                    value.clone(),
-                ));
+                cleanup.push(Cleanup::Dns(provider.clone(), record.clone()));
                 // Tell the CA only once the record can be seen (lego's pre-check).
                 propagation
-                    .wait(&super::dns::challenge_fqdn(&domain), &value)
+                    .wait(&record.fqdn, &record.value)
                     .await
                     .map_err(|e| format!("DNS-01 for {ident}: {e}"))?;
             }

@@ -273,6 +273,8 @@ pub struct Propagation {
     pub timeout: Duration,
     pub interval: Duration,
     pub query_timeout: Duration,
+    /// Follow a CNAME at `_acme-challenge.<domain>` (off with `LEGO_DISABLE_CNAME_SUPPORT`).
+    pub follow_cname: bool,
 }
 
 impl Propagation {
@@ -300,7 +302,50 @@ impl Propagation {
                 )?
                 .max(Duration::from_millis(100)),
             query_timeout: Duration::from_secs(5),
+            follow_cname: !env
+                .get("LEGO_DISABLE_CNAME_SUPPORT")?
+                .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true")),
         })
+    }
+
+    /// Where the record for `fqdn` goes: the end of its CNAME chain on the resolvers (lego:
+    /// delegating `_acme-challenge` to another zone by CNAME is the recommended setup), or
+    /// `fqdn` itself when there is none or no resolver answers.
+    pub async fn effective_fqdn(&self, fqdn: &str) -> String {
+        let mut fqdn = wire::fqdn(fqdn);
+        if !self.follow_cname {
+            return fqdn;
+        }
+        let Ok(resolvers) = self.resolver_addrs().await else {
+            return fqdn;
+        };
+        for _ in 0..50 {
+            let Ok(m) = query_any(
+                &resolvers,
+                &fqdn,
+                wire::TYPE_CNAME,
+                true,
+                self.query_timeout,
+            )
+            .await
+            else {
+                break;
+            };
+            if m.rcode() != 0 {
+                break;
+            }
+            let next = m.answers.iter().find_map(|r| match &r.data {
+                wire::RData::Name(n) if r.rtype == wire::TYPE_CNAME && r.name == fqdn => {
+                    Some(n.clone())
+                }
+                _ => None,
+            });
+            match next {
+                Some(n) if n != fqdn => fqdn = n,
+                _ => break,
+            }
+        }
+        fqdn
     }
 
     async fn resolver_addrs(&self) -> Result<Vec<SocketAddr>, DnsError> {
@@ -602,30 +647,29 @@ impl DnsProvider {
         }
     }
 
-    /// Publishes (`present`) or removes (`cleanup`) the challenge record of `domain`.
-    pub async fn run(
-        &self,
-        present: bool,
-        domain: &str,
-        token: &str,
-        key_auth: &str,
-        value: &str,
-    ) -> Result<(), DnsError> {
-        let fqdn = challenge_fqdn(domain);
+    /// Publishes (`present`) or removes (`cleanup`) a challenge record.
+    pub async fn run(&self, present: bool, r: &DnsRecord) -> Result<(), DnsError> {
         match self {
             DnsProvider::Exec(e) => e
-                .run(
-                    if present { "present" } else { "cleanup" },
-                    domain,
-                    token,
-                    key_auth,
-                    value,
-                )
+                .run(if present { "present" } else { "cleanup" }, r)
                 .await
                 .map_err(|e| DnsError::Exec(e.to_string())),
-            DnsProvider::Rfc2136(r) => r.change(present, &fqdn, value).await,
+            DnsProvider::Rfc2136(p) => p.change(present, &r.fqdn, &r.value).await,
         }
     }
+}
+
+/// One DNS-01 challenge record.
+#[derive(Clone, Debug)]
+pub struct DnsRecord {
+    /// The identifier (a wildcard's `*.` removed).
+    pub domain: String,
+    /// Where the TXT record goes: `_acme-challenge.<domain>.`, or the end of its CNAME chain.
+    pub fqdn: String,
+    pub token: String,
+    pub key_auth: String,
+    /// The TXT value (base64url SHA-256 of the key authorization).
+    pub value: String,
 }
 
 /// `_acme-challenge.<domain>.` (a wildcard's `*.` removed).
