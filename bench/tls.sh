@@ -2,7 +2,9 @@
 # TLS handshakes per second, full and resumed, through wharf, nginx and haproxy with the same
 # certificate (ECDSA P-256) on the same machine. Server pinned to core 0, `openssl s_time` on
 # core 1; each row sends `GET /` so TLS 1.3 tickets arrive before the connection closes.
-# s_time sends no SNI, so both serve the certificate as their default one. s_time reports
+# s_time sends no SNI, so all serve the certificate as their default one. nginx and haproxy
+# answer `GET /` themselves; wharf proxies it to an nginx backend on core 1 (pooled upstream
+# connection), so its rows include one proxied request per connection. s_time reports
 # whole real seconds, so use runs of several seconds.
 # Prints figures, asserts nothing.
 #   bench/tls.sh [seconds-per-run]
