@@ -5,7 +5,8 @@
 //!
 //! Memory per response is bounded: at most `MEASURE_CAP` bytes (plus one frame) are held while
 //! deciding, and the encoder hands out its output as soon as it has `OUT_CHUNK` bytes or the
-//! backend pauses. A pause (the backend has nothing more right now) flushes the encoder, so
+//! backend pauses. While deciding, a backend silent for `MEASURE_PAUSE` is streaming; once
+//! compressing, every pause (the backend has nothing more right now) flushes the encoder, so
 //! streamed answers (server-sent events, long polls, progress output) reach the client as they
 //! are produced, compressed.
 
@@ -14,7 +15,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use futures_util::FutureExt;
 use http::header::{self, HeaderValue};
 use http::response;
 use http_body::{Body as _, Frame, SizeHint};
@@ -28,6 +28,11 @@ use crate::body::{Body, BoxError};
 /// compressed even when `minResponseBodyBytes` is larger (it is large anyway, and holding more
 /// of it would let one setting make wharf buffer without bound).
 pub(super) const MEASURE_CAP: usize = 1 << 20;
+
+/// While measuring, a backend that sends nothing for this long is taken to be streaming: the
+/// answer is compressed from there on (and flushed at each pause), so events and progress
+/// output are not held back waiting for `minResponseBodyBytes`.
+pub(super) const MEASURE_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The encoder's output is handed out once it has this many bytes (or at a pause or the end).
 const OUT_CHUNK: usize = 32 * 1024;
@@ -214,14 +219,9 @@ pub(super) async fn apply(
             let mut ended = false;
             let mut streaming = false;
             while head.len() < min {
-                // The first frame is awaited; after that a backend with nothing ready is
-                // streaming (it would flush here in Go): decide now rather than hold its
-                // answer back.
-                let next = if head.is_empty() {
-                    Some(body.frame().await)
-                } else {
-                    body.frame().now_or_never()
-                };
+                // A backend that pauses is streaming (Go's proxy would flush here): decide
+                // now rather than hold its answer back.
+                let next = tokio::time::timeout(MEASURE_PAUSE, body.frame()).await.ok();
                 match next {
                     None => {
                         streaming = true;
@@ -340,7 +340,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: B,
         encoder: Option<Encoder>,
-        /// Input written since the last flush.
+        // Input written since the last flush.
         dirty: bool,
         trailers: Option<http::HeaderMap>,
         done: bool,
