@@ -28,7 +28,11 @@ fn text(n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n + 64);
     let mut i = 0u64;
     while out.len() < n {
-        let _ = write!(out, "line {i} of the compress test, value {} ", i * 7919 % 1000);
+        let _ = write!(
+            out,
+            "line {i} of the compress test, value {} ",
+            i * 7919 % 1000
+        );
         i += 1;
     }
     out.truncate(n);
@@ -73,7 +77,10 @@ async fn backend(events: Events) -> SocketAddr {
     addr
 }
 
-async fn answer(req: hyper::Request<hyper::body::Incoming>, events: Events) -> hyper::Response<BoxBody> {
+async fn answer(
+    req: hyper::Request<hyper::body::Incoming>,
+    events: Events,
+) -> hyper::Response<BoxBody> {
     let q = query(req.uri());
     if req.uri().path() == "/events" {
         let rx = events.lock().await.pop();
@@ -109,7 +116,11 @@ async fn answer(req: hyper::Request<hyper::body::Incoming>, events: Events) -> h
         return b.body(BodyExt::boxed(Empty::new())).expect("response");
     }
     let body: BoxBody = if q.get("stream").map(String::as_str) == Some("1") {
-        let step: usize = q.get("step").and_then(|v| v.parse().ok()).unwrap_or(4096).max(1);
+        let step: usize = q
+            .get("step")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(4096)
+            .max(1);
         let frames: Vec<Result<Frame<Bytes>, Infallible>> = (0..n)
             .step_by(step)
             .map(|i| Ok(Frame::data(body.slice(i..(i + step).min(n)))))
@@ -133,7 +144,10 @@ struct Got {
 
 impl Got {
     fn one(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.first()).map(String::as_str)
+        self.headers
+            .get(name)
+            .and_then(|v| v.first())
+            .map(String::as_str)
     }
     fn vary(&self) -> Vec<&str> {
         self.headers
@@ -165,13 +179,23 @@ fn decode(ce: Option<&str>, data: &[u8]) -> Vec<u8> {
     out
 }
 
-async fn send(addr: SocketAddr, method: &str, host: &str, path: &str, headers: &[(&str, &str)]) -> Got {
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Got {
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-        .await
-        .expect("handshake");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+            .await
+            .expect("handshake");
     tokio::spawn(conn);
-    let mut b = hyper::Request::builder().method(method).uri(path).header("host", host);
+    let mut b = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", host);
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
@@ -186,8 +210,18 @@ async fn send(addr: SocketAddr, method: &str, host: &str, path: &str, headers: &
             .or_default()
             .push(String::from_utf8_lossy(v.as_bytes()).into_owned());
     }
-    let body = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
-    Got { status, headers: hs, body }
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    Got {
+        status,
+        headers: hs,
+        body,
+    }
 }
 
 async fn get(addr: SocketAddr, host: &str, path: &str, ae: Option<&str>) -> Got {
@@ -286,9 +320,21 @@ fn assert_plain(g: &Got, n: usize, what: &str) {
 fn assert_compressed(g: &Got, enc: &str, n: usize, what: &str) {
     assert_eq!(g.one("content-encoding"), Some(enc), "{what}: {g:?}");
     assert_eq!(g.vary(), vec!["Accept-Encoding"], "{what}");
-    assert_eq!(g.one("content-length"), None, "{what}: length of the original removed");
-    assert_eq!(g.one("accept-ranges"), None, "{what}: ranges of the original removed");
-    assert!(g.body.len() < n, "{what}: {} encoded bytes for {n}", g.body.len());
+    assert_eq!(
+        g.one("content-length"),
+        None,
+        "{what}: length of the original removed"
+    );
+    assert_eq!(
+        g.one("accept-ranges"),
+        None,
+        "{what}: ranges of the original removed"
+    );
+    assert!(
+        g.body.len() < n,
+        "{what}: {} encoded bytes for {n}",
+        g.body.len()
+    );
     assert_eq!(g.decoded(), text(n), "{what}: decodes to the original");
 }
 
@@ -310,16 +356,63 @@ async fn compress_end_to_end() {
     }
 
     // Threshold: 1024 by default, by Content-Length or by reading a body of unknown length.
-    assert_plain(&get(web, "def.test", "/body?n=1023&ct=text/html", Some("gzip")).await, 1023, "1023");
+    assert_plain(
+        &get(web, "def.test", "/body?n=1023&ct=text/html", Some("gzip")).await,
+        1023,
+        "1023",
+    );
     let g = get(web, "def.test", "/body?n=1023&ct=text/html", Some("gzip")).await;
     assert_eq!(g.one("content-length"), Some("1023"));
-    assert_eq!(g.vary(), vec!["Accept-Encoding"], "Vary even when not compressed");
-    assert_compressed(&get(web, "def.test", "/body?n=1024&ct=text/html", Some("gzip")).await, "gzip", 1024, "1024");
-    assert_plain(&get(web, "def.test", "/body?n=1000&stream=1&step=100", Some("br")).await, 1000, "unknown length below");
-    assert_compressed(&get(web, "def.test", "/body?n=1100&stream=1&step=100", Some("br")).await, "br", 1100, "unknown length above");
-    assert_plain(&get(web, "min.test", "/body?n=99", Some("zstd")).await, 99, "min 100: 99");
-    assert_compressed(&get(web, "min.test", "/body?n=100", Some("zstd")).await, "zstd", 100, "min 100: 100");
-    assert_plain(&get(web, "def.test", "/body?n=0", Some("gzip")).await, 0, "empty");
+    assert_eq!(
+        g.vary(),
+        vec!["Accept-Encoding"],
+        "Vary even when not compressed"
+    );
+    assert_compressed(
+        &get(web, "def.test", "/body?n=1024&ct=text/html", Some("gzip")).await,
+        "gzip",
+        1024,
+        "1024",
+    );
+    assert_plain(
+        &get(
+            web,
+            "def.test",
+            "/body?n=1000&stream=1&step=100",
+            Some("br"),
+        )
+        .await,
+        1000,
+        "unknown length below",
+    );
+    assert_compressed(
+        &get(
+            web,
+            "def.test",
+            "/body?n=1100&stream=1&step=100",
+            Some("br"),
+        )
+        .await,
+        "br",
+        1100,
+        "unknown length above",
+    );
+    assert_plain(
+        &get(web, "min.test", "/body?n=99", Some("zstd")).await,
+        99,
+        "min 100: 99",
+    );
+    assert_compressed(
+        &get(web, "min.test", "/body?n=100", Some("zstd")).await,
+        "zstd",
+        100,
+        "min 100: 100",
+    );
+    assert_plain(
+        &get(web, "def.test", "/body?n=0", Some("gzip")).await,
+        0,
+        "empty",
+    );
 
     // Already encoded: passed through untouched (never compressed twice).
     let g = get(web, "def.test", "/body?n=5000&ce=br", Some("gzip")).await;
@@ -327,7 +420,12 @@ async fn compress_end_to_end() {
     assert_eq!(g.body, text(5000));
     assert_eq!(g.vary(), vec!["Accept-Encoding"]);
     // Two compress middlewares in one chain: the inner one compresses, the outer passes.
-    assert_compressed(&get(web, "two.test", "/body?n=5000", Some("gzip")).await, "gzip", 5000, "two compress");
+    assert_compressed(
+        &get(web, "two.test", "/body?n=5000", Some("gzip")).await,
+        "gzip",
+        5000,
+        "two compress",
+    );
 
     // Accept-Encoding: q-values, `*`, identity, absent, empty.
     let neg = [
@@ -355,26 +453,88 @@ async fn compress_end_to_end() {
     assert_plain(&g, 4000, "no Accept-Encoding");
     assert!(g.vary().is_empty());
     // encodings order and defaultEncoding.
-    assert_eq!(get(web, "zs.test", "/body?n=4000", Some("gzip, br, zstd")).await.one("content-encoding"), Some("zstd"));
-    assert_compressed(&get(web, "zs.test", "/body?n=4000", None).await, "zstd", 4000, "defaultEncoding");
+    assert_eq!(
+        get(web, "zs.test", "/body?n=4000", Some("gzip, br, zstd"))
+            .await
+            .one("content-encoding"),
+        Some("zstd")
+    );
+    assert_compressed(
+        &get(web, "zs.test", "/body?n=4000", None).await,
+        "zstd",
+        4000,
+        "defaultEncoding",
+    );
 
     // Content types: gRPC and excluded types (media type only, any parameters) stay as they are.
-    for ct in ["application/grpc", "text/event-stream", "text/plain", "Text/Plain;%20charset=latin1"] {
-        let g = get(web, "ex.test", &format!("/body?n=4000&ct={ct}"), Some("gzip")).await;
+    for ct in [
+        "application/grpc",
+        "text/event-stream",
+        "text/plain",
+        "Text/Plain;%20charset=latin1",
+    ] {
+        let g = get(
+            web,
+            "ex.test",
+            &format!("/body?n=4000&ct={ct}"),
+            Some("gzip"),
+        )
+        .await;
         assert_plain(&g, 4000, ct);
         assert_eq!(g.vary(), vec!["Accept-Encoding"], "{ct}");
     }
-    assert_compressed(&get(web, "ex.test", "/body?n=4000&ct=text/html", Some("gzip")).await, "gzip", 4000, "not excluded");
-    assert_compressed(&get(web, "inc.test", "/body?n=4000&ct=application/json;%20charset=utf-8", Some("br")).await, "br", 4000, "included");
-    assert_plain(&get(web, "inc.test", "/body?n=4000&ct=text/html", Some("br")).await, 4000, "not included");
-    assert_plain(&get(web, "inc.test", "/body?n=4000", Some("br")).await, 4000, "no type, include list");
+    assert_compressed(
+        &get(web, "ex.test", "/body?n=4000&ct=text/html", Some("gzip")).await,
+        "gzip",
+        4000,
+        "not excluded",
+    );
+    assert_compressed(
+        &get(
+            web,
+            "inc.test",
+            "/body?n=4000&ct=application/json;%20charset=utf-8",
+            Some("br"),
+        )
+        .await,
+        "br",
+        4000,
+        "included",
+    );
+    assert_plain(
+        &get(web, "inc.test", "/body?n=4000&ct=text/html", Some("br")).await,
+        4000,
+        "not included",
+    );
+    assert_plain(
+        &get(web, "inc.test", "/body?n=4000", Some("br")).await,
+        4000,
+        "no type, include list",
+    );
     // A request whose own Content-Type is excluded is left alone (Traefik's SSE rule).
-    let g = send(web, "GET", "ex.test", "/body?n=4000&ct=text/html", &[("accept-encoding", "gzip"), ("content-type", "text/event-stream")]).await;
+    let g = send(
+        web,
+        "GET",
+        "ex.test",
+        "/body?n=4000&ct=text/html",
+        &[
+            ("accept-encoding", "gzip"),
+            ("content-type", "text/event-stream"),
+        ],
+    )
+    .await;
     assert_plain(&g, 4000, "excluded request type");
     assert!(g.vary().is_empty());
 
     // HEAD, bodiless and partial answers.
-    let g = send(web, "HEAD", "def.test", "/body?n=4000&ct=text/html", &[("accept-encoding", "gzip")]).await;
+    let g = send(
+        web,
+        "HEAD",
+        "def.test",
+        "/body?n=4000&ct=text/html",
+        &[("accept-encoding", "gzip")],
+    )
+    .await;
     assert_eq!(g.one("content-encoding"), None, "HEAD");
     assert_eq!(g.one("content-length"), Some("4000"), "HEAD");
     assert!(g.vary().is_empty(), "HEAD: left alone");
@@ -387,7 +547,12 @@ async fn compress_end_to_end() {
         assert_eq!(g.status, st);
         assert_eq!(g.one("content-encoding"), None, "{path}");
     }
-    assert_compressed(&get(web, "def.test", "/body?n=4000&status=404", Some("gzip")).await, "gzip", 4000, "404");
+    assert_compressed(
+        &get(web, "def.test", "/body?n=4000&status=404", Some("gzip")).await,
+        "gzip",
+        4000,
+        "404",
+    );
 
     // A filter's own answer passes the compress middleware before it (Vary set; the 401 body
     // here is small, so it stays as it is).
@@ -407,9 +572,10 @@ async fn sse(web: SocketAddr, enc: &str, streams: &Events) {
     let (events, rx) = mpsc::unbounded_channel::<String>();
     streams.lock().await.push(rx);
     let stream = tokio::net::TcpStream::connect(web).await.expect("connect");
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-        .await
-        .expect("handshake");
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+            .await
+            .expect("handshake");
     tokio::spawn(conn);
     events.send("first".into()).expect("event");
     let req = hyper::Request::get("/events")
@@ -422,7 +588,9 @@ async fn sse(web: SocketAddr, enc: &str, streams: &Events) {
         .expect("answer head in time")
         .expect("answer");
     assert_eq!(
-        resp.headers().get("content-encoding").and_then(|v| v.to_str().ok()),
+        resp.headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok()),
         Some(enc),
         "events compressed with {enc}"
     );
@@ -458,7 +626,9 @@ impl Decoder {
         match enc {
             "gzip" => Decoder::Gzip(flate2::write::GzDecoder::new(Vec::new())),
             "br" => Decoder::Br(Box::new(brotli::DecompressorWriter::new(Vec::new(), 4096))),
-            _ => Decoder::Zstd(zstd::stream::write::Decoder::new(Vec::new()).expect("zstd decoder")),
+            _ => {
+                Decoder::Zstd(zstd::stream::write::Decoder::new(Vec::new()).expect("zstd decoder"))
+            }
         }
     }
     fn feed(&mut self, d: &[u8]) {

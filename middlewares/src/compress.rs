@@ -3,7 +3,9 @@
 //! `FlowState`); the proxy asks `CompressPolicy::plan` about the response head and encodes the
 //! body itself (src/proxy/compress.rs), since body bytes never pass through filters.
 
-use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE};
+use http::header::{
+    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE,
+};
 use http::{HeaderMap, Method, StatusCode};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -198,9 +200,8 @@ fn media_type(ct: &str) -> Option<&str> {
     let (t, s) = mt.split_once('/')?;
     let token = |x: &str| {
         !x.is_empty()
-            && x.bytes().all(|b| {
-                b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b) && b != b' '
-            })
+            && x.bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b) && b != b' ')
     };
     (token(t) && token(s)).then_some(mt)
 }
@@ -475,7 +476,11 @@ mod tests {
         assert_eq!(neg(&p, "identity;q=0"), None);
         assert_eq!(neg(&p, "identity, gzip;q=0.5"), None);
         assert_eq!(neg(&p, "identity;q=0, br"), Some("br"));
-        assert_eq!(neg(&p, "gzip, identity"), Some("gzip"), "identity sorts last");
+        assert_eq!(
+            neg(&p, "gzip, identity"),
+            Some("gzip"),
+            "identity sorts last"
+        );
         assert_eq!(neg(&p, "deflate"), None);
         assert_eq!(neg(&p, "x-gzip"), None);
         assert_eq!(neg(&p, "GZIP"), None, "case-sensitive, as Traefik");
@@ -485,15 +490,27 @@ mod tests {
         // `*`: the default encoding, else the first configured; it wins ties.
         assert_eq!(neg(&p, "*"), Some("gzip"));
         assert_eq!(neg(&p, "*;q=0"), None);
-        assert_eq!(neg(&p, "br, *"), Some("gzip"), "* sorts first at equal weight");
+        assert_eq!(
+            neg(&p, "br, *"),
+            Some("gzip"),
+            "* sorts first at equal weight"
+        );
         assert_eq!(neg(&p, "br, *;q=0.5"), Some("br"));
-        assert_eq!(neg(&p, "*, gzip;q=0"), Some("br"), "refused codings are skipped");
+        assert_eq!(
+            neg(&p, "*, gzip;q=0"),
+            Some("br"),
+            "refused codings are skipped"
+        );
         // Several header lines are one list.
         assert_eq!(
-            p.negotiate(&ae(&["br;q=0.5", "gzip;q=0.9"])).map(Encoding::as_str),
+            p.negotiate(&ae(&["br;q=0.5", "gzip;q=0.9"]))
+                .map(Encoding::as_str),
             Some("gzip")
         );
-        assert_eq!(p.negotiate(&ae(&["", "br"])).map(Encoding::as_str), Some("br"));
+        assert_eq!(
+            p.negotiate(&ae(&["", "br"])).map(Encoding::as_str),
+            Some("br")
+        );
     }
 
     #[test]
@@ -521,7 +538,11 @@ mod tests {
         h.insert(CONTENT_TYPE, "application/grpc".parse().unwrap());
         assert_eq!(p.on_request(&Method::POST, &h), None, "gRPC requests");
         h.insert(CONTENT_TYPE, "Text/Event-Stream; x=1".parse().unwrap());
-        assert_eq!(p.on_request(&Method::POST, &h), None, "excluded request type");
+        assert_eq!(
+            p.on_request(&Method::POST, &h),
+            None,
+            "excluded request type"
+        );
         h.insert(CONTENT_TYPE, "application/json".parse().unwrap());
         assert_eq!(p.on_request(&Method::POST, &h), Some(Encoding::Gzip));
     }
@@ -539,13 +560,26 @@ mod tests {
 
     #[test]
     fn response_plan() {
-        let p = policy("excludedContentTypes: ['text/plain; charset=utf-8']\nminResponseBodyBytes: 100");
+        let p = policy(
+            "excludedContentTypes: ['text/plain; charset=utf-8']\nminResponseBodyBytes: 100",
+        );
         let ok = StatusCode::OK;
         let html = |len: &str| head(&[("content-type", "text/html"), ("content-length", len)]);
-        assert_eq!(p.plan(ok, &html("100"), None), Plan::Compress, "at the threshold");
+        assert_eq!(
+            p.plan(ok, &html("100"), None),
+            Plan::Compress,
+            "at the threshold"
+        );
         assert_eq!(p.plan(ok, &html("99"), None), Plan::Skip);
-        assert_eq!(p.plan(ok, &head(&[("content-type", "text/html")]), None), Plan::Measure);
-        assert_eq!(p.plan(ok, &head(&[]), Some(5000)), Plan::Compress, "no type");
+        assert_eq!(
+            p.plan(ok, &head(&[("content-type", "text/html")]), None),
+            Plan::Measure
+        );
+        assert_eq!(
+            p.plan(ok, &head(&[]), Some(5000)),
+            Plan::Compress,
+            "no type"
+        );
         assert_eq!(p.plan(ok, &head(&[]), Some(5)), Plan::Skip);
         assert_eq!(
             p.plan(StatusCode::NOT_FOUND, &html("5000"), None),
@@ -568,7 +602,11 @@ mod tests {
         assert_eq!(t("TEXT/PLAIN; charset=ISO-8859-1"), Plan::Skip);
         assert_eq!(t("application/grpc"), Plan::Skip, "gRPC always");
         assert_eq!(t("application/grpc+proto"), Plan::Compress);
-        assert_eq!(t("text/event-stream"), Plan::Compress, "not excluded by default");
+        assert_eq!(
+            t("text/event-stream"),
+            Plan::Compress,
+            "not excluded by default"
+        );
         assert_eq!(t("bad type"), Plan::Skip, "unparsable type");
         let only = policy("includedContentTypes: [application/json, 'text/html; charset=utf-8']");
         let t = |ct: Option<&str>| {
@@ -587,9 +625,18 @@ mod tests {
         let p = policy("{}");
         assert_eq!(p.min_response_body_bytes(), 1024);
         assert_eq!(p.encodings(), &DEFAULT_ENCODINGS);
-        assert_eq!(policy("minResponseBodyBytes: 0").min_response_body_bytes(), 1024);
-        assert_eq!(policy("minResponseBodyBytes: '10'").min_response_body_bytes(), 10);
-        assert_eq!(policy("encodings: 'br,gzip'").encodings(), &[Encoding::Br, Encoding::Gzip]);
+        assert_eq!(
+            policy("minResponseBodyBytes: 0").min_response_body_bytes(),
+            1024
+        );
+        assert_eq!(
+            policy("minResponseBodyBytes: '10'").min_response_body_bytes(),
+            10
+        );
+        assert_eq!(
+            policy("encodings: 'br,gzip'").encodings(),
+            &[Encoding::Br, Encoding::Gzip]
+        );
         let bad = |yaml: &str| {
             CompressPolicy::compile(&serde_norway::from_str(yaml).unwrap())
                 .unwrap_err()
@@ -601,8 +648,10 @@ mod tests {
         assert!(bad("{encodings: [gzip], defaultEncoding: br}").contains("not one of"));
         assert!(bad("minResponseBodyBytes: -1").contains("must not be negative"));
         assert!(bad("excludedContentTypes: [html]").contains("not a media type"));
-        assert!(bad("{excludedContentTypes: [a/b], includedContentTypes: [c/d]}")
-            .contains("mutually exclusive"));
+        assert!(
+            bad("{excludedContentTypes: [a/b], includedContentTypes: [c/d]}")
+                .contains("mutually exclusive")
+        );
     }
 
     #[test]

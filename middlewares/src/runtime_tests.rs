@@ -475,16 +475,16 @@ fn proxy_run_middlewares_compile_when_supported() {
         .unwrap()
         .into_parts();
     let mut flow = FlowState::default();
-    for (i, f) in [&retry, &errors, &compress, &buffering].into_iter().enumerate() {
+    for (i, f) in [&retry, &errors, &compress, &buffering]
+        .into_iter()
+        .enumerate()
+    {
         assert!(matches!(
             f.on_request(i, &mut parts, &CONN, &mut flow),
             Action::Continue
         ));
     }
-    assert_eq!(
-        flow.compress_choice(2),
-        Some(crate::compress::Encoding::Br)
-    );
+    assert_eq!(flow.compress_choice(2), Some(crate::compress::Encoding::Br));
     assert_eq!(flow.compress_choice(0), None);
     assert!(matches!(
         compress.on_request(63, &mut parts, &CONN, &mut flow),

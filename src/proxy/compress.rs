@@ -64,10 +64,9 @@ impl Encoder {
                 BROTLI_QUALITY,
                 BROTLI_LGWIN,
             ))),
-            Encoding::Zstd => Encoder::Zstd(zstd::stream::write::Encoder::new(
-                Vec::new(),
-                ZSTD_LEVEL,
-            )?),
+            Encoding::Zstd => {
+                Encoder::Zstd(zstd::stream::write::Encoder::new(Vec::new(), ZSTD_LEVEL)?)
+            }
         })
     }
 
@@ -152,10 +151,8 @@ pub(super) fn add_vary(rp: &mut response::Parts) {
         })
     });
     if !present {
-        rp.headers.append(
-            header::VARY,
-            HeaderValue::from_static("Accept-Encoding"),
-        );
+        rp.headers
+            .append(header::VARY, HeaderValue::from_static("Accept-Encoding"));
     }
 }
 
@@ -308,7 +305,9 @@ impl http_body::Body for Replay {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.head.is_none() && self.last.is_none() && self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+        self.head.is_none()
+            && self.last.is_none()
+            && self.inner.as_ref().is_none_or(|b| b.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
@@ -449,7 +448,10 @@ where
 
 /// Ends the encoder: its last output as a frame, an error, or `None` when it had nothing left
 /// (the next turn of the loop then ends the body or sends the trailers).
-fn finish(encoder: &mut Option<Encoder>, done: &mut bool) -> Option<Result<Frame<Bytes>, BoxError>> {
+fn finish(
+    encoder: &mut Option<Encoder>,
+    done: &mut bool,
+) -> Option<Result<Frame<Bytes>, BoxError>> {
     let e = encoder.take()?;
     match e.finish() {
         Ok(tail) if tail.is_empty() => None,

@@ -25,7 +25,11 @@ fn text(n: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(n + 64);
     let mut i = 0u64;
     while out.len() < n {
-        let _ = write!(out, "line {i} of the compress case, value {} ", i * 7919 % 1000);
+        let _ = write!(
+            out,
+            "line {i} of the compress case, value {} ",
+            i * 7919 % 1000
+        );
         i += 1;
     }
     out.truncate(n);
@@ -106,15 +110,26 @@ fn decode(ce: Option<&str>, data: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
-async fn fetch(port: u16, method: &str, host: &str, path: &str, headers: &[(&str, &str)], n: usize) -> Result<Seen, String> {
+async fn fetch(
+    port: u16,
+    method: &str,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    n: usize,
+) -> Result<Seen, String> {
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
-    let mut b = hyper::Request::builder().method(method).uri(path).header("host", host);
+    let mut b = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", host);
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
@@ -129,10 +144,17 @@ async fn fetch(port: u16, method: &str, host: &str, path: &str, headers: &[(&str
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let vary_accept_encoding = resp.headers().get_all("vary").iter().any(|v| {
-        v.to_str()
-            .is_ok_and(|s| s.split(',').any(|t| t.trim().eq_ignore_ascii_case("accept-encoding")))
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("accept-encoding"))
+        })
     });
-    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
     let expected = if method == "HEAD" || status == 204 || status == 304 {
         Vec::new()
     } else {
@@ -170,39 +192,152 @@ const MIDDLEWARES: &str = r#"    def:
 "#;
 
 /// (host, method, path, Accept-Encoding or None, extra header, body length)
-type Request = (&'static str, &'static str, &'static str, Option<&'static str>, Option<(&'static str, &'static str)>, usize);
+type Request = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<(&'static str, &'static str)>,
+    usize,
+);
 
 fn requests() -> Vec<Request> {
     let mut r: Vec<Request> = Vec::new();
     let page = "/body?n=4000&ct=text/html";
     for ae in [
-        "gzip", "br", "zstd", "gzip, br", "gzip, br, zstd", "zstd, br", "zstd, gzip",
-        "gzip;q=0.5, br", "gzip, br;q=0.5", "br;q=0, gzip", "gzip;q=0", "*;q=0", "identity",
-        "identity;q=0, br", "identity, gzip;q=0.5", "", "GZIP", "deflate", "x-gzip",
-        "gzip;q=abc, br;q=0.1", "gzip ; q=0.5, br ; q=0.4", "br;q=1.5, gzip",
+        "gzip",
+        "br",
+        "zstd",
+        "gzip, br",
+        "gzip, br, zstd",
+        "zstd, br",
+        "zstd, gzip",
+        "gzip;q=0.5, br",
+        "gzip, br;q=0.5",
+        "br;q=0, gzip",
+        "gzip;q=0",
+        "*;q=0",
+        "identity",
+        "identity;q=0, br",
+        "identity, gzip;q=0.5",
+        "",
+        "GZIP",
+        "deflate",
+        "x-gzip",
+        "gzip;q=abc, br;q=0.1",
+        "gzip ; q=0.5, br ; q=0.4",
+        "br;q=1.5, gzip",
     ] {
         r.push(("def.test", "GET", page, Some(ae), None, 4000));
     }
     r.push(("def.test", "GET", page, None, None, 4000));
     for enc in ["gzip", "br", "zstd"] {
-        r.push(("def.test", "GET", "/body?n=1023&ct=text/html", Some(enc), None, 1023));
-        r.push(("def.test", "GET", "/body?n=1024&ct=text/html", Some(enc), None, 1024));
-        r.push(("def.test", "GET", "/body?n=100000", Some(enc), None, 100_000));
-        r.push(("def.test", "GET", "/body?n=5000&ct=text/html&ce=gzip", Some(enc), None, 5000));
-        r.push(("def.test", "GET", "/body?n=5000&ct=text/html&status=404", Some(enc), None, 5000));
-        r.push(("def.test", "GET", "/body?n=0&status=204", Some(enc), None, 0));
-        r.push(("def.test", "GET", "/body?n=0&status=304", Some(enc), None, 0));
-        r.push(("def.test", "GET", "/body?n=5000&ct=application/grpc", Some(enc), None, 5000));
-        r.push(("def.test", "GET", "/body?n=5000&ct=text/event-stream", Some(enc), None, 5000));
-        r.push(("def.test", "GET", page, Some(enc), Some(("content-type", "application/grpc")), 4000));
+        r.push((
+            "def.test",
+            "GET",
+            "/body?n=1023&ct=text/html",
+            Some(enc),
+            None,
+            1023,
+        ));
+        r.push((
+            "def.test",
+            "GET",
+            "/body?n=1024&ct=text/html",
+            Some(enc),
+            None,
+            1024,
+        ));
+        r.push((
+            "def.test",
+            "GET",
+            "/body?n=100000",
+            Some(enc),
+            None,
+            100_000,
+        ));
+        r.push((
+            "def.test",
+            "GET",
+            "/body?n=5000&ct=text/html&ce=gzip",
+            Some(enc),
+            None,
+            5000,
+        ));
+        r.push((
+            "def.test",
+            "GET",
+            "/body?n=5000&ct=text/html&status=404",
+            Some(enc),
+            None,
+            5000,
+        ));
+        r.push((
+            "def.test",
+            "GET",
+            "/body?n=0&status=204",
+            Some(enc),
+            None,
+            0,
+        ));
+        r.push((
+            "def.test",
+            "GET",
+            "/body?n=0&status=304",
+            Some(enc),
+            None,
+            0,
+        ));
+        r.push((
+            "def.test",
+            "GET",
+            "/body?n=5000&ct=application/grpc",
+            Some(enc),
+            None,
+            5000,
+        ));
+        r.push((
+            "def.test",
+            "GET",
+            "/body?n=5000&ct=text/event-stream",
+            Some(enc),
+            None,
+            5000,
+        ));
+        r.push((
+            "def.test",
+            "GET",
+            page,
+            Some(enc),
+            Some(("content-type", "application/grpc")),
+            4000,
+        ));
         r.push(("min.test", "GET", "/body?n=99", Some(enc), None, 99));
         r.push(("min.test", "GET", "/body?n=100", Some(enc), None, 100));
-        for ct in ["text/plain", "text/plain;%20charset=utf-8", "TEXT/PLAIN", "text/event-stream", "text/html"] {
+        for ct in [
+            "text/plain",
+            "text/plain;%20charset=utf-8",
+            "TEXT/PLAIN",
+            "text/event-stream",
+            "text/html",
+        ] {
             let path: &'static str = Box::leak(format!("/body?n=4000&ct={ct}").into_boxed_str());
             r.push(("ex.test", "GET", path, Some(enc), None, 4000));
         }
-        r.push(("ex.test", "GET", page, Some(enc), Some(("content-type", "text/event-stream")), 4000));
-        for ct in ["application/json", "application/json;%20charset=utf-8", "text/html", "text/css"] {
+        r.push((
+            "ex.test",
+            "GET",
+            page,
+            Some(enc),
+            Some(("content-type", "text/event-stream")),
+            4000,
+        ));
+        for ct in [
+            "application/json",
+            "application/json;%20charset=utf-8",
+            "text/html",
+            "text/css",
+        ] {
             let path: &'static str = Box::leak(format!("/body?n=4000&ct={ct}").into_boxed_str());
             r.push(("inc.test", "GET", path, Some(enc), None, 4000));
         }
@@ -240,7 +375,9 @@ async fn compress_agrees_with_traefik() {
     ));
     let probe = get("probe.test", "/__probe");
     let traefik = start(Proxy::Traefik, &cfg, &[]).await;
-    wait_ready(traefik.port, &probe).await.expect("traefik ready");
+    wait_ready(traefik.port, &probe)
+        .await
+        .expect("traefik ready");
     let wharf = start(Proxy::Wharf, &cfg, &[]).await;
     wait_ready(wharf.port, &probe).await.expect("wharf ready");
     let mut failures = Vec::new();

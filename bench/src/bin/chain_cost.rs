@@ -81,6 +81,13 @@ fn response_phase(
 }
 
 fn main() {
+    // `chain_cost --bcrypt PASSWORD`: prints a bcrypt hash (cost 10), for bench/chain.sh.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--bcrypt") {
+        let pw = args.get(2).map_or("password", String::as_str);
+        println!("{}", bcrypt::hash(pw, 10).expect("bcrypt"));
+        return;
+    }
     // A real bcrypt hash (cost 10, as `htpasswd -B` writes): the first request pays for it, the
     // cache answers the others.
     let hash = bcrypt::hash("password", 10).expect("bcrypt");
@@ -104,7 +111,10 @@ fn main() {
         ("stripPrefix alone".into(), vec![filter(strip)]),
         ("rateLimit alone".into(), vec![filter(rate)]),
         ("compress alone".into(), vec![filter(compress)]),
-        ("basicAuth (bcrypt, cached) alone".into(), vec![filter(&auth)]),
+        (
+            "basicAuth (bcrypt, cached) alone".into(),
+            vec![filter(&auth)],
+        ),
         (
             "headers+stripPrefix+rateLimit+compress+basicAuth".into(),
             five(),
