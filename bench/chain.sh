@@ -7,7 +7,8 @@
 # chain runner alone (bench/src/bin/chain_cost.rs: ns and allocations per request).
 # Proxy pinned to core 0, wrk and the nginx backend to core 1. Prints figures, asserts nothing.
 #   bench/chain.sh [seconds-per-run]
-# Environment: WHARF_BIN (default: the `perf` profile's wharf, built if missing).
+# Environment: WHARF_BIN, CHAIN_COST (default: the `perf` profile's wharf and chain_cost, built
+# if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -26,8 +27,11 @@ if [ -z "$bin" ]; then
   cargo build --profile perf --bin wharf >/dev/null
   bin="$target_dir/perf/wharf"
 fi
-cargo build --profile perf -p wharf-bench --bin chain_cost >/dev/null
-chain_cost="$target_dir/perf/chain_cost"
+chain_cost=${CHAIN_COST:-}
+if [ -z "$chain_cost" ]; then
+  cargo build --profile perf -p wharf-bench --bin chain_cost >/dev/null
+  chain_cost="$target_dir/perf/chain_cost"
+fi
 
 work=$(mktemp -d)
 pids=()
@@ -37,10 +41,13 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null -H "Host: $2" -H "Authorization: Basic dTpwYXNzd29yZA==" "http://127.0.0.1:$1$3" 2>/dev/null && return 0; sleep 0.05; done; echo "nothing answers on $1" >&2; return 1; }
 
-# The backend: nginx, a small answer on every path and a 4 KiB page on /page.
+# The backend: nginx, a small answer on every path and a 4 KiB page at /page.html.
 bport=$(free_port)
 mkdir -p "$work/nginx"
-page=$(python3 -c 'print("".join("<p>line %d of the benchmark page, value %d</p>" % (i, i * 7919 % 1000) for i in range(200))[:4096])')
+mkdir -p "$work/www"
+chmod a+rx "$work" "$work/www"  # nginx workers read the page as an unprivileged user
+python3 -c 'import sys; sys.stdout.write("".join("<p>line %d of the benchmark page, value %d</p>\n" % (i, i * 7919 % 1000) for i in range(200))[:4096])' > "$work/www/page.html"
+chmod a+r "$work/www/page.html"
 cat > "$work/nginx/nginx.conf" <<NGX
 worker_processes 1;
 daemon off;
@@ -54,7 +61,7 @@ http {
   server {
     listen 127.0.0.1:$bport;
     location / { return 200 "hello from the backend\n"; }
-    location /page { return 200 '$page'; }
+    location = /page.html { root $work/www; }
   }
 }
 NGX
@@ -106,8 +113,8 @@ pids+=($wpid)
 wait_http "$wport" plain.local /
 wait_http "$wport" chain.local /api/
 # The chain route really compresses the page (and authenticates).
-enc=$(curl -fsS -o /dev/null -D - -H "Host: chain.local" -H "Authorization: Basic dTpwYXNzd29yZA==" -H "Accept-Encoding: gzip, deflate, br, zstd" "http://127.0.0.1:$wport/api/page" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-encoding"{print $2}')
-echo "chain route /api/page answers Content-Encoding: ${enc:-none}"
+enc=$(curl -fsS -o /dev/null -D - -H "Host: chain.local" -H "Authorization: Basic dTpwYXNzd29yZA==" -H "Accept-Encoding: gzip, deflate, br, zstd" "http://127.0.0.1:$wport/api/page.html" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-encoding"{print $2}')
+echo "chain route /api/page.html answers Content-Encoding: ${enc:-none}"
 
 cat > "$work/pct.lua" <<'LUA'
 done = function(summary, latency, requests)
@@ -137,8 +144,8 @@ echo "keep-alive, $conns connections, ${secs}s each; wharf on core 0, wrk and ng
 printf "%-34s %10s %9s %9s %9s %10s\n" "row" "req/s" "p50 ms" "p99 ms" "p99.9 ms" "CPU us/req"
 run "small, no middlewares" plain.local /api/x
 run "small, 5-middleware chain" chain.local /api/x
-run "4 KiB page, no middlewares" plain.local /page
-run "4 KiB page, chain (gzip)" chain.local /api/page
+run "4 KiB page, no middlewares" plain.local /page.html
+run "4 KiB page, chain (gzip)" chain.local /api/page.html
 
 echo
 taskset -c 0 "$chain_cost"

@@ -296,13 +296,14 @@ impl CompressPolicy {
     ///
     /// No allocation: the header is scanned in place.
     pub fn negotiate(&self, headers: &HeaderMap) -> Option<Encoding> {
-        let mut values = headers.get_all(ACCEPT_ENCODING).iter().peekable();
-        let Some(first) = values.peek() else {
+        let all = headers.get_all(ACCEPT_ENCODING);
+        let mut lines = all.iter();
+        let Some(first) = lines.next() else {
             // RFC 9110: no header means any coding is acceptable; Traefik then uses the
             // default encoding only when one is configured.
             return self.default_encoding;
         };
-        if first.is_empty() && headers.get_all(ACCEPT_ENCODING).iter().count() == 1 {
+        if first.is_empty() && lines.next().is_none() {
             return None;
         }
         let n = self.encodings.len() as i32;
@@ -317,7 +318,7 @@ impl CompressPolicy {
         };
         let mut best: Option<(f64, i32, Coding)> = None;
         let mut refused = [false; 3];
-        for value in values {
+        for value in all.iter() {
             for item in value.as_bytes().split(|b| *b == b',') {
                 let (name, rest) = match item.iter().position(|b| *b == b';') {
                     Some(i) => (&item[..i], Some(&item[i + 1..])),

@@ -33,7 +33,6 @@ pub fn support() -> mw::ProxySupport {
         errors: true,
         buffering: true,
         compress: true,
-        ..mw::ProxySupport::default()
     }
 }
 

@@ -34,6 +34,10 @@ pub(super) const MEASURE_CAP: usize = 1 << 20;
 /// output are not held back waiting for `minResponseBodyBytes`.
 pub(super) const MEASURE_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// Longest time spent measuring: a backend trickling bytes more often than `MEASURE_PAUSE` is
+/// streaming too, and its answer head must not wait for the threshold.
+pub(super) const MEASURE_BUDGET: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// The encoder's output is handed out once it has this many bytes (or at a pause or the end).
 const OUT_CHUNK: usize = 32 * 1024;
 
@@ -215,10 +219,12 @@ pub(super) async fn apply(
             let mut last: Option<Result<Frame<Bytes>, BoxError>> = None;
             let mut ended = false;
             let mut streaming = false;
+            let measure_end = tokio::time::Instant::now() + MEASURE_BUDGET;
             while head.len() < min {
                 // A backend that pauses is streaming (Go's proxy would flush here): decide
                 // now rather than hold its answer back.
-                let next = tokio::time::timeout(MEASURE_PAUSE, body.frame()).await.ok();
+                let wait = (tokio::time::Instant::now() + MEASURE_PAUSE).min(measure_end);
+                let next = tokio::time::timeout_at(wait, body.frame()).await.ok();
                 match next {
                     None => {
                         streaming = true;
