@@ -85,6 +85,28 @@ pub struct FlowState {
     pub consumer: Option<Arc<str>>,
     /// Cookies a ForwardAuth server set that go to the client (`addAuthCookiesToResponse`).
     pub(crate) auth_cookies: Vec<HeaderValue>,
+    /// Two bits per chain position (< 64): the coding the Compress filter there negotiated
+    /// (`Encoding::code`), 0 for none. Read by the proxy with `compress_choice`.
+    pub(crate) compress: u128,
+}
+
+impl FlowState {
+    /// The coding the Compress filter at chain position `index` negotiated in the request
+    /// phase (`None`: leave the response alone, without `Vary`).
+    pub fn compress_choice(&self, index: usize) -> Option<crate::compress::Encoding> {
+        if index >= 64 {
+            return None;
+        }
+        crate::compress::Encoding::from_code(((self.compress >> (2 * index)) & 0b11) as u8)
+    }
+
+    fn set_compress_choice(&mut self, index: usize, enc: Option<crate::compress::Encoding>) {
+        if index < 64 {
+            let shift = 2 * index;
+            self.compress &= !(0b11u128 << shift);
+            self.compress |= u128::from(enc.map_or(0, |e| e.code())) << shift;
+        }
+    }
 }
 
 /// One compiled middleware. Variants exist only for middlewares wharf implements; the others
@@ -136,7 +158,11 @@ impl Filter {
             Filter::BasicAuth(f) => f.on_request(parts, flow),
             Filter::CircuitBreaker(f) => f.on_request(),
             // Run by the proxy around the service call / body (see `ProxySupport`).
-            Filter::Buffering(_) | Filter::Compress(_) | Filter::Errors(_) | Filter::Retry(_) => {
+            Filter::Buffering(_) | Filter::Errors(_) | Filter::Retry(_) => Action::Continue,
+            // Negotiated here, at the filter's place in the chain (an earlier filter may have
+            // changed `Accept-Encoding`); the proxy encodes the body.
+            Filter::Compress(p) => {
+                flow.set_compress_choice(index, p.on_request(&parts.method, &parts.headers));
                 Action::Continue
             }
             Filter::ContentType(_) => Action::Continue,
@@ -298,8 +324,22 @@ pub fn run_response(
     conn: &ConnInfo,
     flow: &FlowState,
 ) {
-    let ran = ran.min(chain.len());
-    for (index, filter) in chain[..ran].iter().enumerate().rev() {
+    run_response_between(chain, 0, ran, parts, conn, flow);
+}
+
+/// Runs the response phase of `chain[lo..hi]`, last filter first: the proxy splits the phase
+/// around a body-transforming filter (Compress sees the headers the filters after it set).
+pub fn run_response_between(
+    chain: &[Filter],
+    lo: usize,
+    hi: usize,
+    parts: &mut response::Parts,
+    conn: &ConnInfo,
+    flow: &FlowState,
+) {
+    let hi = hi.min(chain.len());
+    let lo = lo.min(hi);
+    for (index, filter) in chain.iter().enumerate().take(hi).skip(lo).rev() {
         filter.on_response(index, parts, conn, flow);
     }
 }

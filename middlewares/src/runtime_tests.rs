@@ -45,7 +45,6 @@ fn compile_dispatches_every_implemented_kind() {
 #[test]
 fn unimplemented_kinds_say_so_after_validation() {
     for (yaml, kind) in [
-        ("compress: {}", "compress"),
         ("buffering: {maxRequestBodyBytes: 10}", "buffering"),
         (
             "circuitBreaker: {expression: 'NetworkErrorRatio() > 0.5'}",
@@ -468,12 +467,33 @@ fn proxy_run_middlewares_compile_when_supported() {
     );
     // Still validated when supported.
     assert!(compile("r@file", &spec("retry: {attempts: 0}"), &ctx).is_err());
-    // They do nothing in the request phase: the proxy runs them.
-    let (mut parts, ()) = http::Request::get("/").body(()).unwrap().into_parts();
-    for f in [&retry, &errors, &compress, &buffering] {
+    // They never answer in the request phase: the proxy runs them. Compress records the
+    // coding it negotiated at its chain position.
+    let (mut parts, ()) = http::Request::get("/")
+        .header("accept-encoding", "br;q=0.9, gzip;q=0.5")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let mut flow = FlowState::default();
+    for (i, f) in [&retry, &errors, &compress, &buffering]
+        .into_iter()
+        .enumerate()
+    {
         assert!(matches!(
-            f.on_request(0, &mut parts, &CONN, &mut FlowState::default()),
+            f.on_request(i, &mut parts, &CONN, &mut flow),
             Action::Continue
         ));
     }
+    assert_eq!(flow.compress_choice(2), Some(crate::compress::Encoding::Br));
+    assert_eq!(flow.compress_choice(0), None);
+    assert!(matches!(
+        compress.on_request(63, &mut parts, &CONN, &mut flow),
+        Action::Continue
+    ));
+    assert_eq!(flow.compress_choice(63).map(|e| e.as_str()), Some("br"));
+    assert_eq!(flow.compress_choice(2).map(|e| e.as_str()), Some("br"));
+    parts.method = http::Method::HEAD;
+    compress.on_request(2, &mut parts, &CONN, &mut flow);
+    assert_eq!(flow.compress_choice(2), None, "HEAD: left alone");
+    assert_eq!(flow.compress_choice(63).map(|e| e.as_str()), Some("br"));
 }

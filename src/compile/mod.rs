@@ -348,6 +348,13 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                             continue;
                         };
                         match mw::compile(m, spec, &ctx) {
+                            // The negotiated coding is kept per chain position in 2 bits of
+                            // a u128 (`FlowState`): no allocation per request.
+                            Ok(f) if f.compress_policy().is_some() && filters.len() >= 64 => {
+                                it.disable(format!(
+                                    "middleware `{m}`: compress must be among the first 64 middlewares of a router"
+                                ))
+                            }
                             Ok(f) => filters.push(f),
                             Err(e) => it.disable(format!("middleware `{m}`: {e}")),
                         }

@@ -32,7 +32,7 @@ pub fn support() -> mw::ProxySupport {
         retry: true,
         errors: true,
         buffering: true,
-        ..mw::ProxySupport::default()
+        compress: true,
     }
 }
 
@@ -294,7 +294,7 @@ where
             rbody = rest;
         }
     }
-    mw::run_response(chain, chain.len(), &mut rp, conn, &flow);
+    rbody = response_phase(chain, chain.len(), &mut rp, rbody, conn, &flow).await;
     // InFlightReq counts a request until its answer is sent, as Traefik's handler returns only
     // then: its slot lives in `flow`, which the body carries to its end.
     if chain.iter().any(|f| matches!(f, Filter::InFlightReq(_))) {
@@ -377,7 +377,35 @@ async fn sniff(mut body: Body) -> (Bytes, Body) {
     (prefix, rest)
 }
 
-/// A filter answered: the response phase runs over the filters before it.
+/// The response phase over `chain[..ran]`, last filter first. A Compress filter whose request
+/// negotiated a coding encodes the body at its place, so it sees the headers that the filters
+/// after it set, and the filters before it see the compressed answer (as in Traefik).
+async fn response_phase(
+    chain: &[Filter],
+    ran: usize,
+    rp: &mut http::response::Parts,
+    mut body: Body,
+    conn: &ConnInfo,
+    flow: &FlowState,
+) -> Body {
+    let ran = ran.min(chain.len());
+    let mut hi = ran;
+    for (k, f) in chain[..ran].iter().enumerate().rev() {
+        let Some(policy) = f.compress_policy() else {
+            continue;
+        };
+        mw::run_response_between(chain, k + 1, hi, rp, conn, flow);
+        hi = k;
+        if let Some(enc) = flow.compress_choice(k) {
+            body = super::compress::apply(policy, enc, rp, body).await;
+        }
+    }
+    mw::run_response_between(chain, 0, hi, rp, conn, flow);
+    body
+}
+
+/// A filter answered: the response phase runs over the filters before it (a Compress filter
+/// among them compresses the answer, which wharf holds whole).
 fn answer(
     chain: &[Filter],
     index: usize,
@@ -385,8 +413,20 @@ fn answer(
     conn: &ConnInfo,
     flow: &FlowState,
 ) -> Response<Body> {
-    let (mut rp, bytes) = response.into_parts();
-    mw::run_response(chain, index, &mut rp, conn, flow);
+    let (mut rp, mut bytes) = response.into_parts();
+    let ran = index.min(chain.len());
+    let mut hi = ran;
+    for (k, f) in chain[..ran].iter().enumerate().rev() {
+        let Some(policy) = f.compress_policy() else {
+            continue;
+        };
+        mw::run_response_between(chain, k + 1, hi, &mut rp, conn, flow);
+        hi = k;
+        if let Some(enc) = flow.compress_choice(k) {
+            bytes = super::compress::apply_full(policy, enc, &mut rp, bytes);
+        }
+    }
+    mw::run_response_between(chain, 0, hi, &mut rp, conn, flow);
     Response::from_parts(rp, Body::full(bytes))
 }
 
