@@ -324,7 +324,6 @@ def start_caddy(sc, port, ctx):
     conf = f"""{{
   admin off
   auto_https off
-  persist_config off
   servers {{
     protocols h1 h2c
   }}

@@ -46,7 +46,7 @@ fi
 cargo build --profile perf -p wharf-bench --bin fixed_rate >&2
 FIXED_RATE_BIN="$target_dir/perf/fixed_rate"
 export WHARF_BIN FIXED_RATE_BIN
-ulimit -n 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 PINGORA_BIN=""
 if [ -z "${NO_PINGORA:-}" ]; then

@@ -65,8 +65,8 @@ done
 
 if [ "${1:-}" = "--update" ]; then
   {
-    echo "# Instructions per operation (bench/guard.sh --update), measured on the release build"
-    echo "# of scripts/test. A run fails above baseline + ${max_pct}%."
+    echo "# Instructions per operation, written by bench/guard.sh --update ($(basename "$(dirname "$bin")") build)."
+    echo "# A run fails above baseline + ${max_pct}%."
     printf '%s\n' "${out[@]}"
   } >"$baseline"
   echo "baseline written to $baseline"

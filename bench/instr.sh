@@ -7,7 +7,8 @@
 #   bench/instr.sh [requests] [connections]
 # Environment: WHARF_BIN (default: the `perf` profile build, built if missing);
 # CHAIN=1: the route carries the 5-middleware chain of compare.sh; CG_KEEP=FILE keeps the dump
-# (callgrind_annotate FILE shows where the instructions go).
+# (callgrind_annotate FILE shows where the instructions go); PIN=1 pins wharf to core 0, as
+# compare.sh does (wharf then runs a single-threaded runtime).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 k=${1:-5000}
@@ -77,7 +78,7 @@ $mws
         servers:
           - url: "http://127.0.0.1:$bport"
 YML
-valgrind --tool=callgrind --callgrind-out-file="$work/cg.out.%p" "$bin" \
+${PIN:+taskset -c 0} valgrind --tool=callgrind --callgrind-out-file="$work/cg.out.%p" "$bin" \
   --entryPoints.web.address="127.0.0.1:$wport" --providers.file.filename="$work/dynamic.yml" \
   --log.level=ERROR 2>"$work/vg.log" &
 wpid=$!

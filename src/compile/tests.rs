@@ -480,7 +480,9 @@ fn tls_routers_get_their_own_table() {
 /// and collide, some with explicit priorities (ties broken by name).
 fn path_rules() -> impl proptest::strategy::Strategy<Value = Vec<(String, Option<i64>)>> {
     use proptest::prelude::*;
-    const PATHS: &[&str] = &["/", "/a", "/ab", "/a/", "/a/b", "/b", "/b/c", "/bc", "/c/", "/é"];
+    const PATHS: &[&str] = &[
+        "/", "/a", "/ab", "/a/", "/a/b", "/b", "/b/c", "/bc", "/c/", "/é",
+    ];
     let leaf = prop_oneof![
         (0..PATHS.len()).prop_map(|i| format!("PathPrefix(`{}`)", PATHS[i])),
         (0..PATHS.len()).prop_map(|i| format!("Path(`{}`)", PATHS[i])),
@@ -545,8 +547,12 @@ fn many_path_routes_on_one_host_are_indexed() {
             "    r{i}:\n      rule: \"Host(`one.test`) && PathPrefix(`/p{i}`)\"\n      service: s\n"
         ));
     }
-    routers.push_str("    any:\n      rule: \"PathPrefix(`/`)\"\n      service: s\n      priority: 1\n");
-    routers.push_str("    top:\n      rule: \"Method(`POST`)\"\n      service: s\n      priority: 100000\n");
+    routers.push_str(
+        "    any:\n      rule: \"PathPrefix(`/`)\"\n      service: s\n      priority: 1\n",
+    );
+    routers.push_str(
+        "    top:\n      rule: \"Method(`POST`)\"\n      service: s\n      priority: 100000\n",
+    );
     let snap = compile_yaml(&fixture(&routers));
     let t = &snap.entry_points["web"];
     assert!(t.candidates("one.test").has_path_index());

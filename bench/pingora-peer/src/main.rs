@@ -41,8 +41,7 @@ fn main() {
     };
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
-    let mut service =
-        pingora_proxy::http_proxy_service(&server.configuration, Peer { upstream });
+    let mut service = pingora_proxy::http_proxy_service(&server.configuration, Peer { upstream });
     service.add_tcp(&listen);
     server.add_service(service);
     server.run_forever();

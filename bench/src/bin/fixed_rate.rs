@@ -120,9 +120,7 @@ async fn run(
     (all, errors)
 }
 
-async fn connect(
-    addr: &str,
-) -> Option<hyper::client::conn::http1::SendRequest<Empty<Bytes>>> {
+async fn connect(addr: &str) -> Option<hyper::client::conn::http1::SendRequest<Empty<Bytes>>> {
     let stream = tokio::net::TcpStream::connect(addr).await.ok()?;
     stream.set_nodelay(true).ok()?;
     let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))

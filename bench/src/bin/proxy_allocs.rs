@@ -67,11 +67,15 @@ fn main() {
         .build()
         .expect("runtime");
     // The backend.
-    let backend = load.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+    let backend = load
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
     let bport = backend.local_addr().expect("addr").port();
     load.spawn(async move {
         loop {
-            let Ok((s, _)) = backend.accept().await else { return };
+            let Ok((s, _)) = backend.accept().await else {
+                return;
+            };
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(|_req| async {
                     Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
