@@ -53,7 +53,18 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
+    // With one CPU to run on (a container limited to one core, a process pinned with taskset) a
+    // work-stealing scheduler only adds cross-thread wake-ups and atomics: a single-threaded
+    // runtime serves the same load for fewer instructions per request (bench/README.md).
+    // `TOKIO_WORKER_THREADS` set by the operator keeps the multi-threaded one.
+    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1)
+        && std::env::var_os("TOKIO_WORKER_THREADS").is_none();
+    let mut builder = if one_cpu {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder
         .enable_all()
         .build()
         .context("starting the async runtime")

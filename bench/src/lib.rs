@@ -98,3 +98,43 @@ pub fn rss_kib() -> u64 {
         })
         .unwrap_or(0)
 }
+
+/// One router `bench` on `Host(`bench.local`)` with the 5-middleware chain of bench/compare.py:
+/// ipAllowList, headers (request), headers (response), stripPrefix `/api`, addPrefix `/v1`.
+pub fn chain_config() -> DynamicConfig {
+    let yaml = r#"
+http:
+  routers:
+    bench:
+      rule: "Host(`bench.local`)"
+      service: s
+      middlewares: [allow, reqhdr, resphdr, strip, add]
+  middlewares:
+    allow:
+      ipAllowList:
+        sourceRange: ["127.0.0.1/32"]
+    reqhdr:
+      headers:
+        customRequestHeaders:
+          X-Bench: "1"
+    resphdr:
+      headers:
+        customResponseHeaders:
+          X-Served-By: "proxy"
+    strip:
+      stripPrefix:
+        prefixes: ["/api"]
+    add:
+      addPrefix:
+        prefix: "/v1"
+  services:
+    s:
+      loadBalancer:
+        servers:
+          - url: "http://127.0.0.1:9"
+"#;
+    match serde_norway::from_str(yaml) {
+        Ok(c) => c,
+        Err(e) => panic!("the chain fixture does not parse: {e}"),
+    }
+}

@@ -475,3 +475,92 @@ fn tls_routers_get_their_own_table() {
     assert_eq!(names, vec!["secure@file"]);
     assert!(!snap.tls_entry_points.contains_key("web"));
 }
+
+/// Routes of the path-index tests: rule texts over a small alphabet of paths so prefixes nest
+/// and collide, some with explicit priorities (ties broken by name).
+fn path_rules() -> impl proptest::strategy::Strategy<Value = Vec<(String, Option<i64>)>> {
+    use proptest::prelude::*;
+    const PATHS: &[&str] = &[
+        "/", "/a", "/ab", "/a/", "/a/b", "/b", "/b/c", "/bc", "/c/", "/é",
+    ];
+    let leaf = prop_oneof![
+        (0..PATHS.len()).prop_map(|i| format!("PathPrefix(`{}`)", PATHS[i])),
+        (0..PATHS.len()).prop_map(|i| format!("Path(`{}`)", PATHS[i])),
+        Just("PathRegexp(`^/a`)".to_string()),
+        Just("Method(`GET`)".to_string()),
+        Just("Host(`one.test`)".to_string()),
+    ];
+    let rule = prop_oneof![
+        4 => leaf.clone(),
+        1 => (leaf.clone(), leaf.clone()).prop_map(|(a, b)| format!("{a} || {b}")),
+        1 => (leaf.clone(), leaf.clone()).prop_map(|(a, b)| format!("{a} && {b}")),
+        1 => leaf.clone().prop_map(|a| format!("!{a}")),
+        1 => (leaf.clone(), leaf).prop_map(|(a, b)| format!("Host(`one.test`) && ({a} || !{b})")),
+    ];
+    proptest::collection::vec((rule, proptest::option::of(0i64..4)), 16..48)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+
+    /// The path index picks exactly the route the linear walk over the same candidate list
+    /// picks, for every path, host-less or on a host.
+    #[test]
+    fn path_index_matches_linear_walk(rules in path_rules()) {
+        let mut routers = String::new();
+        for (i, (rule, prio)) in rules.iter().enumerate() {
+            routers.push_str(&format!("    r{i}:\n      rule: \"{rule}\"\n      service: s\n"));
+            if let Some(p) = prio {
+                routers.push_str(&format!("      priority: {p}\n"));
+            }
+        }
+        let snap = compile_yaml(&fixture(&routers));
+        let t = &snap.entry_points["web"];
+        let headers = http::HeaderMap::new();
+        for host in ["one.test", "other.test"] {
+            for path in ["/", "/a", "/ab", "/abc", "/a/", "/a/b", "/a/bc", "/b", "/b/c", "/bc",
+                         "/c", "/c/", "/c/d", "/é", "/éé", "/x", ""] {
+                let req = RequestInfo {
+                    method: &http::Method::GET,
+                    host,
+                    path,
+                    query: None,
+                    headers: &headers,
+                    client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                };
+                let linear = t.candidates(host).iter().find(|r| r.rule.matches(&req));
+                proptest::prop_assert_eq!(
+                    t.find(&req).map(|r| &*r.name),
+                    linear.map(|r| &*r.name),
+                    "host {} path {}", host, path
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn many_path_routes_on_one_host_are_indexed() {
+    let mut routers = String::new();
+    for i in 0..500 {
+        routers.push_str(&format!(
+            "    r{i}:\n      rule: \"Host(`one.test`) && PathPrefix(`/p{i}`)\"\n      service: s\n"
+        ));
+    }
+    routers.push_str(
+        "    any:\n      rule: \"PathPrefix(`/`)\"\n      service: s\n      priority: 1\n",
+    );
+    routers.push_str(
+        "    top:\n      rule: \"Method(`POST`)\"\n      service: s\n      priority: 100000\n",
+    );
+    let snap = compile_yaml(&fixture(&routers));
+    let t = &snap.entry_points["web"];
+    assert!(t.candidates("one.test").has_path_index());
+    // Longer rules first: `/p100` (r100) is tried before `/p10` (r10) and `/p1` (r1).
+    assert_eq!(find(&snap, "web", "one.test", "/p100/x"), Some("r100@file"));
+    assert_eq!(find(&snap, "web", "one.test", "/p10/x"), Some("r10@file"));
+    assert_eq!(find(&snap, "web", "one.test", "/p1"), Some("r1@file"));
+    assert_eq!(find(&snap, "web", "one.test", "/p1x"), Some("r1@file"));
+    assert_eq!(find(&snap, "web", "one.test", "/q"), Some("any@file"));
+    assert_eq!(find(&snap, "web", "two.test", "/p7"), Some("any@file"));
+}

@@ -76,6 +76,28 @@ impl Expr {
         }
     }
 
+    /// Literal path prefixes that bound the rule: `Some(keys)` when the rule can only match a
+    /// routing path that starts with one of `keys`; `None` = any path. Same shape as
+    /// `host_keys`: an `And` takes its smallest bounded operand, an `Or` is bounded only when
+    /// every operand is, `!` never is.
+    pub fn path_keys(&self) -> Option<Vec<String>> {
+        match self {
+            Expr::Leaf(Matcher::Path(p) | Matcher::PathPrefix(p)) => Some(vec![p.clone()]),
+            Expr::Leaf(_) | Expr::Not(_) => None,
+            Expr::And(items) => items
+                .iter()
+                .filter_map(Expr::path_keys)
+                .min_by_key(Vec::len),
+            Expr::Or(items) => {
+                let mut all = Vec::new();
+                for item in items {
+                    all.extend(item.path_keys()?);
+                }
+                Some(all)
+            }
+        }
+    }
+
     pub fn domains(&self, negated: bool, out: &mut Vec<String>) {
         match self {
             Expr::Leaf(m) if !negated => {

@@ -3,7 +3,8 @@
 //!
 //! Contract used by compile and proxy (keep these signatures):
 //! - `parse(src, syntax) -> Result<Rule, RuleError>`; `RuleError` carries a 1-based column.
-//! - `Rule::matches(&RequestInfo) -> bool`; `Rule::host_keys() -> HostKeys` for the route table.
+//! - `Rule::matches(&RequestInfo) -> bool`; `Rule::host_keys() -> HostKeys` and
+//!   `Rule::path_keys()` for the route table.
 //! - `Display for Rule` prints a rule that parses back to the same `Rule` (with `rule.syntax()`).
 //!
 //! Layout: `parser` turns text into an expression tree (tokens, precedence, strings, errors with
@@ -150,6 +151,17 @@ impl Rule {
                 }
             }
         }
+    }
+
+    /// Literal prefixes of the routing path that bound this rule, sorted and deduplicated:
+    /// `Some(keys)` when the rule can only match a path starting with one of `keys` (from `Path`
+    /// and `PathPrefix` leaves, which compare the routing path byte for byte), `None` when it
+    /// may match any path. The route table indexes long candidate lists with it.
+    pub fn path_keys(&self) -> Option<Vec<String>> {
+        let mut keys = self.expr.path_keys()?;
+        keys.sort();
+        keys.dedup();
+        Some(keys)
     }
 
     /// The length in bytes of the rule text as written: Traefik's default router priority
