@@ -29,6 +29,7 @@ pub use crate::headers::Headers;
 pub use crate::in_flight_req::{InFlightGuard, InFlightReq};
 pub use crate::ip_allow_list::IpAllowList;
 pub use crate::jwt::Jwt;
+pub use crate::pass_tls_client_cert::{ClientCertChain, PassTlsClientCert};
 pub use crate::rate_limit::RateLimit;
 pub use crate::redirect_regex::RedirectRegex;
 pub use crate::redirect_scheme::RedirectScheme;
@@ -109,6 +110,7 @@ pub enum Filter {
     Headers(Box<Headers>),
     IpAllowList(IpAllowList),
     InFlightReq(InFlightReq),
+    PassTlsClientCert(Box<PassTlsClientCert>),
     RateLimit(RateLimit),
     RedirectRegex(RedirectRegex),
     RedirectScheme(RedirectScheme),
@@ -146,6 +148,7 @@ impl Filter {
             Filter::Headers(f) => f.on_request(index, parts, conn, flow),
             Filter::IpAllowList(f) => f.on_request(parts, conn),
             Filter::InFlightReq(f) => f.on_request(parts, conn, flow),
+            Filter::PassTlsClientCert(f) => f.on_request(parts),
             Filter::RateLimit(f) => f.on_request(parts, conn, flow),
             Filter::RedirectRegex(f) => f.on_request(parts, conn),
             Filter::RedirectScheme(f) => f.on_request(parts, conn),
@@ -181,6 +184,7 @@ impl Filter {
             | Filter::EncodedCharacters(_)
             | Filter::IpAllowList(_)
             | Filter::InFlightReq(_)
+            | Filter::PassTlsClientCert(_)
             | Filter::RateLimit(_)
             | Filter::RedirectRegex(_)
             | Filter::RedirectScheme(_)
@@ -524,7 +528,8 @@ pub fn compile(
             nsy(kind)
         }
         K::GrpcWeb => nsy(kind),
-        K::PassTlsClientCert => nsy(kind),
+        K::PassTlsClientCert => PassTlsClientCert::compile(opt(&spec.pass_tls_client_cert)?)
+            .map(|f| Filter::PassTlsClientCert(Box::new(f))),
         K::Retry if ctx.support.retry => RetryPolicy::compile(opt(&spec.retry)?).map(Filter::Retry),
         K::Retry => {
             crate::retry::validate(opt(&spec.retry)?)?;
