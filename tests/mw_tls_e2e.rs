@@ -427,7 +427,6 @@ tls:
     let h = headers_of(&body);
     assert!(!h.contains_key("x-forwarded-tls-client-cert"), "{h:?}");
     assert!(!h.contains_key("x-forwarded-tls-client-cert-info"), "{h:?}");
-    drop(w.store);
 }
 
 /// An HTTPS auth server that requires a client certificate from `client_ca`; it answers 200

@@ -643,9 +643,10 @@ async fn call(
     body: Bytes,
     limit: Option<u64>,
 ) -> Result<(http::response::Parts, Bytes), CallError> {
-    let client = client
-        .or_else(default_auth_client)
-        .ok_or(CallError::Failed("no client".into()))?;
+    let client: &AuthClient = match client {
+        Some(c) => c,
+        None => default_auth_client().ok_or(CallError::Failed("no client".into()))?,
+    };
     let scheme = match parts.uri.scheme_str() {
         Some("https") => UpstreamScheme::Https,
         Some("http") => UpstreamScheme::Http,

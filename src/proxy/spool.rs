@@ -47,6 +47,7 @@ impl Spooled {
     }
 
     /// Whether part of the body lives on disk.
+    #[cfg(test)]
     pub(super) fn on_disk(&self) -> bool {
         self.file.is_some()
     }
