@@ -4,6 +4,7 @@
 //! WHARF_COMPAT_SKIP=1 to skip on a machine without it.
 
 mod harness;
+mod mtls;
 
 use harness::*;
 
