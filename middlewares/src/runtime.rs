@@ -25,6 +25,7 @@ pub use crate::digest_auth::DigestAuth;
 pub use crate::encoded_characters::EncodedCharacters;
 pub use crate::errors::ErrorPages;
 pub use crate::forward_auth::ForwardAuth;
+pub use crate::grpc_web::{GrpcWeb, GrpcWebExchange};
 pub use crate::headers::Headers;
 pub use crate::in_flight_req::{InFlightGuard, InFlightReq};
 pub use crate::ip_allow_list::IpAllowList;
@@ -86,6 +87,11 @@ pub struct FlowState {
     pub consumer: Option<Arc<str>>,
     /// Cookies a ForwardAuth server set that go to the client (`addAuthCookiesToResponse`).
     pub(crate) auth_cookies: Vec<HeaderValue>,
+    /// A GrpcWeb filter translated this request: the proxy translates the bodies.
+    pub grpc_web: Option<crate::grpc_web::GrpcWebExchange>,
+    /// GrpcWeb's CORS decision for the answer: `Some(None)`: only `Vary: Origin`;
+    /// `Some(Some(origin))`: also the allowed origin with credentials.
+    pub(crate) grpc_web_cors: Option<Option<HeaderValue>>,
 }
 
 /// One compiled middleware. Variants exist only for middlewares wharf implements; the others
@@ -107,6 +113,7 @@ pub enum Filter {
     /// Error pages fetched by the proxy (`ProxySupport::errors`).
     Errors(Box<ErrorPages>),
     ForwardAuth(Box<ForwardAuth>),
+    GrpcWeb(Box<GrpcWeb>),
     Headers(Box<Headers>),
     IpAllowList(IpAllowList),
     InFlightReq(InFlightReq),
@@ -145,6 +152,7 @@ impl Filter {
             Filter::DigestAuth(f) => f.on_request(parts, flow),
             Filter::EncodedCharacters(f) => f.on_request(parts),
             Filter::ForwardAuth(f) => Action::Call(Box::new(f.auth_request(parts, conn))),
+            Filter::GrpcWeb(f) => f.on_request(parts, flow),
             Filter::Headers(f) => f.on_request(index, parts, conn, flow),
             Filter::IpAllowList(f) => f.on_request(parts, conn),
             Filter::InFlightReq(f) => f.on_request(parts, conn, flow),
@@ -170,6 +178,7 @@ impl Filter {
         match self {
             Filter::Headers(f) => f.on_response(index, parts, conn, flow),
             Filter::ForwardAuth(f) => f.on_response(parts, flow),
+            Filter::GrpcWeb(f) => f.on_response(parts, flow),
             Filter::AddPrefix(_)
             | Filter::ApiKey(_)
             | Filter::Jwt(_)
@@ -366,6 +375,8 @@ pub struct ProxySupport {
     pub compress: bool,
     /// The proxy buffers bodies per `Filter::buffering_policy`.
     pub buffering: bool,
+    /// The proxy translates gRPC-Web bodies per `FlowState::grpc_web`.
+    pub grpc_web: bool,
 }
 
 impl Default for CompileCtx<'_> {
@@ -526,6 +537,9 @@ pub fn compile(
         K::ForwardAuth => {
             crate::forward_auth::validate(opt(&spec.forward_auth)?)?;
             nsy(kind)
+        }
+        K::GrpcWeb if ctx.support.grpc_web => {
+            GrpcWeb::compile(opt(&spec.grpc_web)?).map(|f| Filter::GrpcWeb(Box::new(f)))
         }
         K::GrpcWeb => nsy(kind),
         K::PassTlsClientCert => PassTlsClientCert::compile(opt(&spec.pass_tls_client_cert)?)

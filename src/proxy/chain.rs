@@ -33,6 +33,7 @@ pub fn support() -> mw::ProxySupport {
         retry: true,
         errors: true,
         buffering: true,
+        grpc_web: true,
         ..mw::ProxySupport::default()
     }
 }
@@ -125,6 +126,12 @@ where
                 return answer(chain, chain.len(), status_only(500), conn, &flow);
             }
         }
+    }
+
+    // GrpcWeb: a grpc-web-text body is base64-decoded on its way to the gRPC server.
+    if let Some(ex) = flow.grpc_web {
+        let taken = std::mem::replace(&mut body, Body::empty());
+        body = super::grpc_web::request_body(taken, ex.text);
     }
 
     // Buffering (oxy's buffer, as Traefik): the request body is read whole before the service
@@ -314,6 +321,10 @@ where
         }
     }
     mw::run_response(chain, chain.len(), &mut rp, conn, &flow);
+    // GrpcWeb: the server's trailers go back in the body (and the text format is base64).
+    if let Some(ex) = flow.grpc_web {
+        rbody = super::grpc_web::response_body(rbody, ex.text);
+    }
     // InFlightReq counts a request until its answer is sent, as Traefik's handler returns only
     // then: its slot lives in `flow`, which the body carries to its end.
     if chain.iter().any(|f| matches!(f, Filter::InFlightReq(_))) {

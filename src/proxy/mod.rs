@@ -24,6 +24,7 @@
 //! URL fragment is dropped (the `http` crate strips it) instead of refused with 400.
 
 mod chain;
+mod grpc_web;
 mod headers;
 mod hooks;
 mod io;
