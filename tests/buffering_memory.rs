@@ -27,22 +27,23 @@ async fn counting_backend(total: Arc<AtomicU64>) -> SocketAddr {
             let Ok((s, _)) = l.accept().await else { return };
             let total = total.clone();
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let total = total.clone();
-                    async move {
-                        let mut body = req.into_body();
-                        let mut n = 0u64;
-                        while let Some(Ok(f)) = body.frame().await {
-                            if let Some(d) = f.data_ref() {
-                                n += d.len() as u64;
-                                total.fetch_add(d.len() as u64, Ordering::SeqCst);
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let total = total.clone();
+                        async move {
+                            let mut body = req.into_body();
+                            let mut n = 0u64;
+                            while let Some(Ok(f)) = body.frame().await {
+                                if let Some(d) = f.data_ref() {
+                                    n += d.len() as u64;
+                                    total.fetch_add(d.len() as u64, Ordering::SeqCst);
+                                }
                             }
+                            Ok::<_, std::convert::Infallible>(http::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::from(format!("len={n}"))),
+                            ))
                         }
-                        Ok::<_, std::convert::Infallible>(http::Response::new(
-                            http_body_util::Full::new(bytes::Bytes::from(format!("len={n}"))),
-                        ))
-                    }
-                });
+                    });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
                     .await;
@@ -76,7 +77,8 @@ async fn post_chunked(addr: SocketAddr, host: &str, total: u64) -> u16 {
         let chunk = vec![0u8; MIB as usize];
         let mut sent = 0;
         while sent < total {
-            wr.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
+            wr.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
             wr.write_all(&chunk).await?;
             wr.write_all(b"\r\n").await?;
             sent += MIB;
@@ -132,7 +134,11 @@ async fn huge_bodies_stay_bounded() {
         .unwrap();
     let mut buf = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut buf)).await;
-    assert!(buf.starts_with(b"HTTP/1.1 413"), "{}", String::from_utf8_lossy(&buf));
+    assert!(
+        buf.starts_with(b"HTTP/1.1 413"),
+        "{}",
+        String::from_utf8_lossy(&buf)
+    );
 
     // 256 MiB streamed chunked against a 32 MiB limit: 413 once the limit is passed, the
     // service never sees a byte.

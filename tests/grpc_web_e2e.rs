@@ -33,39 +33,46 @@ async fn grpc_server(calls: Arc<AtomicUsize>) -> SocketAddr {
             let Ok((s, _)) = l.accept().await else { return };
             let calls = calls.clone();
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    async move {
-                        let ct = req.headers().get("content-type").cloned();
-                        let cl = req.headers().contains_key("content-length");
-                        let version = format!("{:?}", req.version());
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let msg = body.get(5..).unwrap_or_default();
-                        let mut reply = b"echo:".to_vec();
-                        reply.extend_from_slice(msg);
-                        let mut trailers = http::HeaderMap::new();
-                        trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
-                        trailers.insert("grpc-message", http::HeaderValue::from_static("ok"));
-                        let frames = vec![
-                            Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::from(frame(&reply)))),
-                            Ok(http_body::Frame::trailers(trailers)),
-                        ];
-                        let mut r = http::Response::new(
-                            StreamBody::new(futures_util::stream::iter(frames)).boxed(),
-                        );
-                        let h = r.headers_mut();
-                        h.insert("content-type", http::HeaderValue::from_static("application/grpc+proto"));
-                        if let Some(ct) = ct {
-                            h.insert("x-seen-content-type", ct);
+                let svc =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        calls.fetch_add(1, Ordering::SeqCst);
+                        async move {
+                            let ct = req.headers().get("content-type").cloned();
+                            let cl = req.headers().contains_key("content-length");
+                            let version = format!("{:?}", req.version());
+                            let body = req.into_body().collect().await.unwrap().to_bytes();
+                            let msg = body.get(5..).unwrap_or_default();
+                            let mut reply = b"echo:".to_vec();
+                            reply.extend_from_slice(msg);
+                            let mut trailers = http::HeaderMap::new();
+                            trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+                            trailers.insert("grpc-message", http::HeaderValue::from_static("ok"));
+                            let frames = vec![
+                                Ok::<_, std::convert::Infallible>(http_body::Frame::data(
+                                    Bytes::from(frame(&reply)),
+                                )),
+                                Ok(http_body::Frame::trailers(trailers)),
+                            ];
+                            let mut r = http::Response::new(
+                                StreamBody::new(futures_util::stream::iter(frames)).boxed(),
+                            );
+                            let h = r.headers_mut();
+                            h.insert(
+                                "content-type",
+                                http::HeaderValue::from_static("application/grpc+proto"),
+                            );
+                            if let Some(ct) = ct {
+                                h.insert("x-seen-content-type", ct);
+                            }
+                            h.insert("x-seen-version", version.parse().unwrap());
+                            h.insert("x-seen-content-length", cl.to_string().parse().unwrap());
+                            Ok::<_, std::convert::Infallible>(r)
                         }
-                        h.insert("x-seen-version", version.parse().unwrap());
-                        h.insert("x-seen-content-length", cl.to_string().parse().unwrap());
-                        Ok::<_, std::convert::Infallible>(r)
-                    }
-                });
-                let _ = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
-                    .await;
+                    });
+                let _ =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                        .await;
             });
         }
     });
@@ -80,11 +87,10 @@ async fn send(
     body: Vec<u8>,
 ) -> (u16, http::HeaderMap, Bytes) {
     let s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut tx, conn) = hyper::client::conn::http1::handshake::<_, BoxBody>(
-        hyper_util::rt::TokioIo::new(s),
-    )
-    .await
-    .unwrap();
+    let (mut tx, conn) =
+        hyper::client::conn::http1::handshake::<_, BoxBody>(hyper_util::rt::TokioIo::new(s))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     let mut b = http::Request::builder()
         .method(method)
@@ -161,7 +167,10 @@ async fn grpc_web_to_h2c_and_back() {
     assert_eq!(h["access-control-allow-origin"], "https://app.test");
     assert_eq!(h["access-control-allow-credentials"], "true");
     let exposed = h["access-control-expose-headers"].to_str().unwrap();
-    assert!(exposed.contains("Content-Type") && exposed.contains("X-Seen-Version"), "{exposed}");
+    assert!(
+        exposed.contains("Content-Type") && exposed.contains("X-Seen-Version"),
+        "{exposed}"
+    );
     assert!(!h.contains_key("trailer"));
     assert_eq!(&body[..], &expected[..]);
 
@@ -170,7 +179,10 @@ async fn grpc_web_to_h2c_and_back() {
     let (status, h, body) = send(
         addr,
         "POST",
-        &[("content-type", "application/grpc-web-text"), ("origin", "https://other.test")],
+        &[
+            ("content-type", "application/grpc-web-text"),
+            ("origin", "https://other.test"),
+        ],
         b64.encode(&msg).into_bytes(),
     )
     .await;
@@ -192,7 +204,10 @@ async fn grpc_web_to_h2c_and_back() {
         &[
             ("origin", "https://app.test"),
             ("access-control-request-method", "POST"),
-            ("access-control-request-headers", "content-type,x-grpc-web,x-user-agent"),
+            (
+                "access-control-request-headers",
+                "content-type,x-grpc-web,x-user-agent",
+            ),
         ],
         Vec::new(),
     )
@@ -201,7 +216,10 @@ async fn grpc_web_to_h2c_and_back() {
     assert!(body.is_empty());
     assert_eq!(h["access-control-allow-origin"], "https://app.test");
     assert_eq!(h["access-control-allow-methods"], "POST");
-    assert_eq!(h["access-control-allow-headers"], "Content-Type, X-Grpc-Web, X-User-Agent");
+    assert_eq!(
+        h["access-control-allow-headers"],
+        "Content-Type, X-Grpc-Web, X-User-Agent"
+    );
     assert_eq!(h["access-control-max-age"], "600");
     assert_eq!(calls.load(Ordering::SeqCst), before);
 }

@@ -431,10 +431,7 @@ tls:
 
 /// An HTTPS auth server that requires a client certificate from `client_ca`; it answers 200
 /// with `X-Auth-User: alice` and counts the calls it served.
-async fn auth_server(
-    server_ca: &Ca,
-    client_ca: &Ca,
-) -> (SocketAddr, Arc<AtomicUsize>) {
+async fn auth_server(server_ca: &Ca, client_ca: &Ca) -> (SocketAddr, Arc<AtomicUsize>) {
     let (sc, sk, _) = leaf(server_ca, &["auth.test"], &["127.0.0.1"]);
     let mut roots = rustls::RootCertStore::empty();
     roots.add(client_ca.der.clone()).unwrap();
@@ -460,18 +457,22 @@ async fn auth_server(
             let count = count.clone();
             tokio::spawn(async move {
                 // A client without an acceptable certificate fails here.
-                let Ok(tls) = acceptor.accept(s).await else { return };
-                let svc = hyper::service::service_fn(move |_req: http::Request<hyper::body::Incoming>| {
-                    count.fetch_add(1, Ordering::SeqCst);
-                    async move {
-                        Ok::<_, std::convert::Infallible>(
-                            http::Response::builder()
-                                .header("x-auth-user", "alice")
-                                .body(http_body_util::Full::new(bytes::Bytes::new()))
-                                .unwrap(),
-                        )
-                    }
-                });
+                let Ok(tls) = acceptor.accept(s).await else {
+                    return;
+                };
+                let svc = hyper::service::service_fn(
+                    move |_req: http::Request<hyper::body::Incoming>| {
+                        count.fetch_add(1, Ordering::SeqCst);
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                http::Response::builder()
+                                    .header("x-auth-user", "alice")
+                                    .body(http_body_util::Full::new(bytes::Bytes::new()))
+                                    .unwrap(),
+                            )
+                        }
+                    },
+                );
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
                     .await;
@@ -544,13 +545,21 @@ async fn forward_auth_over_https_with_a_client_certificate() {
 
     // Broken settings disable the middleware (and its router) with a precise message.
     let snap = w.store.load();
-    let err = |n: &str| snap.report.middlewares[&format!("{n}@file")].errors.join("; ");
+    let err = |n: &str| {
+        snap.report.middlewares[&format!("{n}@file")]
+            .errors
+            .join("; ")
+    };
     assert!(
         err("halfpair").contains("both TLS cert and key must be defined"),
         "{}",
         err("halfpair")
     );
-    assert!(err("missingca").contains("nope.pem"), "{}", err("missingca"));
+    assert!(
+        err("missingca").contains("nope.pem"),
+        "{}",
+        err("missingca")
+    );
     assert!(err("good").is_empty(), "{}", err("good"));
     let tcp = TcpStream::connect(w.web).await.unwrap();
     assert_eq!(http1(tcp, "halfpair.test", "").await.0, 404);

@@ -221,7 +221,10 @@ pub type CallClient = std::sync::Arc<dyn std::any::Any + Send + Sync>;
 impl ClientTlsSpec {
     /// Whether anything differs from the default client (system roots, no certificate).
     pub fn is_set(&self) -> bool {
-        !self.ca.is_empty() || !self.cert.is_empty() || !self.key.is_empty() || self.insecure_skip_verify
+        !self.ca.is_empty()
+            || !self.cert.is_empty()
+            || !self.key.is_empty()
+            || self.insecure_skip_verify
     }
 }
 

@@ -71,7 +71,8 @@ impl GrpcWeb {
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         };
         let content_type = first(&header::CONTENT_TYPE).unwrap_or_default();
-        let is_web = parts.method == Method::POST && content_type.starts_with("application/grpc-web");
+        let is_web =
+            parts.method == Method::POST && content_type.starts_with("application/grpc-web");
         let is_preflight = parts.method == Method::OPTIONS
             && first(&header::ACCESS_CONTROL_REQUEST_HEADERS)
                 .is_some_and(|h| h.to_ascii_lowercase().contains("x-grpc-web"));
@@ -283,13 +284,25 @@ mod tests {
         let f = web(&["https://app.test"]);
         for (ct, grpc, text) in [
             ("application/grpc-web", "application/grpc", false),
-            ("application/grpc-web+proto", "application/grpc+proto", false),
+            (
+                "application/grpc-web+proto",
+                "application/grpc+proto",
+                false,
+            ),
             ("application/grpc-web-text", "application/grpc", true),
-            ("application/grpc-web-text+proto", "application/grpc+proto", true),
+            (
+                "application/grpc-web-text+proto",
+                "application/grpc+proto",
+                true,
+            ),
         ] {
             let mut p = req(
                 "POST",
-                &[("content-type", ct), ("content-length", "12"), ("origin", "https://app.test")],
+                &[
+                    ("content-type", ct),
+                    ("content-length", "12"),
+                    ("origin", "https://app.test"),
+                ],
             );
             let mut flow = FlowState::default();
             assert!(matches!(f.on_request(&mut p, &mut flow), Action::Continue));
@@ -298,15 +311,26 @@ mod tests {
             assert_eq!(flow.grpc_web, Some(GrpcWebExchange { text }));
 
             let mut resp = http::Response::new(()).into_parts().0;
+            resp.headers.insert(
+                "content-type",
+                HeaderValue::from_static("application/grpc+proto"),
+            );
             resp.headers
-                .insert("content-type", HeaderValue::from_static("application/grpc+proto"));
-            resp.headers.insert("trailer", HeaderValue::from_static("Grpc-Status"));
-            resp.headers.insert("grpc-encoding", HeaderValue::from_static("identity"));
+                .insert("trailer", HeaderValue::from_static("Grpc-Status"));
+            resp.headers
+                .insert("grpc-encoding", HeaderValue::from_static("identity"));
             f.on_response(&mut resp, &flow);
-            let web_ct = if text { "application/grpc-web-text+proto" } else { "application/grpc-web+proto" };
+            let web_ct = if text {
+                "application/grpc-web-text+proto"
+            } else {
+                "application/grpc-web+proto"
+            };
             assert_eq!(resp.headers["content-type"], web_ct);
             assert!(!resp.headers.contains_key("trailer"));
-            assert_eq!(resp.headers["access-control-allow-origin"], "https://app.test");
+            assert_eq!(
+                resp.headers["access-control-allow-origin"],
+                "https://app.test"
+            );
             assert_eq!(resp.headers["access-control-allow-credentials"], "true");
             assert_eq!(resp.headers["vary"], "Origin");
             assert_eq!(
@@ -342,7 +366,10 @@ mod tests {
                 &[
                     ("origin", origin),
                     ("access-control-request-method", method),
-                    ("access-control-request-headers", "x-grpc-web,content-type, x-user-agent"),
+                    (
+                        "access-control-request-headers",
+                        "x-grpc-web,content-type, x-user-agent",
+                    ),
                 ],
             );
             match f.on_request(&mut p, &mut FlowState::default()) {
@@ -356,13 +383,26 @@ mod tests {
         let h = r.headers();
         assert_eq!(h["access-control-allow-origin"], "https://app.test");
         assert_eq!(h["access-control-allow-methods"], "POST");
-        assert_eq!(h["access-control-allow-headers"], "X-Grpc-Web, Content-Type, X-User-Agent");
+        assert_eq!(
+            h["access-control-allow-headers"],
+            "X-Grpc-Web, Content-Type, X-User-Agent"
+        );
         assert_eq!(h["access-control-allow-credentials"], "true");
         assert_eq!(h["access-control-max-age"], "600");
         let vary: Vec<_> = h.get_all("vary").iter().collect();
-        assert_eq!(vary, ["Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"]);
+        assert_eq!(
+            vary,
+            [
+                "Origin",
+                "Access-Control-Request-Method",
+                "Access-Control-Request-Headers"
+            ]
+        );
         // Unknown origin, or a method rs/cors does not allow by default: 200 without CORS.
-        for r in [ask("https://evil.test", "POST"), ask("https://app.test", "PUT")] {
+        for r in [
+            ask("https://evil.test", "POST"),
+            ask("https://app.test", "PUT"),
+        ] {
             assert_eq!(r.status(), 200);
             assert!(!r.headers().contains_key("access-control-allow-origin"));
         }
@@ -392,6 +432,9 @@ mod tests {
         assert_eq!(f[0], 0x80);
         assert_eq!(&f[1..5], &(payload.len() as u32).to_be_bytes());
         assert_eq!(&f[5..], payload);
-        assert_eq!(&trailer_frame(&http::HeaderMap::new())[..], &[0x80, 0, 0, 0, 0]);
+        assert_eq!(
+            &trailer_frame(&http::HeaderMap::new())[..],
+            &[0x80, 0, 0, 0, 0]
+        );
     }
 }

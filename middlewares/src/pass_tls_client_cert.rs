@@ -242,7 +242,11 @@ fn info_header_value(info: &InfoParts, certs: &[CertificateDer<'static>]) -> Str
     query_escape(&raw)
 }
 
-fn cert_info(out: &mut Vec<u8>, info: &InfoParts, cert: &x509_parser::certificate::X509Certificate<'_>) {
+fn cert_info(
+    out: &mut Vec<u8>,
+    info: &InfoParts,
+    cert: &x509_parser::certificate::X509Certificate<'_>,
+) {
     let mut first = true;
     let mut field = |out: &mut Vec<u8>, name: &str, value: &[u8]| {
         if !first {
@@ -269,7 +273,11 @@ fn cert_info(out: &mut Vec<u8>, info: &InfoParts, cert: &x509_parser::certificat
         }
     }
     if info.serial_number {
-        field(out, "SerialNumber", serial_decimal(cert.raw_serial()).as_bytes());
+        field(
+            out,
+            "SerialNumber",
+            serial_decimal(cert.raw_serial()).as_bytes(),
+        );
     }
     // Go writes `uint64(t.Unix())`: a date before 1970 wraps around, kept as is.
     if info.not_before {

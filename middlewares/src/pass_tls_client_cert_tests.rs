@@ -75,7 +75,10 @@ fn all_info() -> PassTlsClientCertSpec {
     serde_json::from_value(json).unwrap()
 }
 
-fn run(spec: &PassTlsClientCertSpec, chain: Option<Vec<CertificateDer<'static>>>) -> http::HeaderMap {
+fn run(
+    spec: &PassTlsClientCertSpec,
+    chain: Option<Vec<CertificateDer<'static>>>,
+) -> http::HeaderMap {
     let f = PassTlsClientCert::compile(spec).unwrap();
     let (mut parts, ()) = Request::new(()).into_parts();
     if let Some(c) = chain {
@@ -115,10 +118,16 @@ fn every_info_field_of_a_chain_in_traefiks_format() {
     let info = h["x-forwarded-tls-client-cert-info"].to_str().unwrap();
     assert_eq!(unescape(info), format!("{LEAF_INFO},{CA_INFO}"));
     // Go's QueryEscape: `=` `"` `,` `;` `@` `:` `/` escaped, space as `+`, `.` `-` kept.
-    assert!(info.starts_with("Subject%3D%22DC%3Dexample%2CC%3DFR%2CST%3DRhone"), "{info}");
+    assert!(
+        info.starts_with("Subject%3D%22DC%3Dexample%2CC%3DFR%2CST%3DRhone"),
+        "{info}"
+    );
     assert!(info.contains("O%3DWharf%2C+Inc.%2COU"), "{info}");
     assert!(info.contains("me%40a.test"), "{info}");
-    assert!(info.contains("spiffe%3A%2F%2Fa.test%2Fx%22%2CSubject"), "{info}");
+    assert!(
+        info.contains("spiffe%3A%2F%2Fa.test%2Fx%22%2CSubject"),
+        "{info}"
+    );
 
     // pem: base64 of each DER, no delimiters, line breaks or escaping, comma-joined.
     use base64::Engine as _;
@@ -192,6 +201,9 @@ fn serial_numbers_as_go_big_int() {
 
 #[test]
 fn query_escape_matches_go() {
-    assert_eq!(query_escape(b"a b+c=d&e/f~g-h_i.j\"k,l;m"), "a+b%2Bc%3Dd%26e%2Ff~g-h_i.j%22k%2Cl%3Bm");
+    assert_eq!(
+        query_escape(b"a b+c=d&e/f~g-h_i.j\"k,l;m"),
+        "a+b%2Bc%3Dd%26e%2Ff~g-h_i.j%22k%2Cl%3Bm"
+    );
     assert_eq!(query_escape("é".as_bytes()), "%C3%A9");
 }

@@ -204,7 +204,9 @@ where
     let replay: Option<Replay> = match (spooled, retry) {
         (Some(s), _) => Some(Replay::Spool(s)),
         (None, None) => None,
-        (None, Some(_)) if http_body::Body::is_end_stream(&body) => Some(Replay::Bytes(Bytes::new())),
+        (None, Some(_)) if http_body::Body::is_end_stream(&body) => {
+            Some(Replay::Bytes(Bytes::new()))
+        }
         (None, Some(_)) => match content_length(&parts.headers) {
             Some(n) if n <= RETRY_REPLAY_LIMIT => {
                 let taken = std::mem::replace(&mut body, Body::empty());

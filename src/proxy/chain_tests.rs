@@ -677,7 +677,10 @@ async fn buffering_spills_to_disk_and_replays_exactly() {
     let r = raw(a, &req).await;
     assert_eq!(status(&r), 200, "{}", &r[..r.len().min(300)]);
     assert_eq!(body(&r), format!("len=300000 sum={sum}"));
-    assert_eq!(header(&r, "content-length"), [format!("len=300000 sum={sum}").len().to_string()]);
+    assert_eq!(
+        header(&r, "content-length"),
+        [format!("len=300000 sum={sum}").len().to_string()]
+    );
     let mut req =
         b"POST /len HTTP/1.1\r\nHost: bufdisk\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
             .to_vec();

@@ -54,7 +54,10 @@ fn decode_groups(input: &[u8]) -> Result<Vec<u8>, BoxError> {
     }
     let mut out = Vec::with_capacity(input.len() / 4 * 3);
     for g in input.chunks(4) {
-        out.extend(B64.decode(g).map_err(|e| format!("grpc-web-text body: {e}"))?);
+        out.extend(
+            B64.decode(g)
+                .map_err(|e| format!("grpc-web-text body: {e}"))?,
+        );
     }
     Ok(out)
 }
@@ -214,7 +217,10 @@ mod tests {
         let enc = B64.encode(plain);
         let (a, b) = enc.split_at(5);
         let body = request_body(
-            stream(vec![Frame::data(Bytes::from(a.to_string())), Frame::data(Bytes::from(format!("{b}\r\n")))]),
+            stream(vec![
+                Frame::data(Bytes::from(a.to_string())),
+                Frame::data(Bytes::from(format!("{b}\r\n"))),
+            ]),
             true,
         );
         assert_eq!(&body.collect().await.unwrap().to_bytes()[..], plain);
@@ -262,9 +268,6 @@ mod tests {
         .await
         .unwrap()
         .to_bytes();
-        assert_eq!(
-            B64.decode(&out[..]).unwrap(),
-            [&msg[..], &tf[..]].concat()
-        );
+        assert_eq!(B64.decode(&out[..]).unwrap(), [&msg[..], &tf[..]].concat());
     }
 }

@@ -34,8 +34,8 @@ mod server;
 mod settings;
 mod spool;
 
-pub use chain::support as middleware_support;
 pub(crate) use chain::auth_client_for;
+pub use chain::support as middleware_support;
 pub use headers::{
     append_forwarded_for, host_port, is_websocket, normalize_host, prepare_forwarded_headers,
     remove_hop_by_hop_request, remove_hop_by_hop_response, set_forwarded_headers, ForwardedInput,

@@ -54,7 +54,11 @@ impl Spooled {
 
     /// Reads `body` whole, keeping up to `mem` bytes in memory and the rest on disk; more than
     /// `max` bytes (when set) is `TooLarge`, detected as soon as the excess arrives.
-    pub(super) async fn read(body: Body, mem: u64, max: Option<u64>) -> Result<Spooled, SpoolError> {
+    pub(super) async fn read(
+        body: Body,
+        mem: u64,
+        max: Option<u64>,
+    ) -> Result<Spooled, SpoolError> {
         let mut body = body;
         let mut out = Spooled::default();
         let mut mem_len = 0u64;
@@ -105,35 +109,36 @@ impl Spooled {
                 .into_iter()
                 .map(|b| Ok::<_, BoxError>(Frame::data(b))),
         );
-        let stream: Pin<Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, BoxError>> + Send + Sync>> =
-            match &self.file {
-                None => Box::pin(head),
-                Some(f) => {
-                    use futures_util::StreamExt;
+        let stream: Pin<
+            Box<dyn futures_util::Stream<Item = Result<Frame<Bytes>, BoxError>> + Send + Sync>,
+        > = match &self.file {
+            None => Box::pin(head),
+            Some(f) => {
+                use futures_util::StreamExt;
+                let f = f.clone();
+                let total = self.file_len;
+                let tail = futures_util::stream::unfold(0u64, move |off| {
                     let f = f.clone();
-                    let total = self.file_len;
-                    let tail = futures_util::stream::unfold(0u64, move |off| {
-                        let f = f.clone();
-                        async move {
-                            if off >= total {
-                                return None;
-                            }
-                            let n = FILE_CHUNK.min(total - off);
-                            let read = tokio::task::spawn_blocking(move || {
-                                let mut buf = vec![0u8; n as usize];
-                                f.read_exact_at(&mut buf, off).map(|()| buf)
-                            })
-                            .await;
-                            match read {
-                                Ok(Ok(buf)) => Some((Ok(Frame::data(Bytes::from(buf))), off + n)),
-                                Ok(Err(e)) => Some((Err(BoxError::from(e)), total)),
-                                Err(e) => Some((Err(BoxError::from(e)), total)),
-                            }
+                    async move {
+                        if off >= total {
+                            return None;
                         }
-                    });
-                    Box::pin(head.chain(tail))
-                }
-            };
+                        let n = FILE_CHUNK.min(total - off);
+                        let read = tokio::task::spawn_blocking(move || {
+                            let mut buf = vec![0u8; n as usize];
+                            f.read_exact_at(&mut buf, off).map(|()| buf)
+                        })
+                        .await;
+                        match read {
+                            Ok(Ok(buf)) => Some((Ok(Frame::data(Bytes::from(buf))), off + n)),
+                            Ok(Err(e)) => Some((Err(BoxError::from(e)), total)),
+                            Err(e) => Some((Err(BoxError::from(e)), total)),
+                        }
+                    }
+                });
+                Box::pin(head.chain(tail))
+            }
+        };
         Body::boxed(BodyExt::boxed(Exact {
             inner: http_body_util::StreamBody::new(stream),
             left: self.len,

@@ -113,7 +113,9 @@ async fn client_cert_headers(
         .await
         .map_err(|_| "timeout".to_string())?;
     let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").ok_or(format!("no answer: {text}"))?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or(format!("no answer: {text}"))?;
     if !head.starts_with("HTTP/1.1 200") {
         return Err(format!("not 200: {head}"));
     }
@@ -147,7 +149,10 @@ fn openssl_leaf(dir: &Path, root: &Ca) -> (Vec<CertificateDer<'static>>, String)
         "subjectAltName=DNS:b.test,IP:10.9.8.7,email:x@y.test,DNS:a.test,IP:2001:db8::7,URI:spiffe://t/w\n",
     );
     let run = |args: &[&str]| {
-        let out = Command::new("openssl").args(args).output().expect("openssl");
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
         assert!(
             out.status.success(),
             "openssl {args:?}: {}",
@@ -160,9 +165,22 @@ fn openssl_leaf(dir: &Path, root: &Ca) -> (Vec<CertificateDer<'static>>, String)
         "/DC=com/DC=example/C=FR/C=DE/ST=Rhone/L=Lyon/O=Org A/O=Org B, Inc./OU=Unit 1/OU=Unit 2/CN=first/CN=last/serialNumber=SN-77",
     ]);
     run(&[
-        "x509", "-req", "-in", csr.to_str().unwrap(), "-CA", &root_pem, "-CAkey", &root_key,
-        "-set_serial", "123456789012345678901234567890", "-days", "30", "-extfile", &ext,
-        "-out", crt.to_str().unwrap(),
+        "x509",
+        "-req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-CA",
+        &root_pem,
+        "-CAkey",
+        &root_key,
+        "-set_serial",
+        "123456789012345678901234567890",
+        "-days",
+        "30",
+        "-extfile",
+        &ext,
+        "-out",
+        crt.to_str().unwrap(),
     ]);
     let pem = std::fs::read_to_string(&crt).unwrap();
     let chain = rustls_pemfile::certs(&mut pem.as_bytes())
@@ -252,7 +270,9 @@ tls:
     );
     let probe = get("probe.test", "/__probe");
     let traefik = start(Proxy::Traefik, &cfg, &[]).await;
-    wait_ready(traefik.port, &probe).await.expect("traefik ready");
+    wait_ready(traefik.port, &probe)
+        .await
+        .expect("traefik ready");
     let wharf = start(Proxy::Wharf, &cfg, &[]).await;
     wait_ready(wharf.port, &probe).await.expect("wharf ready");
     let rcgen_key = ckey.serialize_pem();
