@@ -1,4 +1,6 @@
-//! GrpcWeb: converts gRPC-Web requests to gRPC over HTTP/2 and back.
+//! GrpcWeb: converts gRPC-Web requests to gRPC over HTTP/2 and back. The filter rewrites the
+//! heads in the chain's request and response phases and answers CORS preflights; the proxy
+//! (src/proxy/grpc_web.rs) translates the bodies.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -207,6 +209,10 @@ impl GrpcWeb {
             .collect();
         names.sort();
         names.dedup();
+        // The wrapper always adds the two gRPC trailer names (lower-case, after the others),
+        // since they may arrive as headers of a trailers-only answer.
+        names.push("grpc-status".to_string());
+        names.push("grpc-message".to_string());
         if let Ok(v) = HeaderValue::from_str(&names.join(", ")) {
             parts
                 .headers
@@ -335,7 +341,7 @@ mod tests {
             assert_eq!(resp.headers["vary"], "Origin");
             assert_eq!(
                 resp.headers["access-control-expose-headers"],
-                "Access-Control-Allow-Credentials, Access-Control-Allow-Origin, Content-Type, Grpc-Encoding, Vary"
+                "Access-Control-Allow-Credentials, Access-Control-Allow-Origin, Content-Type, Grpc-Encoding, Vary, grpc-status, grpc-message"
             );
         }
     }

