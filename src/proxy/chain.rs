@@ -425,10 +425,18 @@ fn answer(
 /// A bare answer with the status text as body (Go's proxy style, no Content-Type).
 fn status_only(code: u16) -> Response<Bytes> {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut r = Response::new(Bytes::from_static(
-        status.canonical_reason().unwrap_or("").as_bytes(),
-    ));
+    // Go's status text where it differs from the http crate's (as Traefik writes it, reason
+    // phrase included).
+    let text = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
+        _ => status.canonical_reason().unwrap_or(""),
+    };
+    let mut r = Response::new(Bytes::from_static(text.as_bytes()));
     *r.status_mut() = status;
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        r.extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(text.as_bytes()));
+    }
     r
 }
 
