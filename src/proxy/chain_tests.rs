@@ -645,7 +645,10 @@ async fn buffering_refuses_large_bodies() {
     .await;
     assert_eq!(status(&r), 413, "{r}");
     // Go's wording, as Traefik answers (checked against Traefik 3.7).
-    assert!(r.starts_with("HTTP/1.1 413 Request Entity Too Large\r\n"), "{r}");
+    assert!(
+        r.starts_with("HTTP/1.1 413 Request Entity Too Large\r\n"),
+        "{r}"
+    );
     assert_eq!(body(&r), "Request Entity Too Large");
     let r = raw(
         a,

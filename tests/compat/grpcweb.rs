@@ -64,6 +64,15 @@ async fn grpc_server() -> SocketAddr {
     addr
 }
 
+/// One request: name, method, path, headers, body.
+type Case = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Vec<u8>,
+);
+
 /// What must agree: status, chosen headers (Expose-Headers as a set: Go lists a map), body.
 #[derive(Debug, PartialEq, Eq)]
 struct Seen {
@@ -195,7 +204,7 @@ async fn grpc_web_matches_traefik() {
     let text = base64::engine::general_purpose::STANDARD
         .encode(&msg)
         .into_bytes();
-    let cases: Vec<(&str, &str, &str, Vec<(&str, &str)>, Vec<u8>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "binary, allowed origin",
             "POST",
