@@ -60,8 +60,12 @@ struct Pebble {
     mgmt: SocketAddr,
     /// pebble-challtestsrv's management port (`/set-txt`, `/clear-txt`).
     dns_mgmt: SocketAddr,
+    /// pebble-challtestsrv's DNS server.
+    dns: SocketAddr,
     /// pebble's own TLS certificate (trusted through `caCertificates`).
     tls_cert: PathBuf,
+    /// The name that certificate is for.
+    tls_name: String,
 }
 
 async fn wait_port(addr: SocketAddr) {
@@ -73,23 +77,60 @@ async fn wait_port(addr: SocketAddr) {
 }
 
 async fn start_pebble(dir: &Path, http_port: u16, tls_port: u16, validity_secs: u64) -> Pebble {
+    start_pebble_with(
+        dir,
+        http_port,
+        tls_port,
+        validity_secs,
+        PebbleOpts::default(),
+    )
+    .await
+}
+
+/// Less common pebble settings.
+#[derive(Default)]
+struct PebbleOpts {
+    /// Where pebble's validator asks DNS (default: its pebble-challtestsrv).
+    dns_server: Option<SocketAddr>,
+    /// External account binding required, with this (kid, base64url MAC key).
+    eab: Option<(String, String)>,
+    /// pebble's own TLS certificate names only this (so only `caServerName` verifies it).
+    server_name: Option<String>,
+}
+
+async fn start_pebble_with(
+    dir: &Path,
+    http_port: u16,
+    tls_port: u16,
+    validity_secs: u64,
+    opts: PebbleOpts,
+) -> Pebble {
+    let dns_server = opts.dns_server;
     let key = rcgen::KeyPair::generate().expect("key");
-    let mut params =
-        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-            .expect("params");
+    let names = match &opts.server_name {
+        Some(n) => vec![n.clone()],
+        None => vec!["localhost".to_string(), "127.0.0.1".to_string()],
+    };
+    let mut params = rcgen::CertificateParams::new(names).expect("params");
     params.is_ca = rcgen::IsCa::NoCa;
     let cert = params.self_signed(&key).expect("self-signed");
     let tls_cert = dir.join("pebble-cert.pem");
     std::fs::write(&tls_cert, cert.pem()).expect("write cert");
     std::fs::write(dir.join("pebble-key.pem"), key.serialize_pem()).expect("write key");
     let (listen, mgmt, dns, dns_mgmt) = (free_port(), free_port(), free_port(), free_port());
-    let validity = if validity_secs > 0 {
+    let mut validity = if validity_secs > 0 {
         format!(", \"certificateValidityPeriod\": {validity_secs}")
     } else {
         String::new()
     };
+    let eab_required = opts.eab.is_some();
+    if let Some((kid, mac)) = &opts.eab {
+        validity.push_str(&format!(
+            ", \"externalAccountMACKeys\": {{\"{kid}\": \"{mac}\"}}"
+        ));
+    }
     let cfg = format!(
-        "{{\"pebble\": {{\"listenAddress\": \"127.0.0.1:{listen}\", \"managementListenAddress\": \"127.0.0.1:{mgmt}\", \"certificate\": \"{}\", \"privateKey\": \"{}\", \"httpPort\": {http_port}, \"tlsPort\": {tls_port}, \"ocspResponderURL\": \"\", \"externalAccountBindingRequired\": false{validity}}}}}",
+        "{{\"pebble\": {{\"listenAddress\": \"127.0.0.1:{listen}\", \"managementListenAddress\": \"127.0.0.1:{mgmt}\", \"certificate\": \"{}\", \"privateKey\": \"{}\", \"httpPort\": {http_port}, \"tlsPort\": {tls_port}, \"ocspResponderURL\": \"\", \"externalAccountBindingRequired\": {eab_required}{validity}}}}}",
         tls_cert.display(),
         dir.join("pebble-key.pem").display()
     );
@@ -121,7 +162,7 @@ async fn start_pebble(dir: &Path, http_port: u16, tls_port: u16, validity_secs: 
             "-config",
             cfg_path.to_str().expect("utf8"),
             "-dnsserver",
-            &format!("127.0.0.1:{dns}"),
+            &dns_server.map_or_else(|| format!("127.0.0.1:{dns}"), |a| a.to_string()),
         ])
         .env("PEBBLE_VA_NOSLEEP", "1")
         .env("PEBBLE_WFE_NONCEREJECT", "0")
@@ -136,7 +177,12 @@ async fn start_pebble(dir: &Path, http_port: u16, tls_port: u16, validity_secs: 
         dir_url: format!("https://127.0.0.1:{listen}/dir"),
         mgmt: SocketAddr::from(([127, 0, 0, 1], mgmt)),
         dns_mgmt: SocketAddr::from(([127, 0, 0, 1], dns_mgmt)),
+        dns: SocketAddr::from(([127, 0, 0, 1], dns)),
         tls_cert,
+        tls_name: opts
+            .server_name
+            .clone()
+            .unwrap_or_else(|| "localhost".into()),
     };
     wait_port(SocketAddr::from(([127, 0, 0, 1], listen))).await;
     wait_port(SocketAddr::from(([127, 0, 0, 1], dns_mgmt))).await;
@@ -147,7 +193,7 @@ async fn start_pebble(dir: &Path, http_port: u16, tls_port: u16, validity_secs: 
 impl Pebble {
     /// pebble's issuing root (`/roots/0` on the management port).
     async fn root(&self) -> rustls::pki_types::CertificateDer<'static> {
-        let pem = https_get(self.mgmt, &self.tls_cert, "/roots/0").await;
+        let pem = https_get(self.mgmt, &self.tls_cert, &self.tls_name, "/roots/0").await;
         let mut r = pem.as_bytes();
         let root = rustls_pemfile::certs(&mut r)
             .next()
@@ -158,7 +204,7 @@ impl Pebble {
 }
 
 /// A minimal HTTPS GET trusting `ca` (pebble's own certificate).
-async fn https_get(addr: SocketAddr, ca: &Path, path: &str) -> String {
+async fn https_get(addr: SocketAddr, ca: &Path, server_name: &str, path: &str) -> String {
     let mut roots = rustls::RootCertStore::empty();
     let pem = std::fs::read(ca).expect("ca");
     for c in rustls_pemfile::certs(&mut pem.as_slice()) {
@@ -172,13 +218,14 @@ async fn https_get(addr: SocketAddr, ca: &Path, path: &str) -> String {
     .with_root_certificates(roots)
     .with_no_client_auth();
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let name = rustls::pki_types::ServerName::try_from(server_name.to_string()).expect("name");
     let mut tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
         .connect(name, tcp)
         .await
         .expect("tls");
     tls.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+        format!("GET {path} HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
     )
     .await
     .expect("write");
@@ -538,11 +585,43 @@ async fn renewal_when_a_third_of_the_lifetime_remains() {
         renew_at < na && na - renew_at >= 4,
         "renewal {renew_at} vs not-after {na}"
     );
+    let root = pebble.root().await;
+    // The first certificate is served...
+    let served_not_after = |leaf: &rustls::pki_types::CertificateDer<'_>| {
+        let (_, c) = x509_parser::parse_x509_certificate(leaf.as_ref()).expect("leaf");
+        c.validity().not_after.timestamp() as u64
+    };
+    let start = Instant::now();
+    loop {
+        if let Some((leaf, body)) = tls_get(h.web, "renew.test", &root).await {
+            assert_eq!(body, "backend-ok");
+            if served_not_after(&leaf) >= na {
+                break;
+            }
+        }
+        assert!(start.elapsed() < DEADLINE, "renew.test never served");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let second = poll("renewed", &h, |inv| {
         valid(inv, "renew.test").filter(|c| c.not_after.unwrap_or(0) > na)
     })
     .await;
     assert_eq!(second.failures, 0);
+    // ...and the renewed one replaces it on the same listener, without a restart.
+    let start = Instant::now();
+    loop {
+        if let Some((leaf, body)) = tls_get(h.web, "renew.test", &root).await {
+            assert_eq!(body, "backend-ok");
+            if served_not_after(&leaf) > na {
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the renewed certificate was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let stored: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&storage).expect("acme.json")).expect("json");
     // The renewed certificate replaced the old one.
@@ -742,10 +821,15 @@ async fn dns01_exec_issuance() {
     let mut resolvers = resolver(&storage, &pebble.dir_url, &pebble.tls_cert, false);
     if let Some(a) = resolvers.get_mut("le").and_then(|r| r.acme.as_mut()) {
         a.http_challenge = None;
-        a.dns_challenge = Some(wharf::config::DnsChallenge {
-            provider: "exec".into(),
-            ..Default::default()
-        });
+        // The propagation check asks challtestsrv (its only resolver); challtestsrv answers
+        // every A query with 127.0.0.1, so the authoritative-server check (port 53) is off.
+        a.dns_challenge = Some(
+            serde_norway::from_str(&format!(
+                "provider: exec\nresolvers: [\"{}\"]\npropagation:\n  disableANSChecks: true\n  requireAllRNS: true\n",
+                pebble.dns
+            ))
+            .expect("dnsChallenge"),
+        );
     }
     let options = AcmeOptions {
         dns_exec: Some(acme::DnsExec {
@@ -852,4 +936,450 @@ async fn binary_wires_resolvers_from_static_config() {
     assert_eq!(mode, 0o600);
     let (status, location, _) = get(web, "bin.test", "/x").await.expect("get");
     assert_eq!((status, location.as_str()), (301, "https://bin.test/x"));
+}
+
+/// knotd (Debian's `knot`), authoritative for `wharf.test` on a free loopback port, accepting
+/// dynamic updates signed with TSIG key `wharf-key` (HMAC-SHA256, `secret` in base64).
+struct Knot {
+    _proc: Proc,
+    addr: SocketAddr,
+}
+
+/// knotd lives in /usr/sbin, which a non-root PATH may miss.
+fn knotd() -> &'static str {
+    if Command::new("knotd").arg("-V").output().is_ok() {
+        "knotd"
+    } else {
+        "/usr/sbin/knotd"
+    }
+}
+
+fn have_knot() -> bool {
+    if Command::new(knotd()).arg("-V").output().is_ok() {
+        true
+    } else {
+        eprintln!("knotd not installed (scripts/install-test-deps installs knot); skipping");
+        false
+    }
+}
+
+async fn start_knot(dir: &Path, secret: &str) -> Knot {
+    let port = free_port();
+    let zone = dir.join("wharf.test.zone");
+    std::fs::write(
+        &zone,
+        "$ORIGIN wharf.test.\n$TTL 60\n@ SOA ns.wharf.test. admin.wharf.test. 1 3600 600 86400 60\n@ NS ns.wharf.test.\nns A 127.0.0.1\n_acme-challenge.alias CNAME _acme-challenge.target\n",
+    )
+    .expect("zone file");
+    let d = dir.display();
+    let conf = dir.join("knot.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "server:\n  listen: 127.0.0.1@{port}\n  rundir: {d}\ndatabase:\n  storage: {d}/db\nkey:\n  - id: wharf-key\n    algorithm: hmac-sha256\n    secret: {secret}\nacl:\n  - id: update\n    key: wharf-key\n    action: update\nzone:\n  - domain: wharf.test\n    storage: {d}\n    file: wharf.test.zone\n    acl: update\n    zonefile-sync: -1\n    journal-content: none\n"
+        ),
+    )
+    .expect("knot.conf");
+    let child = Command::new(knotd())
+        .args(["-c", conf.to_str().expect("utf8")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("knotd starts");
+    let knot = Knot {
+        _proc: Proc(child),
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    };
+    // Ready once it answers the zone's SOA.
+    let start = Instant::now();
+    loop {
+        let q = wharf::acme::dns::wire::query(
+            1,
+            "wharf.test.",
+            wharf::acme::dns::wire::TYPE_SOA,
+            false,
+        )
+        .expect("query");
+        if let Ok((_, m)) =
+            wharf::acme::dns::exchange(knot.addr, &q, Duration::from_millis(200)).await
+        {
+            if m.rcode() == 0 && !m.answers.is_empty() {
+                return knot;
+            }
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "knotd never answered on {}",
+            knot.addr
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The TXT values knot holds at `fqdn`.
+async fn knot_txt(knot: &Knot, fqdn: &str) -> Vec<String> {
+    let q = wharf::acme::dns::wire::query(2, fqdn, wharf::acme::dns::wire::TYPE_TXT, false)
+        .expect("query");
+    let (_, m) = wharf::acme::dns::exchange(knot.addr, &q, Duration::from_secs(2))
+        .await
+        .expect("knot answers");
+    m.answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            wharf::acme::dns::wire::RData::Txt(t) => Some(t.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn rfc2136_resolver(
+    storage: &Path,
+    pebble: &Pebble,
+    knot: &Knot,
+) -> BTreeMap<String, CertificateResolver> {
+    let mut resolvers = resolver(storage, &pebble.dir_url, &pebble.tls_cert, false);
+    if let Some(a) = resolvers.get_mut("le").and_then(|r| r.acme.as_mut()) {
+        a.http_challenge = None;
+        // knot is the only resolver and the authority; it does not listen on port 53, so the
+        // authoritative-server check is off and every resolver (knot) must show the record.
+        a.dns_challenge = Some(
+            serde_norway::from_str(&format!(
+                "provider: rfc2136\nresolvers: [\"{}\"]\npropagation:\n  disableANSChecks: true\n  requireAllRNS: true\n",
+                knot.addr
+            ))
+            .expect("dnsChallenge"),
+        );
+    }
+    resolvers
+}
+
+fn rfc2136_env(knot: &Knot, secret: &str) -> wharf::acme::dns::LegoEnv {
+    let vars: BTreeMap<String, String> = [
+        ("RFC2136_NAMESERVER", knot.addr.to_string()),
+        ("RFC2136_TSIG_KEY", "wharf-key".to_string()),
+        ("RFC2136_TSIG_SECRET", secret.to_string()),
+        ("RFC2136_TSIG_ALGORITHM", "hmac-sha256.".to_string()),
+        ("RFC2136_TTL", "30".to_string()),
+        ("RFC2136_PROPAGATION_TIMEOUT", "20".to_string()),
+        ("RFC2136_POLLING_INTERVAL", "1".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    wharf::acme::dns::LegoEnv::fixed(vars)
+}
+
+/// DNS-01 through RFC 2136 dynamic updates signed with TSIG, against a real knotd that pebble
+/// asks for the TXT records: a host name, a wildcard with its apex (two TXT values at one name
+/// at once), and a name whose `_acme-challenge` is a CNAME (the update goes to the target). The
+/// records are removed afterwards. A wrong TSIG secret is refused by knot,
+/// and the refusal shows in the inventory with the server's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns01_rfc2136_tsig_against_knot() {
+    if !have_pebble() || !have_knot() {
+        return;
+    }
+    use base64::Engine;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let secret = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+    let knot = start_knot(tmp.path(), &secret).await;
+    let pebble = start_pebble_with(
+        tmp.path(),
+        free_port(),
+        free_port(),
+        0,
+        PebbleOpts {
+            dns_server: Some(knot.addr),
+            ..Default::default()
+        },
+    )
+    .await;
+    let root = pebble.root().await;
+    let storage = tmp.path().join("acme.json");
+    let resolvers = rfc2136_resolver(&storage, &pebble, &knot);
+    let options = AcmeOptions {
+        lego_env: rfc2136_env(&knot, &secret),
+        ..Default::default()
+    };
+    let be = backend().await;
+    let web = std::net::TcpListener::bind("127.0.0.1:0").expect("bind web");
+    let h = harness(web, &resolvers, false, options).await;
+    let mut cfg = routes(be, &["rfc.wharf.test", "alias.wharf.test"]);
+    let wild: DynamicConfig = serde_norway::from_str(
+        "http:\n  routers:\n    wild:\n      rule: \"Host(`a.wild.wharf.test`)\"\n      service: s\n      entryPoints: [web]\n      tls:\n        certResolver: le\n        domains:\n          - main: \"*.wild.wharf.test\"\n            sans: [\"wild.wharf.test\"]\n",
+    )
+    .expect("wild router");
+    cfg.http.routers.extend(wild.http.routers);
+    h.file.publish(cfg);
+    poll("rfc.wharf.test issued", &h, |inv| {
+        valid(inv, "rfc.wharf.test")
+    })
+    .await;
+    let pem = verify_published(&h, "rfc.wharf.test", &root);
+    wait_served(h.web, "rfc.wharf.test", &root, &pem).await;
+    poll("*.wild.wharf.test issued", &h, |inv| {
+        valid(inv, "*.wild.wharf.test")
+    })
+    .await;
+    let pem = verify_published(&h, "a.wild.wharf.test", &root);
+    assert_eq!(verify_published(&h, "wild.wharf.test", &root), pem);
+    wait_served(h.web, "a.wild.wharf.test", &root, &pem).await;
+    // `_acme-challenge.alias` is a CNAME: the record went to its target (lego's CNAME support).
+    poll("alias.wharf.test issued", &h, |inv| {
+        valid(inv, "alias.wharf.test")
+    })
+    .await;
+    let pem = verify_published(&h, "alias.wharf.test", &root);
+    wait_served(h.web, "alias.wharf.test", &root, &pem).await;
+    assert!(knot_txt(&knot, "_acme-challenge.target.wharf.test.")
+        .await
+        .is_empty());
+    // Cleanup removed every challenge record from the zone.
+    assert!(knot_txt(&knot, "_acme-challenge.rfc.wharf.test.")
+        .await
+        .is_empty());
+    assert!(knot_txt(&knot, "_acme-challenge.wild.wharf.test.")
+        .await
+        .is_empty());
+    drop(h);
+
+    // A wrong secret: knot answers NOTAUTH/BADSIG; no order reaches the CA's validation.
+    let storage2 = tmp.path().join("acme-bad.json");
+    let resolvers = rfc2136_resolver(&storage2, &pebble, &knot);
+    let wrong = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let options = AcmeOptions {
+        lego_env: rfc2136_env(&knot, &wrong),
+        ..Default::default()
+    };
+    let web = std::net::TcpListener::bind("127.0.0.1:0").expect("bind web");
+    let h = harness(web, &resolvers, false, options).await;
+    h.file.publish(routes(be, &["bad.wharf.test"]));
+    let failed = poll("TSIG refusal visible", &h, |inv| {
+        inv.iter()
+            .find(|c| c.domains == ["bad.wharf.test"] && c.state == CertState::BackingOff)
+            .cloned()
+    })
+    .await;
+    let err = failed.last_error.unwrap_or_default();
+    assert!(err.contains("NOTAUTH") && err.contains("BADSIG"), "{err}");
+    assert!(knot_txt(&knot, "_acme-challenge.bad.wharf.test.")
+        .await
+        .is_empty());
+}
+
+/// A private CA as lego reaches one: pebble requires external account binding, its TLS
+/// certificate names only `pebble.internal` (reached at 127.0.0.1, so `caServerName` is what
+/// verifies it), and the trust comes from `LEGO_CA_CERTIFICATES` instead of `caCertificates`.
+/// A wrong EAB MAC key is refused, with the CA's reason in the inventory.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_ca_with_eab_ca_server_name_and_lego_ca_certificates() {
+    if !have_pebble() {
+        return;
+    }
+    use base64::Engine;
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let web = std::net::TcpListener::bind("127.0.0.1:0").expect("bind web");
+    let web_port = web.local_addr().expect("addr").port();
+    let mac = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+    let pebble = start_pebble_with(
+        tmp.path(),
+        web_port,
+        free_port(),
+        0,
+        PebbleOpts {
+            eab: Some(("kid-1".into(), mac.clone())),
+            server_name: Some("pebble.internal".into()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let root = pebble.root().await;
+    let with = |storage: &Path, hmac: &str| {
+        let mut r = resolver(storage, &pebble.dir_url, &pebble.tls_cert, false);
+        if let Some(a) = r.get_mut("le").and_then(|r| r.acme.as_mut()) {
+            a.ca_certificates.clear();
+            a.ca_server_name = "pebble.internal".into();
+            a.eab = Some(wharf::config::Eab {
+                kid: "kid-1".into(),
+                hmac_encoded: hmac.into(),
+            });
+        }
+        r
+    };
+    let env = || {
+        let mut vars = BTreeMap::new();
+        vars.insert(
+            "LEGO_CA_CERTIFICATES".to_string(),
+            pebble.tls_cert.display().to_string(),
+        );
+        wharf::acme::LegoEnv::fixed(vars)
+    };
+    let be = backend().await;
+    let h = harness(
+        web,
+        &with(&tmp.path().join("acme.json"), &mac),
+        false,
+        AcmeOptions {
+            lego_env: env(),
+            ..Default::default()
+        },
+    )
+    .await;
+    h.file.publish(routes(be, &["eab.test"]));
+    poll("eab.test issued", &h, |inv| valid(inv, "eab.test")).await;
+    let pem = verify_published(&h, "eab.test", &root);
+    wait_served(h.web, "eab.test", &root, &pem).await;
+    drop(h);
+
+    let wrong = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([9u8; 32]);
+    let web = std::net::TcpListener::bind("127.0.0.1:0").expect("bind web");
+    let h = harness(
+        web,
+        &with(&tmp.path().join("acme-wrong.json"), &wrong),
+        false,
+        AcmeOptions {
+            lego_env: env(),
+            ..Default::default()
+        },
+    )
+    .await;
+    h.file.publish(routes(be, &["eab-wrong.test"]));
+    let failed = poll("EAB refusal visible", &h, |inv| {
+        inv.iter()
+            .find(|c| c.domains == ["eab-wrong.test"] && c.state == CertState::BackingOff)
+            .cloned()
+    })
+    .await;
+    let err = failed.last_error.unwrap_or_default();
+    assert!(err.contains("account registration"), "{err}");
+}
+
+/// Accepts any server certificate: the tests below compare the leaf itself.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The leaf wharf presents for `sni` (`None`: no SNI at all).
+async fn served_leaf(
+    addr: SocketAddr,
+    sni: Option<&str>,
+) -> Option<rustls::pki_types::CertificateDer<'static>> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+        .with_no_client_auth();
+    // An IP address as the server name makes rustls send no SNI.
+    let name = match sni {
+        Some(s) => rustls::pki_types::ServerName::try_from(s.to_string()).ok()?,
+        None => rustls::pki_types::ServerName::IpAddress(addr.ip().into()),
+    };
+    let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .ok()?;
+    Some(
+        tls.get_ref()
+            .1
+            .peer_certificates()?
+            .first()?
+            .clone()
+            .into_owned(),
+    )
+}
+
+/// `tls.stores.default.defaultGeneratedCert`: the resolver obtains a certificate for the
+/// store's domain though no router names it, and it becomes the default certificate (unknown
+/// SNI, no SNI).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_generated_cert_is_obtained_and_served_as_default() {
+    if !have_pebble() {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let web = std::net::TcpListener::bind("127.0.0.1:0").expect("bind web");
+    let web_port = web.local_addr().expect("addr").port();
+    let pebble = start_pebble(tmp.path(), web_port, free_port(), 0).await;
+    let root = pebble.root().await;
+    let resolvers = resolver(
+        &tmp.path().join("acme.json"),
+        &pebble.dir_url,
+        &pebble.tls_cert,
+        false,
+    );
+    let be = backend().await;
+    let h = harness(web, &resolvers, false, AcmeOptions::default()).await;
+    let mut cfg = routes(be, &[]);
+    let stores: DynamicConfig = serde_norway::from_str(
+        "tls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n        domain:\n          main: gen.test\n          sans: [www.gen.test]\n",
+    )
+    .expect("stores");
+    cfg.tls.stores = stores.tls.stores;
+    h.file.publish(cfg);
+    let got = poll("gen.test issued", &h, |inv| valid(inv, "gen.test")).await;
+    assert_eq!(got.domains, vec!["gen.test", "www.gen.test"]);
+    assert!(got.routers.is_empty(), "{got:?}");
+    let pem = verify_published(&h, "www.gen.test", &root);
+    let want = rustls_pemfile::certs(&mut pem.as_bytes())
+        .next()
+        .expect("leaf")
+        .expect("pem")
+        .into_owned();
+    let start = Instant::now();
+    loop {
+        let unknown = served_leaf(h.web, Some("unknown.test")).await;
+        let none = served_leaf(h.web, None).await;
+        if unknown.as_ref() == Some(&want) && none.as_ref() == Some(&want) {
+            break;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the generated default certificate was never served"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

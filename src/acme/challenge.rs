@@ -84,25 +84,30 @@ pub struct DnsExec {
 impl DnsExec {
     /// From the environment (`EXEC_PATH`, `EXEC_MODE`); `None` when `EXEC_PATH` is unset.
     pub fn from_env() -> Option<Self> {
-        let path = std::env::var("EXEC_PATH").ok().filter(|p| !p.is_empty())?;
-        let raw = std::env::var("EXEC_MODE").is_ok_and(|m| m.eq_ignore_ascii_case("raw"));
-        Some(DnsExec { path, raw })
+        Self::from_lego_env(&super::dns::LegoEnv::process())
+            .ok()
+            .flatten()
     }
 
-    pub async fn run(
-        &self,
-        action: &str,
-        domain: &str,
-        token: &str,
-        key_auth: &str,
-        dns_value: &str,
-    ) -> Result<(), ChallengeError> {
+    /// From lego's variables (`EXEC_PATH`, `EXEC_MODE`, or their `_FILE` forms).
+    pub fn from_lego_env(env: &super::dns::LegoEnv) -> Result<Option<Self>, super::dns::DnsError> {
+        let Some(path) = env.get("EXEC_PATH")? else {
+            return Ok(None);
+        };
+        let raw = env
+            .get("EXEC_MODE")?
+            .is_some_and(|m| m.eq_ignore_ascii_case("raw"));
+        Ok(Some(DnsExec { path, raw }))
+    }
+
+    /// Runs `EXEC_PATH <action> <fqdn> <value>` (raw mode: `<domain> <token> <key authorization>`).
+    pub async fn run(&self, action: &str, r: &super::dns::DnsRecord) -> Result<(), ChallengeError> {
         let mut cmd = tokio::process::Command::new(&self.path);
         cmd.arg(action);
         if self.raw {
-            cmd.args([domain, token, key_auth]);
+            cmd.args([&r.domain, &r.token, &r.key_auth]);
         } else {
-            cmd.args([format!("_acme-challenge.{domain}."), dns_value.to_string()]);
+            cmd.args([&r.fqdn, &r.value]);
         }
         let out = cmd.output().await.map_err(|e| ChallengeError::Exec {
             path: self.path.clone(),

@@ -17,6 +17,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
+use super::dns::LegoEnv;
 use crate::config::Acme;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +32,13 @@ pub enum ClientError {
 
 /// The CA files to trust: `caCertificates`, else lego's `LEGO_CA_CERTIFICATES` (paths separated
 /// by `,` or the OS path-list separator `:`).
-pub fn ca_files(acme: &Acme) -> Vec<String> {
+pub fn ca_files(acme: &Acme, env: &LegoEnv) -> Vec<String> {
     if !acme.ca_certificates.is_empty() {
         return acme.ca_certificates.clone();
     }
-    std::env::var("LEGO_CA_CERTIFICATES")
+    env.get("LEGO_CA_CERTIFICATES")
         .ok()
+        .flatten()
         .map(|v| {
             v.split([',', ':'])
                 .map(str::trim)
@@ -47,11 +49,13 @@ pub fn ca_files(acme: &Acme) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn system_cert_pool(acme: &Acme) -> bool {
+fn system_cert_pool(acme: &Acme, env: &LegoEnv) -> bool {
     acme.ca_system_cert_pool
-        || std::env::var("LEGO_CA_SYSTEM_CERT_POOL")
-            .map(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
-            .unwrap_or(false)
+        || env
+            .get("LEGO_CA_SYSTEM_CERT_POOL")
+            .ok()
+            .flatten()
+            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true"))
 }
 
 fn add_system_roots(roots: &mut RootCertStore) {
@@ -64,10 +68,10 @@ fn add_system_roots(roots: &mut RootCertStore) {
 
 /// The roots trusted for the CA: the configured files (plus the system pool when
 /// `caSystemCertPool`), or the system pool alone when no file is configured.
-pub fn roots(acme: &Acme) -> Result<RootCertStore, ClientError> {
-    let files = ca_files(acme);
+pub fn roots(acme: &Acme, env: &LegoEnv) -> Result<RootCertStore, ClientError> {
+    let files = ca_files(acme, env);
     let mut roots = RootCertStore::empty();
-    if files.is_empty() || system_cert_pool(acme) {
+    if files.is_empty() || system_cert_pool(acme, env) {
         add_system_roots(&mut roots);
     }
     for path in files {
@@ -147,9 +151,10 @@ pub struct AcmeHttp {
 }
 
 impl AcmeHttp {
-    pub fn new(acme: &Acme) -> Result<Self, ClientError> {
+    /// `env`: where lego's `LEGO_CA_CERTIFICATES` / `LEGO_CA_SYSTEM_CERT_POOL` are read.
+    pub fn new(acme: &Acme, env: &LegoEnv) -> Result<Self, ClientError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let roots = Arc::new(roots(acme)?);
+        let roots = Arc::new(roots(acme, env)?);
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| ClientError::Tls(e.to_string()))?;

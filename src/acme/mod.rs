@@ -6,6 +6,7 @@
 
 pub mod challenge;
 pub mod client;
+pub mod dns;
 pub mod inventory;
 mod resolver;
 pub mod store;
@@ -19,6 +20,7 @@ use wharf_providers::provider::ProviderHandle;
 
 pub use crate::tls::{AlpnChallenges, ACME_TLS_ALPN};
 pub use challenge::{DnsExec, Http01Hook, Http01Tokens, HTTP01_PREFIX};
+pub use dns::LegoEnv;
 pub use inventory::{CertState, CertificateInfo, Inventory};
 
 use crate::config::CertificateResolver;
@@ -39,8 +41,11 @@ pub struct AcmeOptions {
     pub default_rule_syntax: RuleSyntax,
     /// `entryPoints.<name>.http.tls`: the TLS (and resolver) of routers without their own.
     pub entry_point_tls: BTreeMap<String, wharf_providers::RouterTls>,
-    /// The DNS-01 `exec` hook; `None` reads lego's `EXEC_PATH`/`EXEC_MODE` from the environment.
+    /// The DNS-01 `exec` hook; `None` reads lego's `EXEC_PATH`/`EXEC_MODE` from [`lego_env`](Self::lego_env).
     pub dns_exec: Option<DnsExec>,
+    /// Where lego's variables are read (`LEGO_CA_CERTIFICATES`, `LEGO_CA_SYSTEM_CERT_POOL`,
+    /// `RFC2136_*`, `EXEC_*`): the process environment by default.
+    pub lego_env: dns::LegoEnv,
 }
 
 impl Default for AcmeOptions {
@@ -51,6 +56,7 @@ impl Default for AcmeOptions {
             default_rule_syntax: RuleSyntax::V3,
             entry_point_tls: BTreeMap::new(),
             dns_exec: None,
+            lego_env: dns::LegoEnv::process(),
         }
     }
 }

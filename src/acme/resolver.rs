@@ -14,8 +14,9 @@ use tokio::sync::mpsc;
 use wharf_providers::provider::{self, ProviderHandle, ProviderSender};
 use wharf_providers::DynamicConfig;
 
-use super::challenge::{DnsExec, Http01Tokens};
+use super::challenge::Http01Tokens;
 use super::client::{AcmeHttp, KeyType};
+use super::dns::{DnsProvider, Propagation};
 use super::inventory::{CertState, CertificateInfo, Inventory};
 use super::store::{
     AcmeStore, BackoffEntry, Registration, StoredAccount, StoredCertificate, StoredDomain,
@@ -40,7 +41,10 @@ pub(crate) struct Shared {
 enum Challenge {
     Http,
     TlsAlpn,
-    Dns { exec: DnsExec, delay: Duration },
+    Dns {
+        provider: DnsProvider,
+        propagation: Propagation,
+    },
 }
 
 /// A certificate held in the store, with what its PEM says.
@@ -54,7 +58,8 @@ struct Held {
 }
 
 impl Held {
-    fn from_stored(stored: StoredCertificate) -> Result<Held, String> {
+    /// `duration_hours`: the resolver's `certificatesDuration`.
+    fn from_stored(stored: StoredCertificate, duration_hours: u64) -> Result<Held, String> {
         let pem = x509_parser::pem::parse_x509_pem(&stored.certificate)
             .map_err(|e| format!("certificate PEM: {e}"))?
             .1;
@@ -63,11 +68,10 @@ impl Held {
             .map_err(|e| format!("certificate DER: {e}"))?;
         let nb = cert.validity().not_before.timestamp().max(0) as u64;
         let na = cert.validity().not_after.timestamp().max(0) as u64;
-        let lifetime = na.saturating_sub(nb).max(1);
-        // Renew when a third of the lifetime remains, minus up to 1/30 of the lifetime of jitter
-        // (a day for 90-day certificates), so a fleet's renewals spread out.
-        let jitter = rand::random_range(0..=lifetime / 30);
-        let renew_at = na.saturating_sub(lifetime / 3).saturating_sub(jitter);
+        let (before, jitter_max) = renew_before(na.saturating_sub(nb), duration_hours);
+        let renew_at = na
+            .saturating_sub(before)
+            .saturating_sub(rand::random_range(0..=jitter_max));
         let mut names = stored.domain.names();
         if names.is_empty() {
             if let Ok(Some(san)) = cert.subject_alternative_name() {
@@ -92,6 +96,22 @@ impl Held {
             .iter()
             .all(|w| self.names.iter().any(|n| name_covers(n, w)))
     }
+}
+
+/// When renewal starts, in seconds before not-after, and the most jitter to add to that:
+/// a third of the lifetime (30 days for Let's Encrypt's 90-day certificates, 2 days for 6-day
+/// ones), plus up to a thirtieth of it (a day for 90 days) so a fleet's renewals spread out.
+/// The lifetime is the certificate's own (as Traefik v3 reads it), capped by
+/// `certificatesDuration` (hours; 0 = not set) when that is shorter: a CA issuing longer than
+/// declared is renewed on the declared schedule, one issuing shorter on its real one.
+pub(crate) fn renew_before(cert_lifetime: u64, duration_hours: u64) -> (u64, u64) {
+    let declared = duration_hours.saturating_mul(3600);
+    let lifetime = match declared {
+        0 => cert_lifetime,
+        d => cert_lifetime.min(d),
+    }
+    .max(1);
+    (lifetime / 3, lifetime / 30)
 }
 
 /// One wanted domain set and the routers that want it.
@@ -174,6 +194,26 @@ fn wanted(
             w.routers.insert(rname.clone());
         }
     }
+    // `tls.stores.default.defaultGeneratedCert` naming this resolver: wanted with no router.
+    if let Some(g) = cfg
+        .tls
+        .stores
+        .get("default")
+        .and_then(|s| s.default_generated_cert.as_ref())
+        .filter(|g| g.resolver == resolver)
+    {
+        let names = g
+            .domain
+            .as_ref()
+            .map(crate::tls::generated_cert_names)
+            .unwrap_or_default();
+        if !names.is_empty() {
+            let w = out.entry(domain_key(&names)).or_default();
+            if w.names.is_empty() {
+                w.names = names;
+            }
+        }
+    }
     out
 }
 
@@ -254,32 +294,13 @@ async fn run(
     } else if acme.tls_challenge.is_some() {
         Challenge::TlsAlpn
     } else if let Some(d) = &acme.dns_challenge {
-        if d.provider != "exec" {
-            return disabled(
-                &name,
-                &shared,
-                &tx,
-                format!(
-                    "dnsChallenge.provider `{}` is not supported (use `exec` with EXEC_PATH)",
-                    d.provider
-                ),
-            );
+        match DnsProvider::new(d, &shared.options.lego_env, shared.options.dns_exec.clone()) {
+            Ok((provider, propagation)) => Challenge::Dns {
+                provider,
+                propagation,
+            },
+            Err(e) => return disabled(&name, &shared, &tx, e.to_string()),
         }
-        let Some(exec) = shared.options.dns_exec.clone().or_else(DnsExec::from_env) else {
-            return disabled(
-                &name,
-                &shared,
-                &tx,
-                "dnsChallenge.provider `exec` needs the EXEC_PATH environment variable".into(),
-            );
-        };
-        let delay = d
-            .propagation
-            .as_ref()
-            .map(|p| p.delay_before_checks.get())
-            .filter(|d| !d.is_zero())
-            .unwrap_or(d.delay_before_check.get());
-        Challenge::Dns { exec, delay }
     } else {
         return disabled(
             &name,
@@ -288,7 +309,7 @@ async fn run(
             "no challenge configured (httpChallenge, tlsChallenge or dnsChallenge)".into(),
         );
     };
-    let http = match AcmeHttp::new(&acme) {
+    let http = match AcmeHttp::new(&acme, &shared.options.lego_env) {
         Ok(h) => h,
         Err(e) => return disabled(&name, &shared, &tx, e.to_string()),
     };
@@ -302,7 +323,7 @@ async fn run(
     let mut data = loaded.data;
     let mut held: Vec<Held> = Vec::new();
     for c in data.certificates.drain(..) {
-        match Held::from_stored(c.clone()) {
+        match Held::from_stored(c.clone(), acme.certificates_duration) {
             Ok(h) => held.push(h),
             Err(e) => {
                 tracing::error!(resolver = %name, domain = %c.domain.main, "stored certificate unreadable, skipped: {e}");
@@ -396,7 +417,7 @@ async fn run(
                             key: key.into_bytes(),
                             store: "default".into(),
                         };
-                        match Held::from_stored(stored) {
+                        match Held::from_stored(stored, ctx.acme.certificates_duration) {
                             Ok(h) => {
                                 tracing::info!(resolver = %name, domains = %o.key, not_after = h.not_after, "certificate obtained");
                                 // The new certificate replaces any held one for the same names.
@@ -679,8 +700,8 @@ async fn order_with(
         match c {
             Cleanup::Token(t) => ctx.shared.http01.remove(&t),
             Cleanup::Alpn(d) => ctx.shared.tls_alpn.remove(&d),
-            Cleanup::Dns(exec, domain, token, ka, value) => {
-                if let Err(e) = exec.run("cleanup", &domain, &token, &ka, &value).await {
+            Cleanup::Dns(provider, record) => {
+                if let Err(e) = provider.run(false, &record).await {
                     tracing::warn!(resolver = %ctx.name, "{e}");
                 }
             }
@@ -692,7 +713,7 @@ async fn order_with(
 enum Cleanup {
     Token(String),
     Alpn(String),
-    Dns(DnsExec, String, String, String, String),
+    Dns(DnsProvider, super::dns::DnsRecord),
 }
 
 async fn prepare(
@@ -736,21 +757,30 @@ async fn prepare(
                     .map_err(|e| e.to_string())?;
                 cleanup.push(Cleanup::Alpn(domain.clone()));
             }
-            Challenge::Dns { exec, delay } => {
-                let value = ka.dns_value();
-                exec.run("present", &domain, &ch.token, ka.as_str(), &value)
+            Challenge::Dns {
+                provider,
+                propagation,
+            } => {
+                let fqdn = propagation
+                    .effective_fqdn(&super::dns::challenge_fqdn(&domain))
+                    .await;
+                let record = super::dns::DnsRecord {
+                    domain: domain.clone(),
+                    fqdn,
+                    token: ch.token.clone(),
+                    key_auth: ka.as_str().to_string(),
+                    value: ka.dns_value(),
+                };
+                provider
+                    .run(true, &record)
                     .await
-                    .map_err(|e| e.to_string())?;
-                cleanup.push(Cleanup::Dns(
-                    exec.clone(),
-                    domain.clone(),
-                    ch.token.clone(),
-                    ka.as_str().to_string(),
-                    value,
-                ));
-                if !delay.is_zero() {
-                    tokio::time::sleep(*delay).await;
-                }
+                    .map_err(|e| format!("DNS-01 present for {ident}: {e}"))?;
+                cleanup.push(Cleanup::Dns(provider.clone(), record.clone()));
+                // Tell the CA only once the record can be seen (lego's pre-check).
+                propagation
+                    .wait(&record.fqdn, &record.value)
+                    .await
+                    .map_err(|e| format!("DNS-01 for {ident}: {e}"))?;
             }
         }
         ch.set_ready()
@@ -856,6 +886,21 @@ mod tests {
         );
         let w = wanted(&c, "le", RuleSyntax::V3, &eps);
         assert_eq!(w.keys().collect::<Vec<_>>(), vec!["a.test"]);
+    }
+
+    #[test]
+    fn renewal_starts_when_a_third_of_the_lifetime_remains() {
+        let day = 86_400;
+        // Let's Encrypt's 90-day certificates with the default certificatesDuration (2160 h).
+        assert_eq!(renew_before(90 * day, 2160), (30 * day, 3 * day));
+        // Short-lived (6-day) certificates: the certificate's own lifetime wins.
+        assert_eq!(renew_before(6 * day, 2160), (2 * day, 6 * day / 30));
+        // A CA issuing a year while `certificatesDuration: 24` is declared: renew on the declared
+        // day-long schedule (8 hours before expiry).
+        assert_eq!(renew_before(365 * day, 24).0, 8 * 3600);
+        // Unset (0): the certificate alone decides; a degenerate lifetime never divides by zero.
+        assert_eq!(renew_before(15, 0), (5, 0));
+        assert_eq!(renew_before(0, 0), (0, 0));
     }
 
     #[test]

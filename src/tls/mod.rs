@@ -14,7 +14,8 @@
 //!   point by the first byte (0x16), so `web` terminates TLS too (Traefik does the same).
 //! - Certificate choice: SNI exact name, then a wildcard one label deep (`*.example.com`
 //!   covers `a.example.com`, not `a.b.example.com` nor `example.com`), then the default
-//!   certificate (`tls.stores.default.defaultCertificate`, else `TRAEFIK DEFAULT CERT`,
+//!   certificate (`tls.stores.default.defaultCertificate`; else the certificate the ACME
+//!   resolver of `defaultGeneratedCert` obtained for its `domain`; else `TRAEFIK DEFAULT CERT`,
 //!   self-signed, generated once per process). No SNI: the default certificate.
 //! - `sniStrict` (of the options chosen for the SNI, the default options for an unknown SNI):
 //!   a missing or unknown SNI fails the handshake (alert `unrecognized_name`/handshake
@@ -45,7 +46,7 @@ pub use accept::{accept, is_tls_client_hello, AcceptError, TlsConnInfo};
 pub use certs::{rfc3339, CertStore, CertificateInfo, CertificateSource};
 pub use challenge::{AlpnChallenges, ACME_TLS_ALPN};
 pub use options::BuiltOptions;
-pub use state::{RouterTlsUse, TlsBuilder, TlsProblems, TlsState};
+pub use state::{generated_cert_names, RouterTlsUse, TlsBuilder, TlsProblems, TlsState};
 
 /// Errors of certificate handling.
 #[derive(Clone, Debug, thiserror::Error)]

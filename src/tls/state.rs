@@ -238,6 +238,18 @@ fn info(
     }
 }
 
+/// `domain.main` then `domain.sans`, lower-case, without duplicates or empties.
+pub fn generated_cert_names(d: &wharf_providers::Domain) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in std::iter::once(&d.main).chain(d.sans.iter()) {
+        let n = n.trim().trim_end_matches('.').to_ascii_lowercase();
+        if !n.is_empty() && !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
 /// Whether certificate name `pattern` (maybe `*.x`) covers `host`.
 fn name_covers(pattern: &str, host: &str) -> bool {
     match pattern.strip_prefix("*.") {
@@ -255,6 +267,8 @@ impl TlsBuilder {
         let mut store = CertStore::default();
         let mut loaded = Vec::new();
         let mut problems = Vec::new();
+        // Keys of the usable certificates with their names, for `defaultGeneratedCert`.
+        let mut usable: Vec<(Vec<String>, Arc<CertifiedKey>)> = Vec::new();
 
         for (i, c) in cfg.tls.certificates.iter().enumerate() {
             let name = format!("tls.certificates[{i}]");
@@ -282,6 +296,7 @@ impl TlsBuilder {
                         ));
                     }
                     let names = facts.domains.clone();
+                    usable.push((names.clone(), key.clone()));
                     loaded.push(LoadedCert {
                         info: info(
                             id,
@@ -360,12 +375,58 @@ impl TlsBuilder {
                 }
             }
         }
+        // `defaultGeneratedCert`: the certificate an ACME resolver obtains for `domain` (its
+        // resolver orders it even when no router asks) becomes the default one. Until it is
+        // issued, the generated certificate answers.
+        if let Some(g) = cfg
+            .tls
+            .stores
+            .get("default")
+            .and_then(|s| s.default_generated_cert.as_ref())
+        {
+            let name = "tls.stores.default.defaultGeneratedCert";
+            let names = g
+                .domain
+                .as_ref()
+                .map(generated_cert_names)
+                .unwrap_or_default();
+            if default.is_some() {
+                problems.push(Problem::warning(
+                    ItemKind::TlsStore,
+                    "default",
+                    format!("{name} is ignored: defaultCertificate is set too (set only one)"),
+                ));
+            } else if g.resolver.is_empty() || names.is_empty() {
+                problems.push(Problem::error(
+                    ItemKind::TlsStore,
+                    "default",
+                    format!("{name} needs `resolver` and `domain.main`; the generated default certificate is used"),
+                ));
+            } else if let Some((_, key)) = usable
+                .iter()
+                .find(|(have, _)| names.iter().all(|n| have.iter().any(|h| name_covers(h, n))))
+            {
+                default = Some(key.clone());
+            } else {
+                problems.push(Problem::warning(
+                    ItemKind::TlsStore,
+                    "default",
+                    format!(
+                        "{name}: resolver `{}` has no certificate for {} yet; the generated default certificate is used meanwhile",
+                        g.resolver,
+                        names.join(", ")
+                    ),
+                ));
+            }
+        }
         for (name, s) in &cfg.tls.stores {
-            if s.default_generated_cert.is_some() {
+            if name != "default"
+                && (s.default_generated_cert.is_some() || s.default_certificate.is_some())
+            {
                 problems.push(Problem::warning(
                     ItemKind::TlsStore,
                     name,
-                    format!("tls.stores.{name}.defaultGeneratedCert is not supported yet; the default certificate is used"),
+                    format!("tls.stores.{name} is ignored: only the `default` store exists (as in Traefik)"),
                 ));
             }
         }
@@ -622,6 +683,45 @@ mod tests {
         // The generated default certificate serves a.test (no file certificate covers it).
         assert_eq!(state.certificates.len(), 1);
         assert_eq!(state.certificates[0].routers, vec!["r@file"]);
+    }
+
+    #[test]
+    fn default_generated_cert_picks_the_resolvers_certificate() {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["gen.test".into(), "*.gen.test".into()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        let store = "tls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n        domain:\n          main: gen.test\n          sans: [a.gen.test]\n";
+        // Not issued yet: the generated certificate, and a warning that says so.
+        let (state, problems) = builder(store).finish();
+        let generated = state.store.default.clone().expect("default");
+        assert_eq!(problems.problems.len(), 1, "{:?}", problems.problems);
+        assert!(problems.problems[0]
+            .message
+            .contains("resolver `le` has no certificate for gen.test, a.gen.test yet"));
+        // Issued (the resolver publishes it as a certificate): it becomes the default.
+        let cfg: DynamicConfig = serde_norway::from_str(store).expect("yaml");
+        let mut cfg = cfg;
+        cfg.tls.certificates.push(wharf_providers::TlsCertificate {
+            cert_file: cert.pem(),
+            key_file: key.serialize_pem(),
+            stores: Vec::new(),
+        });
+        let (state, problems) =
+            TlsBuilder::new(&cfg, &FileContents::new(), SystemTime::now()).finish();
+        assert!(problems.problems.is_empty(), "{:?}", problems.problems);
+        let default = state.store.default.clone().expect("default");
+        assert!(!Arc::ptr_eq(&default, &generated));
+        assert_eq!(default.cert[0].as_ref(), cert.der().as_ref());
+        // Half a configuration is an error (the generated certificate serves).
+        let (_, problems) = builder(
+            "tls:\n  stores:\n    default:\n      defaultGeneratedCert:\n        resolver: le\n",
+        )
+        .finish();
+        assert!(problems.problems[0]
+            .message
+            .contains("needs `resolver` and `domain.main`"));
     }
 
     #[test]
