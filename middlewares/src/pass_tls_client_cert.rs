@@ -95,6 +95,10 @@ static INFO_HEADER: HeaderName = HeaderName::from_static("x-forwarded-tls-client
 pub struct ClientCertChain {
     certs: Arc<[CertificateDer<'static>]>,
     pem: OnceLock<Option<HeaderValue>>,
+    /// The `info` value for the first set of fields asked on this connection (routers rarely
+    /// mix several passTLSClientCert configurations on one connection; others are computed per
+    /// request).
+    info: OnceLock<(InfoParts, Option<HeaderValue>)>,
 }
 
 impl ClientCertChain {
@@ -104,12 +108,23 @@ impl ClientCertChain {
             Arc::new(ClientCertChain {
                 certs,
                 pem: OnceLock::new(),
+                info: OnceLock::new(),
             })
         })
     }
 
     pub fn certificates(&self) -> &[CertificateDer<'static>] {
         &self.certs
+    }
+
+    fn info_value(&self, parts: &InfoParts) -> Option<HeaderValue> {
+        let compute = || HeaderValue::from_str(&info_header_value(parts, &self.certs)).ok();
+        let (cached_for, value) = self.info.get_or_init(|| (*parts, compute()));
+        if cached_for == parts {
+            value.clone()
+        } else {
+            compute()
+        }
     }
 
     fn pem_value(&self) -> Option<&HeaderValue> {
@@ -212,9 +227,8 @@ impl PassTlsClientCert {
             }
         }
         if let Some(info) = &self.info {
-            let value = info_header_value(info, chain.certificates());
             // Query-escaped: always a valid header value.
-            if let Ok(v) = HeaderValue::from_str(&value) {
+            if let Some(v) = chain.info_value(info) {
                 parts.headers.insert(INFO_HEADER.clone(), v);
             }
         }

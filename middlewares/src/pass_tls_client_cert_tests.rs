@@ -182,6 +182,36 @@ fn pem_value_is_computed_once_per_connection() {
 }
 
 #[test]
+fn info_value_is_cached_per_connection_for_its_fields() {
+    let (issuer, _) = ca();
+    let chain = ClientCertChain::new(Arc::from(vec![leaf(&issuer)])).unwrap();
+    let cn = InfoParts {
+        not_after: false,
+        not_before: false,
+        sans: false,
+        serial_number: false,
+        subject: Some(DnParts {
+            common_name: true,
+            ..DnParts::default()
+        }),
+        issuer: None,
+    };
+    let na = InfoParts {
+        not_after: true,
+        subject: None,
+        ..cn
+    };
+    // Alternating configurations on one connection: each gets its own value.
+    for _ in 0..2 {
+        assert_eq!(
+            chain.info_value(&cn).unwrap(),
+            "Subject%3D%22CN%3Dclient.test%22"
+        );
+        assert_eq!(chain.info_value(&na).unwrap(), "NA%3D%221930348800%22");
+    }
+}
+
+#[test]
 fn serial_numbers_as_go_big_int() {
     assert_eq!(serial_decimal(&[0x00]), "0");
     assert_eq!(serial_decimal(&[0x01, 0x00]), "256");
