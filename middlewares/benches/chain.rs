@@ -40,6 +40,15 @@ fn filter(yaml: &str) -> Filter {
 fn main() {
     let chains: Vec<(&str, Vec<Filter>)> = vec![
         ("empty", vec![]),
+        ("passTLSClientCert pem (2-cert chain)", vec![filter("passTLSClientCert: {pem: true}")]),
+        (
+            "passTLSClientCert every info field (2-cert chain)",
+            vec![filter(
+                "passTLSClientCert: {info: {notAfter: true, notBefore: true, sans: true, serialNumber: true, \
+                 subject: {country: true, province: true, locality: true, organization: true, organizationalUnit: true, commonName: true, serialNumber: true, domainComponent: true}, \
+                 issuer: {country: true, province: true, locality: true, organization: true, commonName: true, serialNumber: true, domainComponent: true}}}",
+            )],
+        ),
         (
             "headers+stripPrefix+rateLimit+basicAuth",
             vec![
@@ -69,6 +78,7 @@ fn main() {
         .expect("response")
         .into_parts()
         .0;
+    let certs = client_chain();
     const N: u64 = 200_000;
     for (name, chain) in &chains {
         let mut total_ns = 0u128;
@@ -76,6 +86,8 @@ fn main() {
         for _ in 0..N {
             // Cloning the templates is setup, not measured.
             let mut parts = clone_req(&template);
+            // The proxy puts the connection's chain (one Arc per connection) in every request.
+            parts.extensions.insert(certs.clone());
             let mut resp = clone_resp(&resp_template);
             let a0 = ALLOCS.load(Ordering::Relaxed);
             let t0 = Instant::now();
@@ -95,6 +107,37 @@ fn main() {
             allocs as f64 / N as f64
         );
     }
+}
+
+/// A client leaf (with SANs and a full subject) and its CA, as an mTLS client sends them.
+fn client_chain() -> std::sync::Arc<wharf_middlewares::ClientCertChain> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.distinguished_name.push(DnType::CommonName, "bench CA");
+    ca.distinguished_name
+        .push(DnType::OrganizationName, "Bench");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().expect("key");
+    let ca_cert = ca.self_signed(&ca_key).expect("ca");
+    let issuer = Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(vec!["client.example".to_string()]).expect("params");
+    for (t, v) in [
+        (DnType::CountryName, "FR"),
+        (DnType::OrganizationName, "Acme"),
+        (DnType::OrganizationalUnitName, "Edge"),
+        (DnType::CommonName, "client"),
+    ] {
+        leaf.distinguished_name.push(t, v);
+    }
+    leaf.subject_alt_names
+        .push(SanType::IpAddress("10.0.0.1".parse().expect("ip")));
+    let key = KeyPair::generate().expect("key");
+    let leaf = leaf.signed_by(&key, &issuer).expect("leaf");
+    wharf_middlewares::ClientCertChain::new(std::sync::Arc::from(vec![
+        leaf.der().clone(),
+        ca_cert.der().clone(),
+    ]))
+    .expect("chain")
 }
 
 fn clone_req(p: &http::request::Parts) -> http::request::Parts {

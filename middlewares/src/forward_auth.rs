@@ -132,6 +132,15 @@ pub fn validate(spec: &ForwardAuthSpec) -> Result<(), crate::SpecError> {
             })?;
         }
     }
+    if let Some(tls) = &spec.tls {
+        // As Traefik's ClientTLS: a certificate needs its key and the other way round.
+        if tls.cert.trim().is_empty() != tls.key.trim().is_empty() {
+            return Err(SpecError::invalid(
+                "forwardAuth.tls",
+                "both TLS cert and key must be defined",
+            ));
+        }
+    }
     for (field, v) in [
         ("forwardAuth.maxBodySize", spec.max_body_size),
         (
@@ -201,6 +210,22 @@ pub struct ForwardAuth {
     preserve_request_method: bool,
     /// TLS towards the auth server, for the proxy's client.
     pub tls: Option<ClientTlsSpec>,
+    /// The proxy's client for these calls when `tls` needs one of its own (opaque here: the
+    /// proxy's compiler builds it from `tls` and the loaded files, see `set_client`).
+    client: Option<CallClient>,
+}
+
+/// A client the proxy attaches to a compiled ForwardAuth (its type is the proxy's).
+pub type CallClient = std::sync::Arc<dyn std::any::Any + Send + Sync>;
+
+impl ClientTlsSpec {
+    /// Whether anything differs from the default client (system roots, no certificate).
+    pub fn is_set(&self) -> bool {
+        !self.ca.is_empty()
+            || !self.cert.is_empty()
+            || !self.key.is_empty()
+            || self.insecure_skip_verify
+    }
 }
 
 impl ForwardAuth {
@@ -245,7 +270,18 @@ impl ForwardAuth {
             preserve_location_header: spec.preserve_location_header,
             preserve_request_method: spec.preserve_request_method,
             tls: spec.tls.clone(),
+            client: None,
         })
+    }
+
+    /// The client the proxy built for `tls` (see [`CallClient`]).
+    pub fn client(&self) -> Option<&CallClient> {
+        self.client.as_ref()
+    }
+
+    /// Attaches the proxy's client for `tls`.
+    pub fn set_client(&mut self, client: CallClient) {
+        self.client = Some(client);
     }
 
     /// `Some(limit)` when the request body must be sent to the auth server; `limit` < 0 means

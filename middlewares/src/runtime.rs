@@ -25,10 +25,12 @@ pub use crate::digest_auth::DigestAuth;
 pub use crate::encoded_characters::EncodedCharacters;
 pub use crate::errors::ErrorPages;
 pub use crate::forward_auth::ForwardAuth;
+pub use crate::grpc_web::{GrpcWeb, GrpcWebExchange};
 pub use crate::headers::Headers;
 pub use crate::in_flight_req::{InFlightGuard, InFlightReq};
 pub use crate::ip_allow_list::IpAllowList;
 pub use crate::jwt::Jwt;
+pub use crate::pass_tls_client_cert::{ClientCertChain, PassTlsClientCert};
 pub use crate::rate_limit::RateLimit;
 pub use crate::redirect_regex::RedirectRegex;
 pub use crate::redirect_scheme::RedirectScheme;
@@ -88,6 +90,11 @@ pub struct FlowState {
     /// Two bits per chain position (< 64): the coding the Compress filter there negotiated
     /// (`Encoding::code`), 0 for none. Read by the proxy with `compress_choice`.
     pub(crate) compress: u128,
+    /// A GrpcWeb filter translated this request: the proxy translates the bodies.
+    pub grpc_web: Option<crate::grpc_web::GrpcWebExchange>,
+    /// GrpcWeb's CORS decision for the answer: `Some(None)`: only `Vary: Origin`;
+    /// `Some(Some(origin))`: also the allowed origin with credentials.
+    pub(crate) grpc_web_cors: Option<Option<HeaderValue>>,
 }
 
 impl FlowState {
@@ -128,9 +135,11 @@ pub enum Filter {
     /// Error pages fetched by the proxy (`ProxySupport::errors`).
     Errors(Box<ErrorPages>),
     ForwardAuth(Box<ForwardAuth>),
+    GrpcWeb(Box<GrpcWeb>),
     Headers(Box<Headers>),
     IpAllowList(IpAllowList),
     InFlightReq(InFlightReq),
+    PassTlsClientCert(Box<PassTlsClientCert>),
     RateLimit(RateLimit),
     RedirectRegex(RedirectRegex),
     RedirectScheme(RedirectScheme),
@@ -169,9 +178,11 @@ impl Filter {
             Filter::DigestAuth(f) => f.on_request(parts, flow),
             Filter::EncodedCharacters(f) => f.on_request(parts),
             Filter::ForwardAuth(f) => Action::Call(Box::new(f.auth_request(parts, conn))),
+            Filter::GrpcWeb(f) => f.on_request(parts, flow),
             Filter::Headers(f) => f.on_request(index, parts, conn, flow),
             Filter::IpAllowList(f) => f.on_request(parts, conn),
             Filter::InFlightReq(f) => f.on_request(parts, conn, flow),
+            Filter::PassTlsClientCert(f) => f.on_request(parts),
             Filter::RateLimit(f) => f.on_request(parts, conn, flow),
             Filter::RedirectRegex(f) => f.on_request(parts, conn),
             Filter::RedirectScheme(f) => f.on_request(parts, conn),
@@ -193,6 +204,7 @@ impl Filter {
         match self {
             Filter::Headers(f) => f.on_response(index, parts, conn, flow),
             Filter::ForwardAuth(f) => f.on_response(parts, flow),
+            Filter::GrpcWeb(f) => f.on_response(parts, flow),
             Filter::AddPrefix(_)
             | Filter::ApiKey(_)
             | Filter::Jwt(_)
@@ -207,6 +219,7 @@ impl Filter {
             | Filter::EncodedCharacters(_)
             | Filter::IpAllowList(_)
             | Filter::InFlightReq(_)
+            | Filter::PassTlsClientCert(_)
             | Filter::RateLimit(_)
             | Filter::RedirectRegex(_)
             | Filter::RedirectScheme(_)
@@ -402,6 +415,8 @@ pub struct ProxySupport {
     pub compress: bool,
     /// The proxy buffers bodies per `Filter::buffering_policy`.
     pub buffering: bool,
+    /// The proxy translates gRPC-Web bodies per `FlowState::grpc_web`.
+    pub grpc_web: bool,
 }
 
 impl Default for CompileCtx<'_> {
@@ -563,8 +578,12 @@ pub fn compile(
             crate::forward_auth::validate(opt(&spec.forward_auth)?)?;
             nsy(kind)
         }
+        K::GrpcWeb if ctx.support.grpc_web => {
+            GrpcWeb::compile(opt(&spec.grpc_web)?).map(|f| Filter::GrpcWeb(Box::new(f)))
+        }
         K::GrpcWeb => nsy(kind),
-        K::PassTlsClientCert => nsy(kind),
+        K::PassTlsClientCert => PassTlsClientCert::compile(opt(&spec.pass_tls_client_cert)?)
+            .map(|f| Filter::PassTlsClientCert(Box::new(f))),
         K::Retry if ctx.support.retry => RetryPolicy::compile(opt(&spec.retry)?).map(Filter::Retry),
         K::Retry => {
             crate::retry::validate(opt(&spec.retry)?)?;

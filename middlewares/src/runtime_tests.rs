@@ -59,7 +59,6 @@ fn unimplemented_kinds_say_so_after_validation() {
             "forwardAuth",
         ),
         ("grpcWeb: {allowOrigins: ['*']}", "grpcWeb"),
-        ("passTLSClientCert: {pem: true}", "passTLSClientCert"),
         ("retry: {attempts: 3}", "retry"),
     ] {
         let err = build(yaml).expect_err(yaml);

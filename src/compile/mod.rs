@@ -95,24 +95,16 @@ fn mw_support() -> mw::ProxySupport {
     crate::proxy::middleware_support()
 }
 
-/// Options of otherwise supported middlewares that the proxy does not run yet: refused with
-/// a reason rather than ignored.
-fn proxy_gap(spec: &mw::MiddlewareSpec) -> Option<String> {
-    if let Some(tls) = spec.forward_auth.as_ref().and_then(|f| f.tls.as_ref()) {
-        if !tls.ca.is_empty()
-            || !tls.cert.is_empty()
-            || !tls.key.is_empty()
-            || tls.insecure_skip_verify
-        {
-            return Some("`forwardAuth.tls` is not supported yet by wharf".into());
+/// ForwardAuth with `tls`: builds (or reuses) the proxy's client for those settings from the
+/// loaded files and attaches it to the filter. A bad CA/certificate/key is the middleware's error.
+fn attach_auth_client(filter: &mut mw::Filter, files: &FileContents) -> Result<(), String> {
+    if let mw::Filter::ForwardAuth(fa) = filter {
+        if let Some(tls) = fa.tls.as_ref().filter(|t| t.is_set()) {
+            let client = crate::proxy::auth_client_for(tls, files)?;
+            fa.set_client(client);
         }
     }
-    if let Some(b) = &spec.buffering {
-        if !b.retry_expression.trim().is_empty() {
-            return Some("`buffering.retryExpression` is not supported yet by wharf".into());
-        }
-    }
-    None
+    Ok(())
 }
 
 /// Everything compile reads. No I/O happens inside compile.
@@ -199,10 +191,13 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                     scope: name,
                     support: mw_support(),
                 };
-                if let Err(e) = mw::compile(name, spec, &ctx) {
-                    it.disable(e.to_string());
-                } else if let Some(why) = proxy_gap(spec) {
-                    it.disable(why);
+                match mw::compile(name, spec, &ctx) {
+                    Err(e) => it.disable(e.to_string()),
+                    Ok(mut f) => {
+                        if let Err(e) = attach_auth_client(&mut f, input.files) {
+                            it.disable(e);
+                        }
+                    }
                 }
             }
         }
@@ -355,7 +350,10 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                                     "middleware `{m}`: compress must be among the first 64 middlewares of a router"
                                 ))
                             }
-                            Ok(f) => filters.push(f),
+                            Ok(mut f) => match attach_auth_client(&mut f, input.files) {
+                                Ok(()) => filters.push(f),
+                                Err(e) => it.disable(format!("middleware `{m}`: {e}")),
+                            },
                             Err(e) => it.disable(format!("middleware `{m}`: {e}")),
                         }
                     }

@@ -18,6 +18,7 @@ use http_body_util::{BodyExt, Limited};
 use wharf_middlewares::{self as mw, Action, ChainOutcome, ConnInfo, Filter, FlowState};
 
 use super::headers;
+use super::spool::{SpoolError, Spooled};
 use crate::body::Body;
 use crate::service::transport::{Transport, Upstream, UpstreamScheme};
 use crate::service::{ProxyError, RequestCtx};
@@ -33,6 +34,8 @@ pub fn support() -> mw::ProxySupport {
         errors: true,
         buffering: true,
         compress: true,
+        grpc_web: true,
+        ..mw::ProxySupport::default()
     }
 }
 
@@ -97,7 +100,10 @@ where
                 };
                 let limit = fa.max_response_body_size();
                 let limit = (limit >= 0).then_some(limit as u64);
-                let action = match call(*request, auth_body, limit).await {
+                let client = fa
+                    .client()
+                    .and_then(|c| c.as_ref().downcast_ref::<AuthClient>());
+                let action = match call(client, *request, auth_body, limit).await {
                     Ok((ap, abody)) => {
                         chain[index].on_call_response(&ap, abody, &mut parts, &mut flow)
                     }
@@ -123,29 +129,50 @@ where
         }
     }
 
-    // Buffering: a request body over `maxRequestBodyBytes` is refused with 413 before it
-    // reaches the service (the body is read into memory up to the limit).
-    for f in chain {
-        if let Some(max) = f.buffering_policy().and_then(|p| p.max_request_body_bytes) {
-            let declared = parts
-                .headers
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            if declared.is_some_and(|n| n > max) {
+    // GrpcWeb: a grpc-web-text body is base64-decoded on its way to the gRPC server.
+    if let Some(ex) = flow.grpc_web {
+        let taken = std::mem::replace(&mut body, Body::empty());
+        body = super::grpc_web::request_body(taken, ex.text);
+    }
+
+    // Buffering (oxy's buffer, as Traefik): the request body is read whole before the service
+    // sees it, the first `memRequestBodyBytes` in memory and the rest in a temporary file; over
+    // `maxRequestBodyBytes` → 413 (a declared Content-Length over it is refused unread). It then
+    // goes out with its exact length.
+    let buffering = chain.iter().find_map(Filter::buffering_policy);
+    let mut spooled: Option<Spooled> = None;
+    if let Some(policy) = buffering {
+        let max = chain
+            .iter()
+            .filter_map(|f| f.buffering_policy().and_then(|p| p.max_request_body_bytes))
+            .min();
+        let declared = content_length(&parts.headers);
+        if let (Some(max), Some(n)) = (max, declared) {
+            if n > max {
                 return answer(chain, chain.len(), status_only(413), conn, &flow);
             }
-            if !http_body::Body::is_end_stream(&body) {
-                let taken = std::mem::replace(&mut body, Body::empty());
-                match read_limited(taken, Some(max)).await {
-                    Ok(bytes) => body = Body::full(bytes),
-                    Err(ReadError::TooLarge) => {
-                        return answer(chain, chain.len(), status_only(413), conn, &flow)
-                    }
-                    Err(ReadError::Body) => {
-                        return answer(chain, chain.len(), status_only(400), conn, &flow)
-                    }
+        }
+        let taken = std::mem::replace(&mut body, Body::empty());
+        match Spooled::read(taken, policy.mem_request_body_bytes, max).await {
+            Ok(s) => {
+                if s.len() > 0 || declared.is_some() {
+                    parts.headers.remove(header::TRANSFER_ENCODING);
+                    parts
+                        .headers
+                        .insert(header::CONTENT_LENGTH, HeaderValue::from(s.len()));
                 }
+                body = s.replay();
+                spooled = Some(s);
+            }
+            Err(SpoolError::TooLarge) => {
+                return answer(chain, chain.len(), status_only(413), conn, &flow)
+            }
+            Err(SpoolError::Body) => {
+                return answer(chain, chain.len(), status_only(400), conn, &flow)
+            }
+            Err(SpoolError::Io(e)) => {
+                tracing::error!(router = %ctx.router, error = %e, "buffering: cannot store the request body");
+                return answer(chain, chain.len(), status_only(500), conn, &flow);
             }
         }
     }
@@ -170,53 +197,58 @@ where
 
     // Retry: a bounded replay copy of the body, idempotent methods only, transport errors only
     // (nothing reached the client yet: the response head is not ours until `forward` returns).
+    // A body stored by Buffering is the replay copy whatever its size.
     let retry = chain
         .iter()
         .find_map(Filter::retry_policy)
         .filter(|_| mw::retry::is_idempotent(&parts.method));
-    let replay: Option<Bytes> = match retry {
-        None => None,
-        Some(_) if http_body::Body::is_end_stream(&body) => Some(Bytes::new()),
-        Some(_) => {
-            let declared = parts
-                .headers
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse::<u64>().ok());
-            match declared {
-                Some(n) if n <= RETRY_REPLAY_LIMIT => {
-                    let taken = std::mem::replace(&mut body, Body::empty());
-                    match read_limited(taken, Some(RETRY_REPLAY_LIMIT)).await {
-                        Ok(b) => Some(b),
-                        Err(_) => return answer(chain, chain.len(), status_only(400), conn, &flow),
-                    }
-                }
-                _ => None,
-            }
+    let replay: Option<Replay> = match (spooled, retry) {
+        (Some(s), _) => Some(Replay::Spool(s)),
+        (None, None) => None,
+        (None, Some(_)) if http_body::Body::is_end_stream(&body) => {
+            Some(Replay::Bytes(Bytes::new()))
         }
+        (None, Some(_)) => match content_length(&parts.headers) {
+            Some(n) if n <= RETRY_REPLAY_LIMIT => {
+                let taken = std::mem::replace(&mut body, Body::empty());
+                match read_limited(taken, Some(RETRY_REPLAY_LIMIT)).await {
+                    Ok(b) => Some(Replay::Bytes(b)),
+                    Err(_) => return answer(chain, chain.len(), status_only(400), conn, &flow),
+                }
+            }
+            _ => None,
+        },
     };
+    // Buffering's `retryExpression`: the stored request is sent again while the expression
+    // holds for the answer (at most oxy's 10 retries).
+    let buffer_retry = buffering.and_then(|p| p.retry.as_ref());
 
     let started = Instant::now();
+    // Every send, retries of both kinds included (the access log's RetryAttempts).
     let mut tries = 1u32;
-    let result = match (retry, replay) {
-        (Some(policy), Some(bytes)) => {
+    let result = match &replay {
+        None => forward(Request::from_parts(parts, body)).await,
+        Some(replay) => {
             tries = 0;
+            let mut attempt = 1u32;
             loop {
-                tries += 1;
-                let req = Request::from_parts(copy_parts(&parts), Body::full(bytes.clone()));
-                match forward(req).await {
-                    Err(ProxyError::Upstream(e)) if policy.may_retry(tries, false) => {
-                        tracing::debug!(router = %ctx.router, attempt = tries, error = %e, "retrying");
-                        let wait = policy.backoff_jittered(tries, rand::random::<f64>());
-                        if !wait.is_zero() {
-                            tokio::time::sleep(wait).await;
-                        }
+                let r = send_retrying(&forward, &parts, replay, retry, ctx, &mut tries).await;
+                let code = match &r {
+                    Ok(resp) => resp.status(),
+                    Err(e) => e.status(),
+                };
+                match buffer_retry {
+                    Some(expr)
+                        if attempt <= BUFFER_MAX_RETRIES
+                            && expr.eval(&RetryFacts { attempt, code }) =>
+                    {
+                        tracing::debug!(router = %ctx.router, attempt, status = code.as_u16(), "buffering: retrying the request");
+                        attempt += 1;
                     }
-                    r => break r,
+                    _ => break r,
                 }
             }
         }
-        _ => forward(Request::from_parts(parts, body)).await,
     };
     let latency = started.elapsed();
     let status = match &result {
@@ -253,34 +285,35 @@ where
     }
 
     let (mut rp, mut rbody) = resp.into_parts();
-    // Buffering: a response body over `maxResponseBodyBytes` becomes a 500 (read into memory
-    // up to the limit, as Traefik buffers it).
-    if let Some(max) = chain
-        .iter()
-        .filter_map(|f| f.buffering_policy().and_then(|p| p.max_response_body_bytes))
-        .min()
-    {
-        let declared = rp
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let too_large = if declared.is_some_and(|n| n > max) {
-            true
-        } else {
-            match read_limited(rbody, Some(max)).await {
-                Ok(bytes) => {
-                    rbody = Body::full(bytes);
-                    false
-                }
-                Err(_) => {
-                    rbody = Body::empty();
-                    true
-                }
+    // Buffering: the response body is read whole (memory up to `memResponseBodyBytes`, then
+    // a temporary file) before the client gets the head; over `maxResponseBodyBytes` → 500, as
+    // Traefik. It then goes out with its exact length.
+    if let Some(policy) = buffering {
+        let max = chain
+            .iter()
+            .filter_map(|f| f.buffering_policy().and_then(|p| p.max_response_body_bytes))
+            .min();
+        let declared = content_length(&rp.headers);
+        if let (Some(max), Some(n)) = (max, declared) {
+            if n > max {
+                return answer(chain, chain.len(), status_only(500), conn, &flow);
             }
-        };
-        if too_large {
-            return answer(chain, chain.len(), status_only(500), conn, &flow);
+        }
+        match Spooled::read(rbody, policy.mem_response_body_bytes, max).await {
+            Ok(s) => {
+                if s.len() > 0 && declared.is_none() {
+                    rp.headers.remove(header::TRANSFER_ENCODING);
+                    rp.headers
+                        .insert(header::CONTENT_LENGTH, HeaderValue::from(s.len()));
+                }
+                rbody = s.replay();
+            }
+            Err(e) => {
+                if let SpoolError::Io(e) = &e {
+                    tracing::error!(router = %ctx.router, error = %e, "buffering: cannot store the response body");
+                }
+                return answer(chain, chain.len(), status_only(500), conn, &flow);
+            }
         }
     }
     // ContentType: a response without `Content-Type` gets one sniffed from its first bytes.
@@ -295,6 +328,10 @@ where
         }
     }
     rbody = response_phase(chain, chain.len(), &mut rp, rbody, conn, &flow).await;
+    // GrpcWeb: the server's trailers go back in the body (and the text format is base64).
+    if let Some(ex) = flow.grpc_web.take() {
+        rbody = super::grpc_web::response_body(rbody, ex.text);
+    }
     // InFlightReq counts a request until its answer is sent, as Traefik's handler returns only
     // then: its slot lives in `flow`, which the body carries to its end.
     if chain.iter().any(|f| matches!(f, Filter::InFlightReq(_))) {
@@ -433,11 +470,103 @@ fn answer(
 /// A bare answer with the status text as body (Go's proxy style, no Content-Type).
 fn status_only(code: u16) -> Response<Bytes> {
     let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut r = Response::new(Bytes::from_static(
-        status.canonical_reason().unwrap_or("").as_bytes(),
-    ));
+    // Go's status text where it differs from the http crate's (as Traefik writes it, reason
+    // phrase included).
+    let text = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "Request Entity Too Large",
+        _ => status.canonical_reason().unwrap_or(""),
+    };
+    let mut r = Response::new(Bytes::from_static(text.as_bytes()));
     *r.status_mut() = status;
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        r.extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(text.as_bytes()));
+    }
     r
+}
+
+/// oxy's `DefaultMaxRetryAttempts`: Buffering's retryExpression sends a request at most 11 times.
+const BUFFER_MAX_RETRIES: u32 = 10;
+
+/// What a request body is replayed from: Retry's bounded copy or Buffering's store.
+enum Replay {
+    Bytes(Bytes),
+    Spool(Spooled),
+}
+
+impl Replay {
+    fn body(&self) -> Body {
+        match self {
+            Replay::Bytes(b) => Body::full(b.clone()),
+            Replay::Spool(s) => s.replay(),
+        }
+    }
+}
+
+/// The facts Buffering's retryExpression reads (oxy's): `Attempts()` (1 for the first answer),
+/// `ResponseCode()`, `IsNetworkError()` (a 502 or 504: wharf answers transport errors so).
+struct RetryFacts {
+    attempt: u32,
+    code: StatusCode,
+}
+
+impl mw::expr::Metrics for RetryFacts {
+    fn number(&self, name: &str, _args: &[f64]) -> f64 {
+        match name {
+            "Attempts" => f64::from(self.attempt),
+            "ResponseCode" => f64::from(self.code.as_u16()),
+            _ => 0.0,
+        }
+    }
+    fn condition(&self, name: &str, _args: &[f64]) -> bool {
+        name == "IsNetworkError"
+            && matches!(
+                self.code,
+                StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
+            )
+    }
+}
+
+/// One send of a replayable request, with Retry's tries on transport errors when configured.
+async fn send_retrying<F, Fut>(
+    forward: &F,
+    parts: &request::Parts,
+    replay: &Replay,
+    retry: Option<&mw::RetryPolicy>,
+    ctx: &RequestCtx,
+    tries: &mut u32,
+) -> Result<Response<Body>, ProxyError>
+where
+    F: Fn(Request<Body>) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ProxyError>>,
+{
+    *tries += 1;
+    let Some(policy) = retry else {
+        return forward(Request::from_parts(copy_parts(parts), replay.body())).await;
+    };
+    // The Retry middleware's own count (its `attempts`), apart from Buffering's re-sends.
+    let mut own = 1u32;
+    loop {
+        let req = Request::from_parts(copy_parts(parts), replay.body());
+        match forward(req).await {
+            Err(ProxyError::Upstream(e)) if policy.may_retry(own, false) => {
+                tracing::debug!(router = %ctx.router, attempt = own, error = %e, "retrying");
+                let wait = policy.backoff_jittered(own, rand::random::<f64>());
+                own += 1;
+                *tries += 1;
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+            r => return r,
+        }
+    }
+}
+
+fn content_length(h: &http::HeaderMap) -> Option<u64> {
+    h.get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 fn copy_parts(p: &request::Parts) -> request::Parts {
@@ -481,13 +610,45 @@ enum CallError {
     Failed(String),
 }
 
-/// The client ForwardAuth calls go through: default serversTransport settings (system and
-/// webpki roots, pooled connections), shared by every forwardAuth middleware.
-fn auth_transport() -> Option<&'static Transport> {
-    static T: OnceLock<Option<Transport>> = OnceLock::new();
-    T.get_or_init(|| {
+/// The client of forwardAuth calls: a transport (TLS settings, pools) and the upstreams it
+/// reached. The transport keeps only weak references to its upstreams; holding them here keeps
+/// the auth servers' connection pools alive between calls (a handful of addresses).
+pub(crate) struct AuthClient {
+    transport: Transport,
+    held: HeldUpstreams,
+}
+
+impl AuthClient {
+    fn new(transport: Transport) -> AuthClient {
+        AuthClient {
+            transport,
+            held: HeldUpstreams::default(),
+        }
+    }
+
+    fn upstream(&self, scheme: UpstreamScheme, authority: &http::uri::Authority) -> Arc<Upstream> {
+        let mut map = match self.held.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        // Addresses come from the configuration; past a few dozen (many reloads with changing
+        // addresses) start over rather than grow.
+        if map.len() >= 64 {
+            map.clear();
+        }
+        map.entry((scheme, authority.as_str().to_ascii_lowercase()))
+            .or_insert_with(|| self.transport.upstream(scheme, authority))
+            .clone()
+    }
+}
+
+/// The client of forwardAuth middlewares without `tls`: default serversTransport settings
+/// (system and webpki roots, pooled connections), shared by all of them.
+fn default_auth_client() -> Option<&'static AuthClient> {
+    static C: OnceLock<Option<AuthClient>> = OnceLock::new();
+    C.get_or_init(|| {
         match Transport::new(&wharf_providers::ServersTransport::default(), &|_| None) {
-            Ok(t) => Some(t),
+            Ok(t) => Some(AuthClient::new(t)),
             Err(e) => {
                 tracing::error!(error = %e, "cannot build the forwardAuth client");
                 None
@@ -497,13 +658,65 @@ fn auth_transport() -> Option<&'static Transport> {
     .as_ref()
 }
 
+/// The client for a forwardAuth `tls` section, as Traefik's ClientTLS: `ca` replaces the system
+/// roots, `cert` + `key` are presented when the auth server asks, `insecureSkipVerify` skips
+/// verification (`caOptional` is a deprecated server-side option: ignored). Each of `ca`,
+/// `cert`, `key` is a path (loaded before compile) or inline PEM. Clients are shared by
+/// identical settings (file contents included) and kept while a snapshot uses them, so a
+/// reload that changes nothing keeps the pooled connections.
+pub(crate) fn auth_client_for(
+    tls: &wharf_middlewares::ClientTlsSpec,
+    files: &crate::compile::FileContents,
+) -> Result<Arc<AuthClient>, String> {
+    use std::sync::Weak;
+    type Clients = std::sync::Mutex<HashMap<String, Weak<AuthClient>>>;
+    static CLIENTS: OnceLock<Clients> = OnceLock::new();
+    let cfg = wharf_providers::ServersTransport {
+        insecure_skip_verify: tls.insecure_skip_verify,
+        root_cas: [tls.ca.trim()]
+            .into_iter()
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect(),
+        certificates: if tls.cert.trim().is_empty() {
+            Vec::new()
+        } else {
+            vec![wharf_providers::CertificateFiles {
+                cert_file: tls.cert.trim().to_string(),
+                key_file: tls.key.trim().to_string(),
+            }]
+        },
+        ..Default::default()
+    };
+    let read = |p: &str| files.get(p).and_then(|r| r.as_ref().ok().cloned());
+    let key = crate::service::transport::transport_key(&cfg, &read);
+    let clients = CLIENTS.get_or_init(Default::default);
+    let mut map = match clients.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    if let Some(c) = map.get(&key).and_then(Weak::upgrade) {
+        return Ok(c);
+    }
+    map.retain(|_, w| w.strong_count() > 0);
+    let client = Arc::new(AuthClient::new(
+        Transport::new(&cfg, &read).map_err(|e| format!("invalid `forwardAuth.tls`: {e}"))?,
+    ));
+    map.insert(key, Arc::downgrade(&client));
+    Ok(client)
+}
+
 /// Sends the auth request and reads the answer (bounded).
 async fn call(
+    client: Option<&AuthClient>,
     parts: request::Parts,
     body: Bytes,
     limit: Option<u64>,
 ) -> Result<(http::response::Parts, Bytes), CallError> {
-    let transport = auth_transport().ok_or(CallError::Failed("no client".into()))?;
+    let client: &AuthClient = match client {
+        Some(c) => c,
+        None => default_auth_client().ok_or(CallError::Failed("no client".into()))?,
+    };
     let scheme = match parts.uri.scheme_str() {
         Some("https") => UpstreamScheme::Https,
         Some("http") => UpstreamScheme::Http,
@@ -520,24 +733,7 @@ async fn call(
             req.headers_mut().insert(header::HOST, v);
         }
     }
-    // The transport keeps only weak references to its upstreams; holding them here keeps the
-    // auth servers' connection pools alive between calls (a handful of addresses).
-    static HELD: OnceLock<HeldUpstreams> = OnceLock::new();
-    let upstream: Arc<Upstream> = {
-        let held = HELD.get_or_init(Default::default);
-        let mut map = match held.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        // Addresses come from the configuration; past a few dozen (many reloads with changing
-        // addresses) start over rather than grow.
-        if map.len() >= 64 {
-            map.clear();
-        }
-        map.entry((scheme, authority.as_str().to_ascii_lowercase()))
-            .or_insert_with(|| transport.upstream(scheme, &authority))
-            .clone()
-    };
+    let upstream = client.upstream(scheme, &authority);
     let resp = upstream
         .send(scheme, false, req)
         .await

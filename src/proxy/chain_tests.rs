@@ -72,7 +72,23 @@ async fn spawn_backend() -> Backend {
                     if let Ok(mut m) = counter.lock() {
                         *m.entry(seg).or_insert(0) += 1;
                     }
-                    async move { Ok::<_, Infallible>(answer(req)) }
+                    async move {
+                        if req.uri().path() == "/len" {
+                            // Reports the body it received: length and byte sum.
+                            let b = req
+                                .into_body()
+                                .collect()
+                                .await
+                                .map(|c| c.to_bytes())
+                                .unwrap_or_default();
+                            let sum: u64 = b.iter().map(|x| u64::from(*x)).sum();
+                            return Ok::<_, Infallible>(Response::new(full(format!(
+                                "len={} sum={sum}",
+                                b.len()
+                            ))));
+                        }
+                        Ok::<_, Infallible>(answer(req))
+                    }
                 });
                 let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                     .serve_connection(TokioIo::new(stream), svc)
@@ -221,6 +237,9 @@ http:
     retryhalf: {{rule: "Host(`retryhalf`)", service: half, middlewares: [retry]}}
     buf: {{rule: "Host(`buf`)", service: echo, middlewares: [buf]}}
     bufresp: {{rule: "Host(`bufresp`)", service: echo, middlewares: [bufresp]}}
+    bufdisk: {{rule: "Host(`bufdisk`)", service: echo, middlewares: [bufdisk]}}
+    bufretry: {{rule: "Host(`bufretry`)", service: dead, middlewares: [bufretry]}}
+    bufcode: {{rule: "Host(`bufcode`)", service: echo, middlewares: [bufcode]}}
     chained: {{rule: "Host(`chained`)", service: echo, middlewares: [both]}}
     broken: {{rule: "Host(`broken`)", service: echo, middlewares: [bad]}}
     cb: {{rule: "Host(`cb`)", service: echo, middlewares: [cb]}}
@@ -265,6 +284,9 @@ http:
     retry: {{retry: {{attempts: 3}}}}
     buf: {{buffering: {{maxRequestBodyBytes: 10}}}}
     bufresp: {{buffering: {{maxResponseBodyBytes: 10}}}}
+    bufdisk: {{buffering: {{memRequestBodyBytes: 16, memResponseBodyBytes: 16, maxRequestBodyBytes: 1000000}}}}
+    bufretry: {{buffering: {{retryExpression: "IsNetworkError() && Attempts() <= 2"}}}}
+    bufcode: {{buffering: {{retryExpression: "ResponseCode() == 503 && Attempts() < 3"}}}}
     both: {{chain: {{middlewares: [strip, addprefix]}}}}
     ct: {{contentType: {{}}}}
     plug: {{plugin: {{demo: {{x: "1"}}}}}}
@@ -622,6 +644,12 @@ async fn buffering_refuses_large_bodies() {
     )
     .await;
     assert_eq!(status(&r), 413, "{r}");
+    // Go's wording, as Traefik answers (checked against Traefik 3.7).
+    assert!(
+        r.starts_with("HTTP/1.1 413 Request Entity Too Large\r\n"),
+        "{r}"
+    );
+    assert_eq!(body(&r), "Request Entity Too Large");
     let r = raw(
         a,
         b"POST / HTTP/1.1\r\nHost: buf\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n14\r\n01234567890123456789\r\n0\r\n\r\n",
@@ -637,6 +665,79 @@ async fn buffering_refuses_large_bodies() {
     // The echo answer is longer than 10 bytes.
     let r = raw(a, &get("bufresp", "/", "")).await;
     assert_eq!(status(&r), 500, "{r}");
+}
+
+#[tokio::test]
+async fn buffering_spills_to_disk_and_replays_exactly() {
+    let e = env(false).await;
+    let a = e.srv.addr;
+    // 300 kB with a Content-Length, then 200 kB chunked: both far above memRequestBodyBytes
+    // (16), so they go through the temporary file; the backend gets every byte, with an exact
+    // Content-Length; the answer (above memResponseBodyBytes) is stored and sent the same way.
+    let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let sum: u64 = payload.iter().map(|b| u64::from(*b)).sum();
+    let mut req =
+        b"POST /len HTTP/1.1\r\nHost: bufdisk\r\nContent-Length: 300000\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    req.extend_from_slice(&payload);
+    let r = raw(a, &req).await;
+    assert_eq!(status(&r), 200, "{}", &r[..r.len().min(300)]);
+    assert_eq!(body(&r), format!("len=300000 sum={sum}"));
+    assert_eq!(
+        header(&r, "content-length"),
+        [format!("len=300000 sum={sum}").len().to_string()]
+    );
+    let mut req =
+        b"POST /len HTTP/1.1\r\nHost: bufdisk\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    for chunk in payload[..200_000].chunks(50_000) {
+        req.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        req.extend_from_slice(chunk);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let sum2: u64 = payload[..200_000].iter().map(|b| u64::from(*b)).sum();
+    let r = raw(a, &req).await;
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(body(&r), format!("len=200000 sum={sum2}"));
+    // Over maxRequestBodyBytes (1 MB) while streaming: 413, the backend never called.
+    let before = e.backend.hits("len");
+    let mut req =
+        b"POST /len HTTP/1.1\r\nHost: bufdisk\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            .to_vec();
+    for _ in 0..25 {
+        req.extend_from_slice(format!("{:x}\r\n", 50_000).as_bytes());
+        req.extend_from_slice(&payload[..50_000]);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"0\r\n\r\n");
+    let r = raw(a, &req).await;
+    assert_eq!(status(&r), 413, "{r}");
+    assert_eq!(e.backend.hits("len"), before);
+}
+
+#[tokio::test]
+async fn buffering_retry_expression_replays_the_request() {
+    let e = env(false).await;
+    let a = e.srv.addr;
+    // IsNetworkError() && Attempts() <= 2: tries 1 and 2 fail and are retried, try 3 is final.
+    // Any method: the body is stored, so a POST is replayed too.
+    let r = raw(
+        a,
+        b"POST / HTTP/1.1\r\nHost: bufretry\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+    )
+    .await;
+    assert_eq!(status(&r), 502, "{r}");
+    assert_eq!(e.dead_hits.load(Ordering::SeqCst), 3);
+    // ResponseCode() == 503 && Attempts() < 3: three calls, the last answer goes to the client.
+    let before = e.backend.hits("status");
+    let r = raw(a, &get("bufcode", "/status/503", "")).await;
+    assert_eq!(status(&r), 503, "{r}");
+    assert_eq!(e.backend.hits("status"), before + 3);
+    // A 200 is not retried.
+    let r = raw(a, &get("bufcode", "/status/200", "")).await;
+    assert_eq!(status(&r), 200, "{r}");
+    assert_eq!(e.backend.hits("status"), before + 4);
 }
 
 #[tokio::test]

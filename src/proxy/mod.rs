@@ -25,6 +25,7 @@
 
 mod chain;
 mod compress;
+mod grpc_web;
 mod headers;
 mod hooks;
 mod io;
@@ -32,7 +33,9 @@ pub mod path;
 pub mod proxy_protocol;
 mod server;
 mod settings;
+mod spool;
 
+pub(crate) use chain::auth_client_for;
 pub use chain::support as middleware_support;
 pub use headers::{
     append_forwarded_for, host_port, is_websocket, normalize_host, prepare_forwarded_headers,

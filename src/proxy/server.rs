@@ -68,6 +68,9 @@ struct Conn {
     /// Set on TLS connections (src/tls): what the handshake negotiated. Such a connection is
     /// routed with the entry point's TLS route table.
     tls: Option<Arc<crate::tls::TlsConnInfo>>,
+    /// The client's certificate chain on mTLS connections, for passTLSClientCert (its PEM
+    /// header value is built once per connection).
+    client_certs: Option<Arc<wharf_middlewares::ClientCertChain>>,
 }
 
 /// Serves one entry point until `shutdown` is cancelled: then it stops accepting, lets open
@@ -256,6 +259,10 @@ fn new_conn(
         active: AtomicU64::new(0),
         opened: Instant::now(),
         ep: ep.clone(),
+        client_certs: tls
+            .as_ref()
+            .and_then(|t| t.peer_certificates.clone())
+            .and_then(wharf_middlewares::ClientCertChain::new),
         tls,
     });
     (conn, scan)
@@ -485,6 +492,9 @@ impl Conn {
         if let Some(info) = &self.tls {
             // For middlewares that read the client certificate (passTLSClientCert).
             req.extensions_mut().insert(info.clone());
+        }
+        if let Some(certs) = &self.client_certs {
+            req.extensions_mut().insert(certs.clone());
         }
         let conn_info = ConnInfo {
             remote_ip: self.client_addr.ip(),

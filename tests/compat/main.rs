@@ -4,7 +4,9 @@
 //! WHARF_COMPAT_SKIP=1 to skip on a machine without it.
 
 mod compress;
+mod grpcweb;
 mod harness;
+mod mtls;
 
 use harness::*;
 
