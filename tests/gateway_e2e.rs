@@ -208,9 +208,14 @@ async fn get_h(
 }
 
 async fn bearer(addr: SocketAddr, host: &str, token: &str) -> Resp {
-    get_h(addr, host, "/", &[("Authorization", &format!("Bearer {token}"))])
-        .await
-        .expect("request")
+    get_h(
+        addr,
+        host,
+        "/",
+        &[("Authorization", &format!("Bearer {token}"))],
+    )
+    .await
+    .expect("request")
 }
 
 fn start_wharf(dir: &std::path::Path, dynamic: &str, extra_static: &str) -> Wharf {
@@ -330,7 +335,9 @@ async fn quota_counts_survive_a_restart() {
         .and_then(|v| v.parse().ok())
         .expect("reset");
     assert!((1..=86_400).contains(&reset), "{reset}");
-    let r = get_h(web, "api.test", "/", &user("alice")).await.expect("req");
+    let r = get_h(web, "api.test", "/", &user("alice"))
+        .await
+        .expect("req");
     assert_eq!(r.header("x-ratelimit-remaining"), Some("1"));
     // Stop: the final flush writes the counters.
     w.sigterm();
@@ -349,7 +356,9 @@ async fn quota_counts_survive_a_restart() {
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ratelimit-remaining"), Some("0"), "count kept");
-    let r = get_h(web, "api.test", "/", &user("alice")).await.expect("req");
+    let r = get_h(web, "api.test", "/", &user("alice"))
+        .await
+        .expect("req");
     assert_eq!(r.status, 429);
     let retry: u64 = r
         .header("retry-after")
@@ -357,7 +366,9 @@ async fn quota_counts_survive_a_restart() {
         .expect("retry-after");
     assert!((1..=86_400).contains(&retry));
     assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
-    let r = get_h(web, "api.test", "/", &user("bob")).await.expect("req");
+    let r = get_h(web, "api.test", "/", &user("bob"))
+        .await
+        .expect("req");
     assert_eq!(r.status, 200, "bob has his own budget");
     // Periodic flush (no shutdown): bob's count reaches the file.
     poll("periodic flush", || async {
@@ -425,7 +436,10 @@ async fn two_wharfs_share_one_redis_budget() {
         "http:\n  routers:\n    rl:\n      rule: \"Host(`rl.test`)\"\n      service: s\n      middlewares: [shared]\n    quota:\n      rule: \"Host(`quota.test`)\"\n      service: s\n      middlewares: [monthly]\n    strict:\n      rule: \"Host(`strict.test`)\"\n      service: s\n      middlewares: [closed]\n  middlewares:\n    shared:\n      rateLimit:\n        average: 20\n        period: 1h\n        burst: 20\n        rateLimitHeaders: true\n        redis:\n          endpoints: [\"127.0.0.1:{rport}\"]\n          readTimeout: 1s\n          dialTimeout: 1s\n    monthly:\n      quota:\n        limit: 15\n        period: month\n        redis:\n          endpoints: [\"127.0.0.1:{rport}\"]\n    closed:\n      rateLimit:\n        average: 1000\n        burst: 1000\n        redis:\n          endpoints: [\"127.0.0.1:{rport}\"]\n          failOpen: false\n          readTimeout: 1s\n          dialTimeout: 1s\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"http://{backend}\"\n"
     );
     let metrics = "metrics:\n  prometheus: {}\n";
-    let (ta, tb) = (tempfile::tempdir().expect("tmp"), tempfile::tempdir().expect("tmp"));
+    let (ta, tb) = (
+        tempfile::tempdir().expect("tmp"),
+        tempfile::tempdir().expect("tmp"),
+    );
     let mut wa = start_wharf(ta.path(), &dynamic, metrics);
     let mut wb = start_wharf(tb.path(), &dynamic, metrics);
     let (a, b) = (wa.address("web"), wb.address("web"));
@@ -465,7 +479,11 @@ async fn two_wharfs_share_one_redis_budget() {
         let s = t.await.expect("task");
         per_process.push(s.iter().filter(|c| **c == 200).count());
     }
-    assert_eq!(admitted.load(Ordering::SeqCst), 20, "per process: {per_process:?}");
+    assert_eq!(
+        admitted.load(Ordering::SeqCst),
+        20,
+        "per process: {per_process:?}"
+    );
 
     // Quota in Redis: 15 a month across both.
     let mut ok = 0;
@@ -500,10 +518,22 @@ async fn two_wharfs_share_one_redis_budget() {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
     };
-    let ma = get_h(wa.address("traefik"), "localhost", "/metrics", &[]).await.expect("scrape");
-    let mb = get_h(wb.address("traefik"), "localhost", "/metrics", &[]).await.expect("scrape");
+    let ma = get_h(wa.address("traefik"), "localhost", "/metrics", &[])
+        .await
+        .expect("scrape");
+    let mb = get_h(wb.address("traefik"), "localhost", "/metrics", &[])
+        .await
+        .expect("scrape");
     assert!(count(&ma.body, "open") >= 1, "{}", ma.body);
     assert!(count(&mb.body, "closed") >= 1, "{}", mb.body);
-    assert!(wa.log().contains("shared limit store failed"), "{}", wa.log());
-    assert!(wb.log().contains("shared limit store failed"), "{}", wb.log());
+    assert!(
+        wa.log().contains("shared limit store failed"),
+        "{}",
+        wa.log()
+    );
+    assert!(
+        wb.log().contains("shared limit store failed"),
+        "{}",
+        wb.log()
+    );
 }

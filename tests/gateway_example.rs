@@ -74,8 +74,17 @@ async fn example_serves_end_to_end() {
     let stat = std::fs::read_to_string(example().join("wharf.yml"))
         .expect("example wharf.yml")
         .replace("\":8000\"", "\"127.0.0.1:0\"")
-        .replace("filename: dynamic.yml", &format!("filename: \"{}\"", tmp.path().join("dynamic.yml").display()))
-        .replace("stateFile: quotas.json", &format!("stateFile: \"{}\"", tmp.path().join("quotas.json").display()));
+        .replace(
+            "filename: dynamic.yml",
+            &format!("filename: \"{}\"", tmp.path().join("dynamic.yml").display()),
+        )
+        .replace(
+            "stateFile: quotas.json",
+            &format!(
+                "stateFile: \"{}\"",
+                tmp.path().join("quotas.json").display()
+            ),
+        );
     let cfg = write_atomic(tmp.path(), "wharf.yml", &stat);
     let mut w = Wharf::start(&["--configFile", cfg.to_str().expect("utf8")]);
     let web = w.address("web");

@@ -836,7 +836,9 @@ impl Jwt {
                 }
                 // A `kid` the JWKS does not hold: the issuer may have rotated its keys. The
                 // fetcher refreshes in the background (bounded rate); this request is refused.
-                if kid.is_some_and(|want| !remote_keys.iter().any(|k| k.kid.as_deref() == Some(want))) {
+                if kid
+                    .is_some_and(|want| !remote_keys.iter().any(|k| k.kid.as_deref() == Some(want)))
+                {
                     cache.request_refresh();
                 }
             }
@@ -996,15 +998,16 @@ fn jwks_source(spec: &JwtSpec) -> Result<crate::jwks::JwksSource, SpecError> {
             ))
         }
     }
-    let dur = |d: Option<Duration>, name: &str, default: u64| -> Result<std::time::Duration, SpecError> {
-        match d {
-            None => Ok(std::time::Duration::from_secs(default)),
-            Some(d) => d
-                .to_std()
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| SpecError::invalid(format!("jwt.{name}"), "must be positive")),
-        }
-    };
+    let dur =
+        |d: Option<Duration>, name: &str, default: u64| -> Result<std::time::Duration, SpecError> {
+            match d {
+                None => Ok(std::time::Duration::from_secs(default)),
+                Some(d) => d
+                    .to_std()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| SpecError::invalid(format!("jwt.{name}"), "must be positive")),
+            }
+        };
     let refresh = dur(spec.jwks_refresh_interval, "jwksRefreshInterval", 900)?;
     let min_refresh = dur(spec.jwks_min_refresh_interval, "jwksMinRefreshInterval", 10)?;
     if min_refresh > refresh {

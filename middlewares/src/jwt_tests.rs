@@ -326,9 +326,10 @@ impl crate::Backends for OneCache {
 #[test]
 fn jwks_url_cache_refresh_on_unknown_kid() {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let spec: JwtSpec =
-        serde_norway::from_str("jwksUrl: http://127.0.0.1:9/jwks\njwksMinRefreshInterval: 1h\njwksRefreshInterval: 2h\n")
-            .expect("yaml");
+    let spec: JwtSpec = serde_norway::from_str(
+        "jwksUrl: http://127.0.0.1:9/jwks\njwksMinRefreshInterval: 1h\njwksRefreshInterval: 2h\n",
+    )
+    .expect("yaml");
     let source = jwks_source(&spec).expect("source");
     assert_eq!(source.min_refresh, std::time::Duration::from_secs(3600));
     assert_eq!(source.timeout, std::time::Duration::from_secs(5));
@@ -368,7 +369,11 @@ fn jwks_url_cache_refresh_on_unknown_kid() {
     let doc2 = json!({"keys": [{"kty": "RSA", "kid": "k2", "n": b64(&n2), "e": b64(&e2)}]});
     cache.store(parse_jwks(&doc2.to_string()).expect("jwks"));
     assert!(f.validate(&rotated, NOW).is_ok());
-    assert_eq!(f.validate(&token, NOW), Err(Reject::Signature), "old key retired");
+    assert_eq!(
+        f.validate(&token, NOW),
+        Err(Reject::Signature),
+        "old key retired"
+    );
 
     // URL rules: https anywhere, http only to loopback.
     for (url, ok) in [

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::backends::SharedStore;
 use crate::ip_strategy::{IpStrategy, SourceCriterion, SourceCriterionSpec, SourceKey};
 use crate::rate_limit::RedisSpec;
-use crate::{de, Action, Awaited, CompileCtx, ConnInfo, FlowState, Pending, RateHeaders, SpecError};
+use crate::{
+    de, Action, Awaited, CompileCtx, ConnInfo, FlowState, Pending, RateHeaders, SpecError,
+};
 
 /// `quota`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -111,7 +113,14 @@ pub struct QuotaBook {
 impl QuotaBook {
     /// Counts one request unless the source reached `limit` in the period ending at `reset`.
     /// Returns (admitted, used).
-    fn take(&self, name: &Arc<str>, source: SourceKey, limit: u64, reset: u64, now: u64) -> (bool, u64) {
+    fn take(
+        &self,
+        name: &Arc<str>,
+        source: SourceKey,
+        limit: u64,
+        reset: u64,
+        now: u64,
+    ) -> (bool, u64) {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         let key = (name.clone(), source);
         if map.len() >= MAX_COUNTERS && !map.contains_key(&key) {
@@ -299,7 +308,9 @@ impl Quota {
                     return crate::rate_limit::store_failed(
                         &name,
                         fail_open,
-                        &crate::StoreError::Unreachable("no redis client (compiled without runtime)".into()),
+                        &crate::StoreError::Unreachable(
+                            "no redis client (compiled without runtime)".into(),
+                        ),
                     );
                 };
                 let src = match &source {
@@ -336,7 +347,10 @@ fn decide(ok: bool, used: u64, limit: u64, reset_in: u64) -> (Action, Option<Rat
     }
     let mut resp = crate::util::status_text(StatusCode::TOO_MANY_REQUESTS);
     let h = resp.headers_mut();
-    h.insert(http::header::RETRY_AFTER, HeaderValue::from(reset_in.max(1)));
+    h.insert(
+        http::header::RETRY_AFTER,
+        HeaderValue::from(reset_in.max(1)),
+    );
     crate::put_rate_headers(
         h,
         RateHeaders {
@@ -373,7 +387,10 @@ mod tests {
         // February 2024 → March 1st 2024.
         assert_eq!(Period::Month.bounds(t), (1_706_745_600, 1_709_251_200));
         // December rolls over into January: 2023-12-31T23:59:59Z.
-        assert_eq!(Period::Month.bounds(1_704_067_199), (1_701_388_800, 1_704_067_200));
+        assert_eq!(
+            Period::Month.bounds(1_704_067_199),
+            (1_701_388_800, 1_704_067_200)
+        );
         assert_eq!(Period::Month.bounds(1_704_067_200).0, 1_704_067_200);
         for days in [-1000i64, 0, 59, 365, 11_016, 19_782, 100_000] {
             let (y, m, d) = civil_from_days(days);
@@ -388,22 +405,37 @@ mod tests {
             registry: Some(&reg),
             ..CompileCtx::default()
         };
-        let q = Quota::compile("q@file", &spec("limit: 2\nperiod: day\nsourceCriterion: {consumer: true}\n"), &ctx).unwrap();
+        let q = Quota::compile(
+            "q@file",
+            &spec("limit: 2\nperiod: day\nsourceCriterion: {consumer: true}\n"),
+            &ctx,
+        )
+        .unwrap();
         let now = 1_709_211_600; // 13:00 UTC: 11 h to the reset.
         let mut alice = FlowState {
             consumer: Some("alice".into()),
             ..FlowState::default()
         };
-        assert!(matches!(q.check_at(&parts(), &CONN, &mut alice, now), Action::Continue));
+        assert!(matches!(
+            q.check_at(&parts(), &CONN, &mut alice, now),
+            Action::Continue
+        ));
         assert_eq!(
             alice.rate_headers,
-            Some(RateHeaders { limit: 2, remaining: 1, reset: 39_600 })
+            Some(RateHeaders {
+                limit: 2,
+                remaining: 1,
+                reset: 39_600
+            })
         );
         let mut again = FlowState {
             consumer: Some("alice".into()),
             ..FlowState::default()
         };
-        assert!(matches!(q.check_at(&parts(), &CONN, &mut again, now), Action::Continue));
+        assert!(matches!(
+            q.check_at(&parts(), &CONN, &mut again, now),
+            Action::Continue
+        ));
         assert_eq!(again.rate_headers.map(|r| r.remaining), Some(0));
         match q.check_at(&parts(), &CONN, &mut again, now + 1) {
             Action::Respond(r) => {
@@ -420,7 +452,10 @@ mod tests {
             consumer: Some("bob".into()),
             ..FlowState::default()
         };
-        assert!(matches!(q.check_at(&parts(), &CONN, &mut bob, now), Action::Continue));
+        assert!(matches!(
+            q.check_at(&parts(), &CONN, &mut bob, now),
+            Action::Continue
+        ));
         let mut next_day = FlowState {
             consumer: Some("alice".into()),
             ..FlowState::default()
@@ -430,13 +465,24 @@ mod tests {
             Action::Continue
         ));
         // A recompile shares the book (same registry): Alice's new day count is kept.
-        let q2 = Quota::compile("q@file", &spec("limit: 2\nsourceCriterion: {consumer: true}\n"), &ctx).unwrap();
+        let q2 = Quota::compile(
+            "q@file",
+            &spec("limit: 2\nsourceCriterion: {consumer: true}\n"),
+            &ctx,
+        )
+        .unwrap();
         let mut more = FlowState {
             consumer: Some("alice".into()),
             ..FlowState::default()
         };
-        assert!(matches!(q2.check_at(&parts(), &CONN, &mut more, now + 39_601), Action::Continue));
-        assert!(matches!(q2.check_at(&parts(), &CONN, &mut more, now + 39_601), Action::Respond(_)));
+        assert!(matches!(
+            q2.check_at(&parts(), &CONN, &mut more, now + 39_601),
+            Action::Continue
+        ));
+        assert!(matches!(
+            q2.check_at(&parts(), &CONN, &mut more, now + 39_601),
+            Action::Respond(_)
+        ));
     }
 
     #[test]
@@ -446,7 +492,13 @@ mod tests {
         let now = 1_000;
         book.take(&name, SourceKey::Text("alice".into()), 5, 2_000, now);
         book.take(&name, SourceKey::Text("alice".into()), 5, 2_000, now);
-        book.take(&name, SourceKey::Ip("10.0.0.1".parse().unwrap()), 5, 2_000, now);
+        book.take(
+            &name,
+            SourceKey::Ip("10.0.0.1".parse().unwrap()),
+            5,
+            2_000,
+            now,
+        );
         book.take(&name, SourceKey::Text("old".into()), 5, 900, 800);
         assert!(book.take_dirty());
         assert!(!book.take_dirty());
@@ -456,8 +508,20 @@ mod tests {
         let back = QuotaBook::default();
         let loaded: BTreeMap<String, Counter> = serde_json::from_str(&json).unwrap();
         assert_eq!(back.import(loaded, now), 2);
-        assert_eq!(back.take(&name, SourceKey::Text("alice".into()), 5, 2_000, now), (true, 3));
-        assert_eq!(back.take(&name, SourceKey::Ip("10.0.0.1".parse().unwrap()), 5, 2_000, now), (true, 2));
+        assert_eq!(
+            back.take(&name, SourceKey::Text("alice".into()), 5, 2_000, now),
+            (true, 3)
+        );
+        assert_eq!(
+            back.take(
+                &name,
+                SourceKey::Ip("10.0.0.1".parse().unwrap()),
+                5,
+                2_000,
+                now
+            ),
+            (true, 2)
+        );
     }
 
     #[test]
@@ -466,10 +530,18 @@ mod tests {
         let e = Quota::compile("q", &spec("period: day\n"), &ctx).unwrap_err();
         assert_eq!(e.to_string(), "missing required option `quota.limit`");
         let e = Quota::compile("q", &spec("limit: 5\nperiod: week\n"), &ctx).unwrap_err();
-        assert_eq!(e.to_string(), "invalid `quota.period`: `week` is not a period (day, month)");
+        assert_eq!(
+            e.to_string(),
+            "invalid `quota.period`: `week` is not a period (day, month)"
+        );
         assert!(Quota::compile("q", &spec("limit: -1\n"), &ctx).is_err());
         // Redis without a runtime: compiles; requests follow failOpen.
-        let q = Quota::compile("q", &spec("limit: 5\nredis: {endpoints: [127.0.0.1:1], failOpen: false}\n"), &ctx).unwrap();
+        let q = Quota::compile(
+            "q",
+            &spec("limit: 5\nredis: {endpoints: [127.0.0.1:1], failOpen: false}\n"),
+            &ctx,
+        )
+        .unwrap();
         match q.check_at(&parts(), &CONN, &mut FlowState::default(), 1_000) {
             Action::Respond(r) => assert_eq!(r.status(), 503),
             other => panic!("expected 503, got {other:?}"),

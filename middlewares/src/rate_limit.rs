@@ -693,10 +693,17 @@ mod tests {
         )
         .unwrap();
         let mut flow = crate::FlowState::default();
-        assert!(matches!(f.on_request(&parts(), &CONN, &mut flow), Action::Continue));
+        assert!(matches!(
+            f.on_request(&parts(), &CONN, &mut flow),
+            Action::Continue
+        ));
         assert_eq!(
             flow.rate_headers,
-            Some(RateHeaders { limit: 3, remaining: 2, reset: 10 })
+            Some(RateHeaders {
+                limit: 3,
+                remaining: 2,
+                reset: 10
+            })
         );
         let mut resp = http::Response::new(()).into_parts().0;
         crate::Filter::RateLimit(f).on_response(0, &mut resp, &CONN, &flow);

@@ -16,6 +16,7 @@ use crate::{MiddlewareKind, MiddlewareSpec, SpecError};
 
 pub use crate::add_prefix::AddPrefix;
 pub use crate::api_key::ApiKey;
+pub use crate::backends::{Backends, SharedStore, StoreError};
 pub use crate::basic_auth::BasicAuth;
 pub use crate::buffering::BufferingPolicy;
 pub use crate::circuit_breaker::CircuitBreaker;
@@ -29,7 +30,6 @@ pub use crate::headers::Headers;
 pub use crate::in_flight_req::{InFlightGuard, InFlightReq};
 pub use crate::ip_allow_list::IpAllowList;
 pub use crate::jwt::Jwt;
-pub use crate::backends::{Backends, SharedStore, StoreError};
 pub use crate::quota::Quota;
 pub use crate::rate_limit::RateLimit;
 pub use crate::redirect_regex::RedirectRegex;
@@ -551,7 +551,9 @@ pub fn compile(
         K::RateLimit => {
             RateLimit::compile(name, opt(&spec.rate_limit)?, ctx).map(Filter::RateLimit)
         }
-        K::Quota => Quota::compile(name, opt(&spec.quota)?, ctx).map(|f| Filter::Quota(Box::new(f))),
+        K::Quota => {
+            Quota::compile(name, opt(&spec.quota)?, ctx).map(|f| Filter::Quota(Box::new(f)))
+        }
         K::RedirectRegex => {
             RedirectRegex::compile(opt(&spec.redirect_regex)?).map(Filter::RedirectRegex)
         }

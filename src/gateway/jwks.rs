@@ -57,14 +57,26 @@ impl JwksClient {
     /// One fetch: the keys and the server's `max-age`, or why it failed. Bounded in time
     /// (`source.timeout` for the whole exchange) and size (`source.max_bytes`).
     pub async fn fetch(&self, source: &JwksSource) -> Result<(Vec<Key>, Option<Duration>), String> {
-        let client = self.inner.as_ref().ok_or("no HTTP client (TLS setup failed)")?;
+        let client = self
+            .inner
+            .as_ref()
+            .ok_or("no HTTP client (TLS setup failed)")?;
         let req = http::Request::get(&source.url)
-            .header(http::header::ACCEPT, "application/json, application/jwk-set+json")
-            .header(http::header::USER_AGENT, concat!("wharf/", env!("CARGO_PKG_VERSION")))
+            .header(
+                http::header::ACCEPT,
+                "application/json, application/jwk-set+json",
+            )
+            .header(
+                http::header::USER_AGENT,
+                concat!("wharf/", env!("CARGO_PKG_VERSION")),
+            )
             .body(Empty::new())
             .map_err(|e| format!("bad URL: {e}"))?;
         let work = async {
-            let resp = client.request(req).await.map_err(|e| format!("request failed: {e}"))?;
+            let resp = client
+                .request(req)
+                .await
+                .map_err(|e| format!("request failed: {e}"))?;
             if !resp.status().is_success() {
                 return Err(format!("HTTP status {}", resp.status()));
             }

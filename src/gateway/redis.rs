@@ -94,19 +94,23 @@ impl RedisStore {
     /// Builds the client (no connection yet: connections open lazily, so compile never waits
     /// on the network).
     pub fn new(spec: &RedisSpec) -> Result<Self, String> {
-        let endpoint = match spec.endpoints.as_slice() {
-            [] => "localhost:6379".to_string(),
-            [one] => one.trim().to_string(),
-            _ => {
-                return Err(
+        let endpoint =
+            match spec.endpoints.as_slice() {
+                [] => "localhost:6379".to_string(),
+                [one] => one.trim().to_string(),
+                _ => return Err(
                     "several endpoints (Redis Cluster / Sentinel) are not supported yet; name one"
                         .into(),
-                )
-            }
-        };
+                ),
+            };
         let (host, port) = endpoint
             .rsplit_once(':')
-            .and_then(|(h, p)| Some((h.trim_matches(['[', ']']).to_string(), p.parse::<u16>().ok()?)))
+            .and_then(|(h, p)| {
+                Some((
+                    h.trim_matches(['[', ']']).to_string(),
+                    p.parse::<u16>().ok()?,
+                ))
+            })
             .ok_or_else(|| format!("endpoint {endpoint:?} is not host:port"))?;
         let mut settings = RedisConnectionInfo::default().set_db(spec.db);
         if !spec.username.is_empty() {
@@ -227,14 +231,20 @@ impl RedisStore {
             for a in &args {
                 inv.arg(a);
             }
-            let result = match tokio::time::timeout(deadline, inv.invoke_async::<T>(&mut conn)).await {
-                Ok(Ok(v)) => Ok(v),
-                Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_connection_refusal() => {
-                    Err(StoreError::Unreachable(e.to_string()))
-                }
-                Ok(Err(e)) => Err(StoreError::Protocol(e.to_string())),
-                Err(_) => Err(StoreError::Timeout(deadline.as_millis() as u64)),
-            };
+            let result =
+                match tokio::time::timeout(deadline, inv.invoke_async::<T>(&mut conn)).await {
+                    Ok(Ok(v)) => Ok(v),
+                    Ok(Err(e))
+                        if e.is_io_error()
+                            || e.is_connection_dropped()
+                            || e.is_timeout()
+                            || e.is_connection_refusal() =>
+                    {
+                        Err(StoreError::Unreachable(e.to_string()))
+                    }
+                    Ok(Err(e)) => Err(StoreError::Protocol(e.to_string())),
+                    Err(_) => Err(StoreError::Timeout(deadline.as_millis() as u64)),
+                };
             match &result {
                 Ok(_) => down_until.store(0, Ordering::Relaxed),
                 Err(StoreError::Protocol(_)) => {}
@@ -259,7 +269,11 @@ impl SharedStore for RedisStore {
         let fut = self.call::<(i64, String, i64)>(
             &self.take_token,
             key,
-            vec![rate.to_string(), burst.to_string(), max_delay_micros.to_string()],
+            vec![
+                rate.to_string(),
+                burst.to_string(),
+                max_delay_micros.to_string(),
+            ],
         );
         Box::pin(async move {
             let (allowed, tokens, wait) = fut.await?;

@@ -95,7 +95,9 @@ fn jwt_rows() {
     let hs = format!("{input}.{}", b64(sig.as_ref()));
     let f = compile(
         "hs@file",
-        &spec(serde_json::json!({"jwt": {"signingSecret": secret, "issuers": ["bench"], "audiences": ["api"]}})),
+        &spec(
+            serde_json::json!({"jwt": {"signingSecret": secret, "issuers": ["bench"], "audiences": ["api"]}}),
+        ),
         None,
     );
     per_request("jwt HS256", &f, &hs);
@@ -122,7 +124,9 @@ fn jwt_rows() {
     let rs = format!("{input}.{}", b64(&sig));
     let f = compile(
         "rs@file",
-        &spec(serde_json::json!({"jwt": {"publicKey": pem, "issuers": ["bench"], "audiences": ["api"]}})),
+        &spec(
+            serde_json::json!({"jwt": {"publicKey": pem, "issuers": ["bench"], "audiences": ["api"]}}),
+        ),
         None,
     );
     per_request("jwt RS256 (2048-bit, key parsed: warm cache)", &f, &rs);
@@ -140,7 +144,10 @@ impl Drop for RedisProc {
 }
 
 fn start_redis() -> Option<(u16, RedisProc)> {
-    if let Some(p) = std::env::var("REDIS_PORT").ok().and_then(|p| p.parse().ok()) {
+    if let Some(p) = std::env::var("REDIS_PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+    {
         return Some((p, RedisProc(None)));
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -149,7 +156,16 @@ fn start_redis() -> Option<(u16, RedisProc)> {
         .ok()?
         .port();
     let child = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -194,7 +210,10 @@ async fn redis_rows(port: u16) {
     };
     // Warm up: connect, load the script.
     for i in 0..1000 {
-        assert!(check(&f, &mut user(i)).await, "redis check failed (is redis up?)");
+        assert!(
+            check(&f, &mut user(i)).await,
+            "redis check failed (is redis up?)"
+        );
     }
     // Latency: one check at a time.
     let n = 20_000u64;
