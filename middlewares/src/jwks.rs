@@ -77,6 +77,14 @@ impl JwksCache {
         self.loaded.store(true, Ordering::Release);
     }
 
+    /// When a refresh was last asked for (`request_refresh`), if ever.
+    pub fn last_request(&self) -> Option<Instant> {
+        match self.last_kick.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(self.epoch + Duration::from_millis(ms - 1)),
+        }
+    }
+
     /// The fetcher's wake-up (set once, by the runtime that fetches this cache).
     pub fn set_waker(&self, wake: Box<dyn Fn() + Send + Sync>) -> bool {
         self.kick.set(wake).is_ok()

@@ -136,6 +136,8 @@ async fn run(weak: Weak<JwksCache>, notify: Arc<Notify>, client: JwksClient) {
     };
     let mut next = Instant::now();
     let mut last_fetch: Option<Instant> = None;
+    // When the last fetch started (std clock, to compare with the cache's refresh requests).
+    let mut last_start: Option<std::time::Instant> = None;
     let mut failures: u32 = 0;
     loop {
         let wake_at = next.min(Instant::now() + LIVENESS);
@@ -149,6 +151,16 @@ async fn run(weak: Weak<JwksCache>, notify: Arc<Notify>, client: JwksClient) {
         if !kicked && Instant::now() < next {
             continue;
         }
+        // A refresh asked for before the last fetch started is already answered by it (its
+        // wake-up was stored while that fetch ran).
+        if kicked && Instant::now() < next {
+            let asked = weak.upgrade().and_then(|c| c.last_request());
+            if let (Some(asked), Some(started)) = (asked, last_start) {
+                if asked <= started {
+                    continue;
+                }
+            }
+        }
         // The bounded refresh rate: never two fetches closer than `min_refresh`.
         if let Some(last) = last_fetch {
             let earliest = last + source.min_refresh;
@@ -158,6 +170,7 @@ async fn run(weak: Weak<JwksCache>, notify: Arc<Notify>, client: JwksClient) {
         }
         let Some(cache) = weak.upgrade() else { return };
         last_fetch = Some(Instant::now());
+        last_start = Some(std::time::Instant::now());
         match client.fetch(&source).await {
             Ok((keys, max_age)) => {
                 let n = keys.len();
