@@ -102,3 +102,52 @@ pub async fn flush_loop(book: std::sync::Arc<QuotaBook>, path: PathBuf, interval
         let _ = tokio::task::spawn_blocking(move || flush(&b, &p)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_roundtrip_and_bad_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("q.json");
+        let book = QuotaBook::default();
+        assert_eq!(load(&book, &path), 0, "missing file: first start");
+        let far = unix_now() + 3600;
+        let mut saved = BTreeMap::new();
+        saved.insert(
+            "q@file\u{1f}t:alice".to_string(),
+            Counter {
+                reset: far,
+                count: 7,
+            },
+        );
+        saved.insert(
+            "q@file\u{1f}i:10.0.0.1".to_string(),
+            Counter {
+                reset: far,
+                count: 2,
+            },
+        );
+        saved.insert(
+            "q@file\u{1f}t:gone".to_string(),
+            Counter { reset: 1, count: 9 },
+        );
+        assert_eq!(book.import(saved, unix_now()), 2);
+        save(&book, &path).expect("save");
+        // Atomic: no temp file left beside it.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+        let back = QuotaBook::default();
+        assert_eq!(load(&back, &path), 2);
+        assert_eq!(back.export(unix_now()), book.export(unix_now()));
+        // A corrupt or foreign file is ignored, never fatal.
+        std::fs::write(&path, b"{not json").expect("write");
+        assert_eq!(load(&QuotaBook::default(), &path), 0);
+        std::fs::write(&path, br#"{"version": 9, "counters": {}}"#).expect("write");
+        assert_eq!(load(&QuotaBook::default(), &path), 0);
+    }
+}
