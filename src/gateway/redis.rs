@@ -22,9 +22,12 @@ local burst = tonumber(ARGV[2])
 local max_delay = tonumber(ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local b = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local b = redis.call('HMGET', KEYS[1], 'tokens', 's', 'us')
 local tokens = tonumber(b[1])
-local at = tonumber(b[2])
+local at = nil
+if b[2] and b[3] then
+  at = tonumber(b[2]) * 1000000 + tonumber(b[3])
+end
 if tokens == nil or at == nil then
   tokens = burst
   at = now
@@ -42,7 +45,8 @@ if tokens < 0 then
     allowed = 0
   end
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+-- TIME's own strings: tostring() of a microsecond timestamp would round it (14 digits).
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 's', t[1], 'us', t[2])
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {allowed, tostring(tokens), wait}
 "#;
