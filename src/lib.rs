@@ -10,6 +10,7 @@ pub mod api;
 pub mod body;
 pub mod compile;
 pub mod config;
+pub mod gateway;
 pub mod observe;
 pub mod proxy;
 pub mod rule;

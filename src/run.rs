@@ -492,11 +492,35 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
             m.register(&mut settings);
         }
     }
+    // API-gateway helpers: JWKS fetchers, Redis clients, local quota counters (restored from
+    // `quotas.stateFile`, flushed periodically and at shutdown).
+    let gateway = Arc::new(crate::gateway::Gateway::new());
+    let quota_file = cfg
+        .quotas
+        .as_ref()
+        .filter(|q| !q.state_file.is_empty())
+        .map(|q| {
+            let path = std::path::PathBuf::from(&q.state_file);
+            crate::gateway::quota_file::load(gateway.quota_book(), &path);
+            let every = q
+                .flush_interval
+                .map(|d| d.get())
+                .unwrap_or(Duration::from_secs(10));
+            tokio::spawn(crate::gateway::quota_file::flush_loop(
+                gateway.quota_book().clone(),
+                path.clone(),
+                every,
+            ));
+            path
+        });
     let compile_loop = Arc::new(CompileLoop {
         settings,
         default_entry_points: cfg.default_router_entry_points(),
         models: entry_point_models(cfg),
-        registries: Arc::new(Registries::default()),
+        registries: Arc::new(Registries {
+            backends: Some(gateway.clone()),
+            ..Registries::default()
+        }),
         store: store.clone(),
     });
     observability.follow(&store);
@@ -583,6 +607,9 @@ pub async fn run(loaded: &Loaded, providers: Vec<ProviderHandle>) -> Result<(), 
     while servers.join_next().await.is_some() {}
     let _ = stop_tx.send(true);
     let _ = compiler.await;
+    if let Some(path) = &quota_file {
+        crate::gateway::quota_file::flush(gateway.quota_book(), path);
+    }
     tracing::info!("stopped");
     Ok(())
 }

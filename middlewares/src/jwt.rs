@@ -43,12 +43,24 @@ pub struct JwtSpec {
         deserialize_with = "de::string"
     )]
     pub jwks_file: String,
-    /// JWKS URL: not supported yet by wharf (compile fails, never a silent no-op).
+    /// JWKS URL (`https://`, or `http://` to a loopback address), fetched in the background,
+    /// cached, refreshed periodically and when a token names an unknown `kid`.
     #[serde(
         skip_serializing_if = "String::is_empty",
         deserialize_with = "de::string"
     )]
     pub jwks_url: String,
+    /// wharf: longest time between two JWKS fetches (default 15m; a shorter
+    /// `Cache-Control: max-age` from the server wins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_refresh_interval: Option<Duration>,
+    /// wharf: shortest time between two JWKS fetches (default 10s): bounds refreshes caused by
+    /// unknown `kid`s and retries after failures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_min_refresh_interval: Option<Duration>,
+    /// wharf: deadline of one JWKS fetch (default 5s).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_timeout: Option<Duration>,
     /// Request header name → claim name; the claim's value is sent in that header.
     #[serde(
         skip_serializing_if = "BTreeMap::is_empty",
@@ -581,6 +593,8 @@ impl ClaimExpr {
 #[derive(Debug)]
 pub struct Jwt {
     keys: Vec<Key>,
+    /// Keys fetched from `jwksUrl` by the runtime.
+    remote: Option<Arc<crate::jwks::JwksCache>>,
     forward: Vec<(HeaderName, String)>,
     claims: Option<ClaimExpr>,
     token_key: String,
@@ -613,14 +627,24 @@ pub enum Reject {
     MissingClaim,
     /// Valid token, but claims or groups do not allow this request (403).
     Forbidden,
+    /// `jwksUrl` never loaded and no other key verified the token: wharf cannot judge it (503).
+    KeysUnavailable,
 }
 
 impl Jwt {
     pub fn compile(spec: &JwtSpec, ctx: &CompileCtx<'_>) -> Result<Jwt, SpecError> {
         let mut keys = Vec::new();
-        if !spec.jwks_url.is_empty() {
-            return Err(SpecError::NotSupportedYet("jwt.jwksUrl".into()));
-        }
+        let remote = if spec.jwks_url.trim().is_empty() {
+            None
+        } else {
+            let source = jwks_source(spec)?;
+            Some(match ctx.backends {
+                Some(b) => b.jwks(&source),
+                // No runtime (unit tests, `wharf check`): nothing fetches; tokens that only a
+                // JWKS key could verify get 503.
+                None => Arc::new(crate::jwks::JwksCache::new(source)),
+            })
+        };
         if !spec.signing_secret.is_empty() {
             let secret = if spec.signing_secret_base64_encoded {
                 base64::engine::general_purpose::STANDARD
@@ -648,7 +672,7 @@ impl Jwt {
                 .ok_or_else(|| SpecError::FileNotLoaded(spec.jwks_file.clone()))?;
             keys.extend(parse_jwks(text).map_err(|e| SpecError::invalid("jwt.jwksFile", e))?);
         }
-        if keys.is_empty() {
+        if keys.is_empty() && remote.is_none() {
             return Err(SpecError::Missing(
                 "jwt.signingSecret (or publicKey, jwksFile, jwksUrl)",
             ));
@@ -703,6 +727,7 @@ impl Jwt {
         };
         Ok(Jwt {
             keys,
+            remote,
             forward,
             claims,
             token_key: spec.token_key.clone(),
@@ -791,15 +816,32 @@ impl Jwt {
         let kid = header.get("kid").and_then(Value::as_str);
         let sig = B64.decode(s).map_err(|_| Reject::Malformed)?;
         let msg = &token.as_bytes()[..h.len() + 1 + p.len()];
+        let remote = self.remote.as_ref().map(|c| (c, c.keys()));
+        let remote_keys = remote.as_ref().map(|(_, k)| k.as_slice()).unwrap_or(&[]);
+        let matches = |k: &&Key| match (kid, &k.kid) {
+            (Some(want), Some(have)) => want == have,
+            _ => true,
+        };
         let verified = self
             .keys
             .iter()
-            .filter(|k| match (kid, &k.kid) {
-                (Some(want), Some(have)) => want == have,
-                _ => true,
-            })
+            .chain(remote_keys)
+            .filter(matches)
             .any(|k| k.key.verify(alg, msg, &sig));
         if !verified {
+            if let Some((cache, _)) = &remote {
+                if !cache.is_loaded() {
+                    cache.request_refresh();
+                    return Err(Reject::KeysUnavailable);
+                }
+                // A `kid` the JWKS does not hold: the issuer may have rotated its keys. The
+                // fetcher refreshes in the background (bounded rate); this request is refused.
+                if kid
+                    .is_some_and(|want| !remote_keys.iter().any(|k| k.kid.as_deref() == Some(want)))
+                {
+                    cache.request_refresh();
+                }
+            }
             return Err(Reject::Signature);
         }
         let claims: Value = B64
@@ -919,10 +961,80 @@ impl Jwt {
     }
 }
 
+/// Checks `jwksUrl` and the fetch settings.
+fn jwks_source(spec: &JwtSpec) -> Result<crate::jwks::JwksSource, SpecError> {
+    let url = spec.jwks_url.trim();
+    let field = "jwt.jwksUrl";
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| SpecError::invalid(field, format!("{url:?} is not an absolute URL")))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() {
+        return Err(SpecError::invalid(field, format!("{url:?} has no host")));
+    }
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match scheme.to_ascii_lowercase().as_str() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(SpecError::invalid(
+                field,
+                "must use https (plain http is accepted for loopback addresses only)",
+            ))
+        }
+        other => {
+            return Err(SpecError::invalid(
+                field,
+                format!("unsupported scheme `{other}` (https)"),
+            ))
+        }
+    }
+    let dur =
+        |d: Option<Duration>, name: &str, default: u64| -> Result<std::time::Duration, SpecError> {
+            match d {
+                None => Ok(std::time::Duration::from_secs(default)),
+                Some(d) => d
+                    .to_std()
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(|| SpecError::invalid(format!("jwt.{name}"), "must be positive")),
+            }
+        };
+    let refresh = dur(spec.jwks_refresh_interval, "jwksRefreshInterval", 900)?;
+    let min_refresh = dur(spec.jwks_min_refresh_interval, "jwksMinRefreshInterval", 10)?;
+    if min_refresh > refresh {
+        return Err(SpecError::invalid(
+            "jwt.jwksMinRefreshInterval",
+            "must not exceed jwksRefreshInterval",
+        ));
+    }
+    Ok(crate::jwks::JwksSource {
+        url: url.to_string(),
+        refresh,
+        min_refresh,
+        timeout: dur(spec.jwks_timeout, "jwksTimeout", 5)?,
+        max_bytes: crate::jwks::MAX_JWKS_BYTES,
+    })
+}
+
 /// 401 with `WWW-Authenticate: Bearer` for token problems, 403 when claims refuse.
 fn refuse(reason: Reject) -> http::Response<bytes::Bytes> {
     if reason == Reject::Forbidden {
         return crate::util::status_text(StatusCode::FORBIDDEN);
+    }
+    if reason == Reject::KeysUnavailable {
+        let mut resp = crate::util::status_text(StatusCode::SERVICE_UNAVAILABLE);
+        resp.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return resp;
     }
     let mut resp = crate::util::status_text(StatusCode::UNAUTHORIZED);
     let challenge = if reason == Reject::Missing {

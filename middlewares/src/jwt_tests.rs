@@ -305,11 +305,94 @@ fn jwks_file_with_kids() {
         Jwt::compile(&spec, &CompileCtx::default()),
         Err(SpecError::FileNotLoaded(_))
     ));
-    let url: JwtSpec = serde_norway::from_str("jwksUrl: https://idp/jwks\n").expect("yaml");
-    assert!(matches!(
-        Jwt::compile(&url, &CompileCtx::default()),
-        Err(SpecError::NotSupportedYet(_))
-    ));
+}
+
+/// Hands out one JWKS cache (the runtime's fetcher is replaced by `JwksCache::store`).
+#[derive(Debug)]
+struct OneCache(Arc<crate::jwks::JwksCache>);
+
+impl crate::Backends for OneCache {
+    fn jwks(&self, _: &crate::jwks::JwksSource) -> Arc<crate::jwks::JwksCache> {
+        self.0.clone()
+    }
+    fn redis(&self, _: &crate::RedisSpec) -> Result<Arc<dyn crate::SharedStore>, String> {
+        Err("no redis here".into())
+    }
+    fn quota_book(&self) -> Arc<crate::quota::QuotaBook> {
+        Arc::new(crate::quota::QuotaBook::default())
+    }
+}
+
+#[test]
+fn jwks_url_cache_refresh_on_unknown_kid() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let spec: JwtSpec = serde_norway::from_str(
+        "jwksUrl: http://127.0.0.1:9/jwks\njwksMinRefreshInterval: 1h\njwksRefreshInterval: 2h\n",
+    )
+    .expect("yaml");
+    let source = jwks_source(&spec).expect("source");
+    assert_eq!(source.min_refresh, std::time::Duration::from_secs(3600));
+    assert_eq!(source.timeout, std::time::Duration::from_secs(5));
+    let cache = Arc::new(crate::jwks::JwksCache::new(source));
+    let kicks = Arc::new(AtomicUsize::new(0));
+    let k = kicks.clone();
+    assert!(cache.set_waker(Box::new(move || {
+        k.fetch_add(1, Ordering::SeqCst);
+    })));
+    let backends = OneCache(cache.clone());
+    let ctx = CompileCtx {
+        backends: Some(&backends),
+        ..CompileCtx::default()
+    };
+    let f = Jwt::compile(&spec, &ctx).expect("compile");
+    let rk = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa");
+    let (n, e) = rsa_n_e(rk.public_key().as_ref());
+    let doc = json!({"keys": [{"kty": "RSA", "kid": "k1", "n": b64(&n), "e": b64(&e)}]});
+    let r = Signer::Rsa(rk);
+    let token = r.sign("RS256", Some("k1"), &good());
+    // Nothing loaded yet: wharf cannot judge the token → 503, and a fetch is asked for.
+    assert_eq!(f.validate(&token, NOW), Err(Reject::KeysUnavailable));
+    assert_eq!(refuse(Reject::KeysUnavailable).status(), 503);
+    assert_eq!(kicks.load(Ordering::SeqCst), 1);
+    cache.store(parse_jwks(&doc.to_string()).expect("jwks"));
+    assert!(f.validate(&token, NOW).is_ok());
+    // A rotated key: unknown kid → 401 now; the refresh was asked for less than 1h ago, so
+    // no new kick (bounded refresh rate).
+    let (n2, e2, r2) = {
+        let rk = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa");
+        let (n, e) = rsa_n_e(rk.public_key().as_ref());
+        (n, e, Signer::Rsa(rk))
+    };
+    let rotated = r2.sign("RS256", Some("k2"), &good());
+    assert_eq!(f.validate(&rotated, NOW), Err(Reject::Signature));
+    assert_eq!(kicks.load(Ordering::SeqCst), 1, "rate-limited refresh");
+    let doc2 = json!({"keys": [{"kty": "RSA", "kid": "k2", "n": b64(&n2), "e": b64(&e2)}]});
+    cache.store(parse_jwks(&doc2.to_string()).expect("jwks"));
+    assert!(f.validate(&rotated, NOW).is_ok());
+    assert_eq!(
+        f.validate(&token, NOW),
+        Err(Reject::Signature),
+        "old key retired"
+    );
+
+    // URL rules: https anywhere, http only to loopback.
+    for (url, ok) in [
+        ("https://idp.example/jwks", true),
+        ("http://localhost:8080/jwks", true),
+        ("http://[::1]:80/jwks", true),
+        ("http://idp.example/jwks", false),
+        ("ftp://idp/jwks", false),
+        ("idp/jwks", false),
+    ] {
+        let spec = JwtSpec {
+            jwks_url: url.into(),
+            ..JwtSpec::default()
+        };
+        assert_eq!(jwks_source(&spec).is_ok(), ok, "{url}");
+    }
+    // Without a runtime (wharf check) the spec still compiles.
+    let plain: JwtSpec = serde_norway::from_str("jwksUrl: https://idp/jwks\n").expect("yaml");
+    assert!(Jwt::compile(&plain, &CompileCtx::default()).is_ok());
 }
 
 #[test]

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub mod backends;
 mod de;
 pub mod duration;
 pub mod expr;
@@ -31,8 +32,10 @@ pub mod headers;
 pub mod in_flight_req;
 pub mod ip_allow_list;
 pub mod ip_strategy;
+pub mod jwks;
 pub mod jwt;
 pub mod pass_tls_client_cert;
+pub mod quota;
 pub mod rate_limit;
 pub mod redirect_regex;
 pub mod redirect_scheme;
@@ -64,6 +67,7 @@ pub use jwt::JwtSpec;
 pub use pass_tls_client_cert::{
     PassTlsClientCertSpec, TlsClientCertInfoSpec, TlsIssuerInfoSpec, TlsSubjectInfoSpec,
 };
+pub use quota::QuotaSpec;
 pub use rate_limit::{RateLimitSpec, RedisSpec};
 pub use redirect_regex::RedirectRegexSpec;
 pub use redirect_scheme::RedirectSchemeSpec;
@@ -128,6 +132,9 @@ pub struct MiddlewareSpec {
     pub in_flight_req: Option<InFlightReqSpec>,
     #[serde(rename = "passTLSClientCert", skip_serializing_if = "Option::is_none")]
     pub pass_tls_client_cert: Option<PassTlsClientCertSpec>,
+    /// wharf: requests per UTC day or month per source (usage-plan quotas).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<RateLimitSpec>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -177,6 +184,7 @@ pub enum MiddlewareKind {
     IpWhiteList,
     InFlightReq,
     PassTlsClientCert,
+    Quota,
     RateLimit,
     RedirectRegex,
     RedirectScheme,
@@ -211,6 +219,7 @@ impl MiddlewareKind {
             MiddlewareKind::IpWhiteList => "ipWhiteList",
             MiddlewareKind::InFlightReq => "inFlightReq",
             MiddlewareKind::PassTlsClientCert => "passTLSClientCert",
+            MiddlewareKind::Quota => "quota",
             MiddlewareKind::RateLimit => "rateLimit",
             MiddlewareKind::RedirectRegex => "redirectRegex",
             MiddlewareKind::RedirectScheme => "redirectScheme",
@@ -254,6 +263,7 @@ impl MiddlewareSpec {
             (self.ip_white_list.is_some(), K::IpWhiteList),
             (self.in_flight_req.is_some(), K::InFlightReq),
             (self.pass_tls_client_cert.is_some(), K::PassTlsClientCert),
+            (self.quota.is_some(), K::Quota),
             (self.rate_limit.is_some(), K::RateLimit),
             (self.redirect_regex.is_some(), K::RedirectRegex),
             (self.redirect_scheme.is_some(), K::RedirectScheme),
@@ -305,7 +315,7 @@ impl MiddlewareSpec {
 }
 
 /// Every type key, for suggestions.
-const ALL_KINDS: [MiddlewareKind; 28] = [
+const ALL_KINDS: [MiddlewareKind; 29] = [
     MiddlewareKind::AddPrefix,
     MiddlewareKind::ApiKey,
     MiddlewareKind::Jwt,
@@ -325,6 +335,7 @@ const ALL_KINDS: [MiddlewareKind; 28] = [
     MiddlewareKind::IpWhiteList,
     MiddlewareKind::InFlightReq,
     MiddlewareKind::PassTlsClientCert,
+    MiddlewareKind::Quota,
     MiddlewareKind::RateLimit,
     MiddlewareKind::RedirectRegex,
     MiddlewareKind::RedirectScheme,

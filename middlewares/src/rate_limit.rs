@@ -28,9 +28,15 @@ pub struct RateLimitSpec {
     /// What groups requests into a source (default: the remote address).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source_criterion: Option<SourceCriterionSpec>,
-    /// Shared buckets in Redis (Traefik v3.4+). Not supported yet by wharf.
+    /// Shared buckets in Redis (Traefik v3.4+): every wharf using the same Redis and router
+    /// shares one budget.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis: Option<RedisSpec>,
+    /// wharf: add `X-RateLimit-Limit` (burst), `X-RateLimit-Remaining` (whole tokens left) and
+    /// `X-RateLimit-Reset` (seconds until the bucket is full) to responses (default false, as
+    /// Traefik sends none).
+    #[serde(skip_serializing_if = "de::is_false", deserialize_with = "de::bool")]
+    pub rate_limit_headers: bool,
 }
 
 /// `rateLimit.redis`.
@@ -69,6 +75,67 @@ pub struct RedisSpec {
     /// Default 5s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dial_timeout: Option<Duration>,
+    /// wharf: when Redis cannot answer (down, timeout), admit the request (`true`, default) or
+    /// answer 503 (`false`). Either way it is logged and counted in the metrics.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "de::opt_bool"
+    )]
+    pub fail_open: Option<bool>,
+}
+
+/// Checks a `redis` section (the runtime's client builder reads the same values).
+pub fn validate_redis(field: &str, r: &RedisSpec) -> Result<(), SpecError> {
+    for e in &r.endpoints {
+        let ok = e
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+        if !ok {
+            return Err(SpecError::invalid(
+                format!("{field}.endpoints"),
+                format!("{e:?} is not host:port"),
+            ));
+        }
+    }
+    for (name, v) in [
+        ("db", r.db),
+        ("poolSize", r.pool_size),
+        ("minIdleConns", r.min_idle_conns),
+        ("maxActiveConns", r.max_active_conns),
+    ] {
+        if v < 0 {
+            return Err(SpecError::invalid(
+                format!("{field}.{name}"),
+                format!("must not be negative (got {v})"),
+            ));
+        }
+    }
+    for (name, d) in [
+        ("readTimeout", r.read_timeout),
+        ("writeTimeout", r.write_timeout),
+        ("dialTimeout", r.dial_timeout),
+    ] {
+        if d.is_some_and(|d| d.is_negative()) {
+            return Err(SpecError::invalid(
+                format!("{field}.{name}"),
+                "must not be negative",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A shared-store failure: counted, logged (rate-limited), then the `failOpen` policy.
+pub(crate) fn store_failed(name: &str, fail_open: bool, err: &StoreError) -> Action {
+    crate::backends::STORE_FAILURES.record(name, fail_open, err);
+    if fail_open {
+        Action::Continue
+    } else {
+        let mut resp = crate::util::status_text(StatusCode::SERVICE_UNAVAILABLE);
+        resp.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        Action::Respond(resp)
+    }
 }
 
 // ---- compiled form -------------------------------------------------------------------------
@@ -79,8 +146,9 @@ use std::time::{Duration as StdDuration, Instant};
 
 use http::{HeaderValue, StatusCode};
 
+use crate::backends::{SharedStore, StoreError};
 use crate::ip_strategy::{IpStrategy, SourceCriterion, SourceKey};
-use crate::{Action, CompileCtx, ConnInfo, SpecError};
+use crate::{Action, Awaited, CompileCtx, ConnInfo, Pending, RateHeaders, SpecError};
 
 /// Most sources tracked at once (Traefik's `maxSources`).
 const MAX_SOURCES: usize = 65_536;
@@ -129,8 +197,8 @@ impl Buckets {
     }
 
     /// Reserves one token at `now`: `Ok(wait)` to go on after `wait`, `Err(wait)` when the wait
-    /// would exceed `max_delay` (the reservation is cancelled).
-    fn reserve(&self, key: SourceKey, now: Instant) -> Result<StdDuration, StdDuration> {
+    /// would exceed `max_delay` (the reservation is cancelled). Also returns the tokens left.
+    fn reserve(&self, key: SourceKey, now: Instant) -> (Result<StdDuration, StdDuration>, f64) {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= MAX_SOURCES && !map.contains_key(&key) {
             // A bucket that has refilled is the same as a new one: dropping it loses nothing.
@@ -139,7 +207,7 @@ impl Buckets {
                 b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < burst
             });
             if map.len() >= MAX_SOURCES {
-                return Err(StdDuration::from_secs(1));
+                return (Err(StdDuration::from_secs(1)), 0.0);
             }
         }
         let b = map.entry(key).or_insert(Bucket {
@@ -151,15 +219,15 @@ impl Buckets {
         b.last = now;
         b.tokens -= 1.0;
         if b.tokens >= 0.0 {
-            return Ok(StdDuration::ZERO);
+            return (Ok(StdDuration::ZERO), b.tokens);
         }
         let wait =
             StdDuration::try_from_secs_f64(-b.tokens / self.rate).unwrap_or(StdDuration::MAX);
         if wait > self.max_delay {
             b.tokens += 1.0;
-            return Err(wait);
+            return (Err(wait), b.tokens);
         }
-        Ok(wait)
+        (Ok(wait), b.tokens)
     }
 }
 
@@ -168,6 +236,19 @@ impl Buckets {
 pub struct RateLimit {
     source: SourceCriterion,
     buckets: Arc<Buckets>,
+    headers: bool,
+    /// `redis`: buckets in Redis instead of `buckets`.
+    shared: Option<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    /// `None`: compiled without a runtime (`wharf check`, unit tests).
+    store: Option<Arc<dyn SharedStore>>,
+    fail_open: bool,
+    /// `wharf:rl:{router/middleware}:` — the same router and middleware names in several
+    /// wharf processes share one bucket per source.
+    prefix: Arc<str>,
 }
 
 impl RateLimit {
@@ -176,9 +257,6 @@ impl RateLimit {
         spec: &RateLimitSpec,
         ctx: &CompileCtx<'_>,
     ) -> Result<Self, SpecError> {
-        if spec.redis.is_some() {
-            return Err(SpecError::NotSupportedYet("rateLimit.redis".into()));
-        }
         if spec.average < 0 {
             return Err(SpecError::invalid(
                 "rateLimit.average",
@@ -215,13 +293,46 @@ impl RateLimit {
             spec.source_criterion.as_ref(),
             SourceCriterion::Ip(IpStrategy::default()),
         )?;
+        let shared = match &spec.redis {
+            None => None,
+            Some(redis) => {
+                validate_redis("rateLimit.redis", redis)?;
+                let store = match ctx.backends {
+                    Some(b) => Some(
+                        b.redis(redis)
+                            .map_err(|e| SpecError::invalid("rateLimit.redis", e))?,
+                    ),
+                    None => None,
+                };
+                Some(Shared {
+                    store,
+                    fail_open: redis.fail_open.unwrap_or(true),
+                    prefix: format!("wharf:rl:{{{}/{}}}:", ctx.scope, name).into(),
+                })
+            }
+        };
         let buckets = match ctx.registry {
             Some(reg) => {
                 reg.get_or_insert(&ctx.state_key(name), spec, || Buckets::new(rate, burst))
             }
             None => Arc::new(Buckets::new(rate, burst)),
         };
-        Ok(RateLimit { source, buckets })
+        Ok(RateLimit {
+            source,
+            buckets,
+            headers: spec.rate_limit_headers,
+            shared,
+        })
+    }
+
+    /// `rateLimitHeaders` is on.
+    pub fn sends_headers(&self) -> bool {
+        self.headers
+    }
+
+    /// The `X-RateLimit-*` values for `tokens` left.
+    fn rate_headers(&self, tokens: f64) -> RateHeaders {
+        rate_headers(self.buckets.rate, self.buckets.burst, tokens)
     }
 
     pub fn buckets(&self) -> &Arc<Buckets> {
@@ -234,14 +345,24 @@ impl RateLimit {
         &self,
         parts: &http::request::Parts,
         conn: &ConnInfo,
-        flow: &crate::FlowState,
+        flow: &mut crate::FlowState,
     ) -> Action {
-        self.check_as(parts, conn, flow.consumer.as_deref(), Instant::now())
+        if self.buckets.rate.is_infinite() {
+            return Action::Continue;
+        }
+        if let Some(shared) = &self.shared {
+            return self.check_shared(shared, parts, conn, flow.consumer.as_deref());
+        }
+        let (action, tokens) = self.check_as(parts, conn, flow.consumer.as_deref(), Instant::now());
+        if self.headers {
+            flow.note_rate(self.rate_headers(tokens));
+        }
+        action
     }
 
     #[cfg(test)]
     fn check(&self, parts: &http::request::Parts, conn: &ConnInfo, now: Instant) -> Action {
-        self.check_as(parts, conn, None, now)
+        self.check_as(parts, conn, None, now).0
     }
 
     fn check_as(
@@ -250,28 +371,97 @@ impl RateLimit {
         conn: &ConnInfo,
         consumer: Option<&str>,
         now: Instant,
-    ) -> Action {
+    ) -> (Action, f64) {
         if self.buckets.rate.is_infinite() {
-            return Action::Continue;
+            return (Action::Continue, self.buckets.burst);
         }
-        match self
+        let (res, tokens) = self
             .buckets
-            .reserve(self.source.key_with(parts, conn.remote_ip, consumer), now)
-        {
+            .reserve(self.source.key_with(parts, conn.remote_ip, consumer), now);
+        let action = match res {
             Ok(wait) if wait.is_zero() => Action::Continue,
             Ok(wait) => Action::Delay(wait),
-            Err(wait) => {
-                let mut resp = crate::util::status_text(StatusCode::TOO_MANY_REQUESTS);
-                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                resp.headers_mut()
-                    .insert("retry-after", HeaderValue::from(secs));
-                if let Ok(v) = HeaderValue::from_str(&go_duration(wait)) {
-                    resp.headers_mut().insert("x-retry-in", v);
-                }
-                Action::Respond(resp)
-            }
-        }
+            Err(wait) => too_many(wait, self.headers.then(|| self.rate_headers(tokens))),
+        };
+        (action, tokens)
     }
+
+    /// The Redis path: one atomic script run per request (see `SharedStore::take_token`).
+    fn check_shared(
+        &self,
+        shared: &Shared,
+        parts: &http::request::Parts,
+        conn: &ConnInfo,
+        consumer: Option<&str>,
+    ) -> Action {
+        let fail_open = shared.fail_open;
+        let Some(store) = shared.store.clone() else {
+            return store_failed(
+                &shared.prefix,
+                fail_open,
+                &StoreError::Unreachable("no redis client (compiled without runtime)".into()),
+            );
+        };
+        let source = self.source.key_with(parts, conn.remote_ip, consumer);
+        let mut key = String::with_capacity(shared.prefix.len() + 40);
+        key.push_str(&shared.prefix);
+        match &source {
+            SourceKey::Ip(ip) => {
+                use std::fmt::Write as _;
+                let _ = write!(key, "{ip}");
+            }
+            SourceKey::Text(t) => key.push_str(t),
+        }
+        let (rate, burst, headers) = (self.buckets.rate, self.buckets.burst, self.headers);
+        let max_delay = self.buckets.max_delay.as_micros() as u64;
+        let name = shared.prefix.clone();
+        Action::Await(Pending(Box::pin(async move {
+            match store.take_token(key, rate, burst, max_delay).await {
+                Ok(a) => {
+                    let rh = headers.then(|| rate_headers(rate, burst, a.tokens));
+                    let wait = StdDuration::from_micros(a.wait_micros);
+                    let action = if !a.allowed {
+                        too_many(wait, rh)
+                    } else if wait.is_zero() {
+                        Action::Continue
+                    } else {
+                        Action::Delay(wait)
+                    };
+                    Awaited { action, rate: rh }
+                }
+                Err(e) => Awaited {
+                    action: store_failed(&name, fail_open, &e),
+                    rate: None,
+                },
+            }
+        })))
+    }
+}
+
+/// `X-RateLimit-*` for a token bucket: limit = burst, remaining = whole tokens left, reset =
+/// seconds until the bucket is full again.
+fn rate_headers(rate: f64, burst: f64, tokens: f64) -> RateHeaders {
+    let missing = (burst - tokens.max(0.0)).max(0.0);
+    RateHeaders {
+        limit: burst as u64,
+        remaining: tokens.max(0.0).floor() as u64,
+        reset: (missing / rate).ceil() as u64,
+    }
+}
+
+/// 429 with `Retry-After` (whole seconds, rounded up) and `X-Retry-In` (a Go duration).
+fn too_many(wait: StdDuration, headers: Option<RateHeaders>) -> Action {
+    let mut resp = crate::util::status_text(StatusCode::TOO_MANY_REQUESTS);
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    resp.headers_mut()
+        .insert("retry-after", HeaderValue::from(secs));
+    if let Ok(v) = HeaderValue::from_str(&go_duration(wait)) {
+        resp.headers_mut().insert("x-retry-in", v);
+    }
+    if let Some(h) = headers {
+        crate::put_rate_headers(resp.headers_mut(), RateHeaders { remaining: 0, ..h });
+    }
+    Action::Respond(resp)
 }
 
 /// Go's `time.Duration.String()`: `1.5s`, `2m0s`, `1h0m0s`, `250ms`, `1.2µs`, `0s`.
@@ -463,14 +653,62 @@ mod tests {
         .is_err());
         let e = RateLimit::compile(
             "rl",
-            &spec("average: 1\nredis: {endpoints: [a:6379]}\n"),
+            &spec("average: 1\nredis: {endpoints: [a]}\n"),
             &CompileCtx::default(),
         )
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "`rateLimit.redis` is not supported yet by wharf"
+            "invalid `rateLimit.redis.endpoints`: \"a\" is not host:port"
         );
+        // Without a runtime (wharf check): compiles; requests follow failOpen.
+        let f = RateLimit::compile(
+            "rl",
+            &spec("average: 1\nredis: {endpoints: [a:6379], failOpen: false}\n"),
+            &CompileCtx::default(),
+        )
+        .unwrap();
+        match f.on_request(&parts(), &CONN, &mut crate::FlowState::default()) {
+            Action::Respond(r) => assert_eq!(r.status(), 503),
+            other => panic!("expected 503, got {other:?}"),
+        }
+        let open = RateLimit::compile(
+            "rl",
+            &spec("average: 1\nredis: {endpoints: [a:6379]}\n"),
+            &CompileCtx::default(),
+        )
+        .unwrap();
+        assert!(matches!(
+            open.on_request(&parts(), &CONN, &mut crate::FlowState::default()),
+            Action::Continue
+        ));
+    }
+
+    #[test]
+    fn rate_limit_headers() {
+        let f = RateLimit::compile(
+            "rl",
+            &spec("average: 1\nperiod: 10s\nburst: 3\nrateLimitHeaders: true\n"),
+            &CompileCtx::default(),
+        )
+        .unwrap();
+        let mut flow = crate::FlowState::default();
+        assert!(matches!(
+            f.on_request(&parts(), &CONN, &mut flow),
+            Action::Continue
+        ));
+        assert_eq!(
+            flow.rate_headers,
+            Some(RateHeaders {
+                limit: 3,
+                remaining: 2,
+                reset: 10
+            })
+        );
+        let mut resp = http::Response::new(()).into_parts().0;
+        crate::Filter::RateLimit(f).on_response(0, &mut resp, &CONN, &flow);
+        assert_eq!(resp.headers["x-ratelimit-remaining"], "2");
+        assert_eq!(resp.headers["x-ratelimit-reset"], "10");
     }
 
     #[test]

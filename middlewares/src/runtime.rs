@@ -16,6 +16,7 @@ use crate::{MiddlewareKind, MiddlewareSpec, SpecError};
 
 pub use crate::add_prefix::AddPrefix;
 pub use crate::api_key::ApiKey;
+pub use crate::backends::{Backends, SharedStore, StoreError};
 pub use crate::basic_auth::BasicAuth;
 pub use crate::buffering::BufferingPolicy;
 pub use crate::circuit_breaker::CircuitBreaker;
@@ -31,6 +32,7 @@ pub use crate::in_flight_req::{InFlightGuard, InFlightReq};
 pub use crate::ip_allow_list::IpAllowList;
 pub use crate::jwt::Jwt;
 pub use crate::pass_tls_client_cert::{ClientCertChain, PassTlsClientCert};
+pub use crate::quota::Quota;
 pub use crate::rate_limit::RateLimit;
 pub use crate::redirect_regex::RedirectRegex;
 pub use crate::redirect_scheme::RedirectScheme;
@@ -55,6 +57,42 @@ pub enum Action {
     /// Send this request (ForwardAuth's call to the auth server), then hand the answer to
     /// `Filter::on_call_response` of the same filter, and go on as it says.
     Call(Box<request::Parts>),
+    /// Await this future (a shared-store check: Redis-backed rateLimit or quota), then act on
+    /// the action it yields (never another `Await`). The future bounds its own time.
+    Await(Pending),
+}
+
+/// A boxed future yielding the filter's decision (`Action::Await`). Boxed once per check that
+/// needs the network; purely local filters never build one.
+pub struct Pending(pub std::pin::Pin<Box<dyn std::future::Future<Output = Awaited> + Send>>);
+
+/// What an awaited check decided: the action, and `X-RateLimit-*` values for the response.
+#[derive(Debug)]
+pub struct Awaited {
+    pub action: Action,
+    pub rate: Option<RateHeaders>,
+}
+
+impl Pending {
+    /// Awaits the check and records its rate headers in `flow`; never yields `Await`.
+    pub async fn settle(self, flow: &mut FlowState) -> Action {
+        let done = self.0.await;
+        if let Some(r) = done.rate {
+            flow.note_rate(r);
+        }
+        match done.action {
+            Action::Await(_) => Action::Respond(crate::util::status_text(
+                http::StatusCode::INTERNAL_SERVER_ERROR,
+            )),
+            other => other,
+        }
+    }
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending(..)")
+    }
 }
 
 /// Facts about the client connection the filters need.
@@ -95,6 +133,9 @@ pub struct FlowState {
     /// GrpcWeb's CORS decision for the answer: `Some(None)`: only `Vary: Origin`;
     /// `Some(Some(origin))`: also the allowed origin with credentials.
     pub(crate) grpc_web_cors: Option<Option<HeaderValue>>,
+    /// `X-RateLimit-*` values for the response (quota, or rateLimit with `rateLimitHeaders`):
+    /// the most restrictive (fewest remaining) of the chain's limits.
+    pub rate_headers: Option<RateHeaders>,
 }
 
 impl FlowState {
@@ -114,6 +155,31 @@ impl FlowState {
             self.compress |= u128::from(enc.map_or(0, |e| e.code())) << shift;
         }
     }
+}
+
+/// Values of `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (seconds).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateHeaders {
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset: u64,
+}
+
+impl FlowState {
+    /// Records a limit's state; keeps the one with the fewest remaining requests.
+    pub fn note_rate(&mut self, h: RateHeaders) {
+        match self.rate_headers {
+            Some(old) if old.remaining <= h.remaining => {}
+            _ => self.rate_headers = Some(h),
+        }
+    }
+}
+
+/// Writes the `X-RateLimit-*` headers.
+pub fn put_rate_headers(headers: &mut http::HeaderMap, h: RateHeaders) {
+    headers.insert("x-ratelimit-limit", HeaderValue::from(h.limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(h.remaining));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(h.reset));
 }
 
 /// One compiled middleware. Variants exist only for middlewares wharf implements; the others
@@ -140,6 +206,7 @@ pub enum Filter {
     IpAllowList(IpAllowList),
     InFlightReq(InFlightReq),
     PassTlsClientCert(Box<PassTlsClientCert>),
+    Quota(Box<Quota>),
     RateLimit(RateLimit),
     RedirectRegex(RedirectRegex),
     RedirectScheme(RedirectScheme),
@@ -183,6 +250,7 @@ impl Filter {
             Filter::IpAllowList(f) => f.on_request(parts, conn),
             Filter::InFlightReq(f) => f.on_request(parts, conn, flow),
             Filter::PassTlsClientCert(f) => f.on_request(parts),
+            Filter::Quota(f) => f.on_request(parts, conn, flow),
             Filter::RateLimit(f) => f.on_request(parts, conn, flow),
             Filter::RedirectRegex(f) => f.on_request(parts, conn),
             Filter::RedirectScheme(f) => f.on_request(parts, conn),
@@ -205,6 +273,16 @@ impl Filter {
             Filter::Headers(f) => f.on_response(index, parts, conn, flow),
             Filter::ForwardAuth(f) => f.on_response(parts, flow),
             Filter::GrpcWeb(f) => f.on_response(parts, flow),
+            Filter::Quota(_) => {
+                if let Some(h) = flow.rate_headers {
+                    put_rate_headers(&mut parts.headers, h);
+                }
+            }
+            Filter::RateLimit(f) => {
+                if let Some(h) = flow.rate_headers.filter(|_| f.sends_headers()) {
+                    put_rate_headers(&mut parts.headers, h);
+                }
+            }
             Filter::AddPrefix(_)
             | Filter::ApiKey(_)
             | Filter::Jwt(_)
@@ -220,7 +298,6 @@ impl Filter {
             | Filter::IpAllowList(_)
             | Filter::InFlightReq(_)
             | Filter::PassTlsClientCert(_)
-            | Filter::RateLimit(_)
             | Filter::RedirectRegex(_)
             | Filter::RedirectScheme(_)
             | Filter::ReplacePath(_)
@@ -308,6 +385,9 @@ pub enum ChainOutcome {
         index: usize,
         request: Box<request::Parts>,
     },
+    /// Filter `index` needs a shared-store answer: await `pending`, then act on its action
+    /// (`Continue` → go on from `index + 1`; `Respond` → answer; `Delay` → wait, then go on).
+    Await { index: usize, pending: Pending },
 }
 
 /// Runs the request phase from `start` (0, or one past a `Delay`).
@@ -324,6 +404,7 @@ pub fn run_request(
             Action::Respond(response) => return ChainOutcome::Respond { index, response },
             Action::Delay(delay) => return ChainOutcome::Delay { index, delay },
             Action::Call(request) => return ChainOutcome::Call { index, request },
+            Action::Await(pending) => return ChainOutcome::Await { index, pending },
         }
     }
     ChainOutcome::Forward
@@ -398,6 +479,10 @@ pub struct CompileCtx<'a> {
     /// What the proxy can run beyond the synchronous filters. Middlewares that need a feature
     /// the proxy does not declare fail with "not supported yet" instead of doing nothing.
     pub support: ProxySupport,
+    /// The runtime's long-lived helpers (JWKS fetchers, Redis clients, the quota book). `None`
+    /// (unit tests, `wharf check`): JWKS URLs are never fetched, Redis specs still compile
+    /// (checked) but a filter built without a store refuses with 503 / fails open.
+    pub backends: Option<&'a dyn Backends>,
 }
 
 /// Proxy features that some middlewares need (set by the proxy once it handles them).
@@ -426,6 +511,7 @@ impl Default for CompileCtx<'_> {
             registry: None,
             scope: "",
             support: ProxySupport::default(),
+            backends: None,
         }
     }
 }
@@ -519,6 +605,9 @@ pub fn compile(
         }
         K::RateLimit => {
             RateLimit::compile(name, opt(&spec.rate_limit)?, ctx).map(Filter::RateLimit)
+        }
+        K::Quota => {
+            Quota::compile(name, opt(&spec.quota)?, ctx).map(|f| Filter::Quota(Box::new(f)))
         }
         K::RedirectRegex => {
             RedirectRegex::compile(opt(&spec.redirect_regex)?).map(Filter::RedirectRegex)

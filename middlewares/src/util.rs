@@ -96,6 +96,14 @@ pub(crate) fn valid_escapes(path: &str) -> bool {
 }
 
 /// A plain-text response as Go's `http.Error` writes it.
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 pub(crate) fn text(status: StatusCode, body: &str) -> Response<Bytes> {
     let mut resp = Response::new(Bytes::from(format!("{body}\n")));
     *resp.status_mut() = status;

@@ -87,6 +87,9 @@ pub struct Registries {
     /// Rate-limit buckets, in-flight counters, digest nonces: swept of what a compile no longer
     /// uses.
     pub middlewares: Arc<mw::state::StateRegistry>,
+    /// JWKS fetchers, Redis clients, quota book (`gateway::Gateway`); `None` in `wharf check`
+    /// and tests that need no network helpers.
+    pub backends: Option<Arc<dyn mw::Backends>>,
 }
 
 /// What the proxy runs beyond synchronous filters (src/proxy/chain.rs); the other proxy-run
@@ -190,6 +193,7 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                     registry: None,
                     scope: name,
                     support: mw_support(),
+                    backends: None,
                 };
                 match mw::compile(name, spec, &ctx) {
                     Err(e) => it.disable(e.to_string()),
@@ -337,6 +341,7 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                         registry: Some(&input.registries.middlewares),
                         scope: name,
                         support: mw_support(),
+                        backends: input.registries.backends.as_deref(),
                     };
                     for m in &flat {
                         let Some(spec) = cfg.http.middlewares.get(m) else {

@@ -117,6 +117,22 @@ pub struct StaticConfig {
     /// wharf-specific: `requestId.{enabled,headerName}` (see `observe::request_id`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<RequestId>,
+    /// wharf-specific: `quotas.{stateFile,flushInterval}`: where local `quota` counters are
+    /// saved so they survive a restart (see `gateway::quota_file`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quotas: Option<Quotas>,
+}
+
+/// `quotas` (wharf-specific): persistence of the local `quota` middleware counters.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Quotas {
+    /// JSON file holding the counters (written atomically: temp file + rename). Empty: counters
+    /// live in memory only and restart from zero.
+    pub state_file: String,
+    /// How often changed counters are written (default 10s); also written on shutdown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flush_interval: Option<Duration>,
 }
 
 /// `requestId` (wharf-specific): add an ID header to requests that lack one.

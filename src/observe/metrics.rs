@@ -831,6 +831,22 @@ impl Metrics {
             "wharf_metrics_series_overflow_total {}",
             self.overflow.load(Ordering::Relaxed)
         );
+        // Shared-limit store (Redis) failures by the policy that answered them.
+        let failures = &wharf_middlewares::backends::STORE_FAILURES;
+        gauge_header(
+            &mut out,
+            "wharf",
+            "redis_failures_total",
+            "counter",
+            "Rate-limit and quota checks whose Redis call failed, by failOpen policy",
+        );
+        for (policy, n) in [("open", &failures.open), ("closed", &failures.closed)] {
+            let _ = writeln!(
+                out,
+                "wharf_redis_failures_total{{policy=\"{policy}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
         out
     }
 

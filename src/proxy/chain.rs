@@ -74,6 +74,20 @@ where
                 tokio::time::sleep(delay).await;
                 start = index + 1;
             }
+            // A shared-store check (Redis-backed rateLimit / quota); the future bounds its
+            // own time and follows `failOpen` on failure.
+            ChainOutcome::Await { index, pending } => match pending.settle(&mut flow).await {
+                Action::Continue => start = index + 1,
+                Action::Delay(delay) => {
+                    tokio::time::sleep(delay).await;
+                    start = index + 1;
+                }
+                Action::Respond(r) => return answer(chain, index, r, conn, &flow),
+                other => {
+                    tracing::error!(router = %ctx.router, action = ?other, "unexpected awaited action");
+                    return answer(chain, index, status_only(500), conn, &flow);
+                }
+            },
             ChainOutcome::Call { index, request } => {
                 let Filter::ForwardAuth(fa) = &chain[index] else {
                     return answer(chain, index, mw::forward_auth::call_failed(), conn, &flow);
