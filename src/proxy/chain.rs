@@ -35,7 +35,6 @@ pub fn support() -> mw::ProxySupport {
         buffering: true,
         compress: true,
         grpc_web: true,
-        ..mw::ProxySupport::default()
     }
 }
 
