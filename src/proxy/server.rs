@@ -409,6 +409,14 @@ impl Conn {
             Some(a) => HeaderValue::from_str(a.as_str()).ok(),
             None => req.headers().get(header::HOST).cloned(),
         };
+        // The backend and the middlewares must see the host that routed the request: Go sets
+        // `req.Host` from an absolute-form target (RFC 9112 3.2.2: the Host header is then
+        // ignored) and from HTTP/2's `:authority`, so a different `Host` header is replaced.
+        if req.uri().authority().is_some() {
+            if let Some(h) = &host {
+                req.headers_mut().insert(header::HOST, h.clone());
+            }
+        }
         let host_str = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
 
         if let Some(redirect) = &settings.redirect {
