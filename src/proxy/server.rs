@@ -382,6 +382,16 @@ impl Conn {
                 _ => {}
             }
         }
+        if req.version() <= Version::HTTP_11 {
+            // Go's `httpguts.ValidHostHeader`: a Host with a byte no host can hold (space,
+            // `/`, `@`, a quote, ...) is refused before routing, not answered 404.
+            let mut hosts = req.headers().get_all(header::HOST).iter();
+            if let (Some(h), None) = (hosts.next(), hosts.next()) {
+                if !h.as_bytes().iter().all(|&b| valid_host_byte(b)) {
+                    return bad_request(Some("malformed Host header"));
+                }
+            }
+        }
 
         match path::clean_target(
             req.uri(),
@@ -674,12 +684,21 @@ fn text_response(status: StatusCode, body: &'static str, shape: Shape) -> Respon
 
 /// A 400 as Go's server writes it: `400 Bad Request[: reason]` as both the status line's
 /// reason phrase and the body, text/plain, and the connection closes.
+/// The bytes Go's `httpguts.ValidHostHeader` accepts in a Host header.
+fn valid_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(&b)
+}
+
 fn bad_request(reason: Option<&'static str>) -> Response<Body> {
     let (phrase, body): (&'static str, &'static str) = match reason {
         None => ("Bad Request", "400 Bad Request"),
         Some("missing required Host header") => (
             "Bad Request: missing required Host header",
             "400 Bad Request: missing required Host header",
+        ),
+        Some("malformed Host header") => (
+            "Bad Request: malformed Host header",
+            "400 Bad Request: malformed Host header",
         ),
         Some(_) => ("Bad Request", "400 Bad Request"),
     };
