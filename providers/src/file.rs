@@ -1186,9 +1186,24 @@ mod tests {
         assert_eq!(
             got,
             [
-                (ItemKind::Router, "t", "TCP routers are not supported yet", Some(3)),
-                (ItemKind::Service, "s", "TCP services are not supported yet", Some(7)),
-                (ItemKind::Router, "u", "UDP routers are not supported yet", Some(13)),
+                (
+                    ItemKind::Router,
+                    "t",
+                    "TCP routers are not supported yet",
+                    Some(3)
+                ),
+                (
+                    ItemKind::Service,
+                    "s",
+                    "TCP services are not supported yet",
+                    Some(7)
+                ),
+                (
+                    ItemKind::Router,
+                    "u",
+                    "UDP routers are not supported yet",
+                    Some(13)
+                ),
             ]
         );
     }
