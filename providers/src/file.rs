@@ -1063,7 +1063,9 @@ async fn reload_and_publish(loader: Loader, tx: &ProviderSender) -> Loader {
         tx.publish(cfg);
     }
     if let Some(msg) = status {
-        if !published {
+        let repeated =
+            matches!(&*tx.status.borrow(), provider::ProviderStatus::Error(m) if *m == msg);
+        if !published && !repeated {
             // Nothing usable (the only file is broken, unreadable or of an unknown type): the
             // problems are in no view, so they would reach neither the log nor a router.
             tracing::error!(provider = "file", "{msg}");
