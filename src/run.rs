@@ -718,6 +718,22 @@ pub fn check_dynamic(cfg: &StaticConfig) -> CheckOutcome {
             }
         }
     }
+    // Problems of no router/service/middleware (a TLS certificate that cannot be read, unknown
+    // TLS options): the running wharf logs them, so check must print them too.
+    for p in &report.problems {
+        let text = p.to_string();
+        if seen.contains(&text) {
+            continue;
+        }
+        let sev = match p.severity {
+            wharf_providers::Severity::Error => {
+                out.errors += 1;
+                "error"
+            }
+            wharf_providers::Severity::Warning => "warning",
+        };
+        out.lines.push(format!("{sev}: {text}"));
+    }
     out
 }
 

@@ -97,6 +97,36 @@ fn check_reports_every_problem_with_location() {
 }
 
 #[test]
+fn check_reports_tls_problems_and_non_mapping_sections() {
+    // Found trying wharf as a Traefik user: `wharf check` said "configuration OK" for these
+    // files, while the running wharf logged the TLS errors and dropped `routers` silently.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let run = |dynamic: &str| {
+        let file = tmp.path().join("dynamic.yml");
+        std::fs::write(&file, dynamic).expect("write dynamic");
+        let out = Command::new(bin())
+            .args(["check", "--entryPoints.web.address=127.0.0.1:0"])
+            .arg(format!("--providers.file.filename={}", file.display()))
+            .output()
+            .expect("run check");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let (code, text) = run("tls:\n  certificates:\n    - certFile: /nonexistent/wharf.pem\n      keyFile: /nonexistent/wharf.key\n  options:\n    default:\n      minVersion: VersionTLS14\n");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("/nonexistent/wharf.pem"), "{text}");
+    assert!(text.contains("unknown minVersion `VersionTLS14`"), "{text}");
+    let (code, text) = run("http:\n  routers: [a, b]\n");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("dynamic.yml:2"), "{text}");
+    assert!(text.contains("http.routers"), "{text}");
+}
+
+#[test]
 fn healthcheck_pings_the_running_instance() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let port = free_port();

@@ -110,13 +110,18 @@ pub fn parse_file(text: &str, format: Format) -> Result<ParsedFile, KeyProblem> 
     let mut key_problems = keys::canonicalize(&mut doc, keys::schema_for::<DynamicConfig>());
     let mut out = ParsedFile::default();
 
+    // A section that is not a mapping (`routers: [a, b]`) is left in place, so the skeleton's
+    // decode below reports it with its key instead of it vanishing silently.
     let take = |doc: &mut Value, a: &str, b: &str| -> Map<String, Value> {
-        match doc
-            .get_mut(a)
-            .and_then(|s| s.as_object_mut())
-            .and_then(|s| s.remove(b))
-        {
+        let Some(section) = doc.get_mut(a).and_then(|s| s.as_object_mut()) else {
+            return Map::new();
+        };
+        match section.remove(b) {
             Some(Value::Object(m)) => m,
+            Some(other) if !other.is_null() => {
+                section.insert(b.to_string(), other);
+                Map::new()
+            }
             _ => Map::new(),
         }
     };
@@ -126,13 +131,16 @@ pub fn parse_file(text: &str, format: Format) -> Result<ParsedFile, KeyProblem> 
     let transports = take(&mut doc, "http", "serversTransports");
     let options = take(&mut doc, "tls", "options");
     let stores = take(&mut doc, "tls", "stores");
-    let certificates = match doc
-        .get_mut("tls")
-        .and_then(|s| s.as_object_mut())
-        .and_then(|s| s.remove("certificates"))
-    {
-        Some(Value::Array(a)) => a,
-        _ => Vec::new(),
+    let certificates = match doc.get_mut("tls").and_then(|s| s.as_object_mut()) {
+        Some(tls) => match tls.remove("certificates") {
+            Some(Value::Array(a)) => a,
+            Some(other) if !other.is_null() => {
+                tls.insert("certificates".into(), other);
+                Vec::new()
+            }
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
     };
 
     let mut items = Items {
@@ -187,6 +195,35 @@ pub fn parse_file(text: &str, format: Format) -> Result<ParsedFile, KeyProblem> 
     // What is left: the skeleton (tcp/udp sections, empty sections) and problems not inside an item.
     match keys::deserialize_at::<DynamicConfig>(doc, "") {
         Ok(rest) => {
+            // wharf routes HTTP only: each TCP/UDP item is reported, never dropped silently.
+            for (proto, section) in [("tcp", &rest.tcp), ("udp", &rest.udp)] {
+                let Some(Value::Object(section)) = section else {
+                    continue;
+                };
+                for (kind, item_kind) in [
+                    ("routers", ItemKind::Router),
+                    ("services", ItemKind::Service),
+                    ("middlewares", ItemKind::Middleware),
+                ] {
+                    let Some(Value::Object(items)) = section.get(kind) else {
+                        continue;
+                    };
+                    for name in items.keys() {
+                        out.problems.push(ItemProblem {
+                            kind: item_kind,
+                            name: name.clone(),
+                            problem: KeyProblem {
+                                path: format!("{proto}.{kind}.{name}"),
+                                message: format!(
+                                    "{} {kind} are not supported yet",
+                                    proto.to_uppercase()
+                                ),
+                                line: None,
+                            },
+                        });
+                    }
+                }
+            }
             out.config.tcp = rest.tcp;
             out.config.udp = rest.udp;
         }
@@ -859,6 +896,12 @@ pub fn load_once(settings: &FileProviderSettings) -> (DynamicConfig, Vec<KeyProb
     for path in paths {
         let origin = path.display().to_string();
         let Some(format) = Format::from_path(&path) else {
+            // Only a `filename` can get here (a directory lists .yml/.yaml/.toml only).
+            problems.push(KeyProblem {
+                path: String::new(),
+                message: format!("{origin}: unsupported file extension (use .yml, .yaml or .toml)"),
+                line: None,
+            });
             continue;
         };
         match std::fs::read_to_string(&path) {
@@ -1015,10 +1058,18 @@ async fn reload_and_publish(loader: Loader, tx: &ProviderSender) -> Loader {
             return Loader::default();
         }
     };
+    let published = cfg.is_some();
     if let Some(cfg) = cfg {
         tx.publish(cfg);
     }
     if let Some(msg) = status {
+        let repeated =
+            matches!(&*tx.status.borrow(), provider::ProviderStatus::Error(m) if *m == msg);
+        if !published && !repeated {
+            // Nothing usable (the only file is broken, unreadable or of an unknown type): the
+            // problems are in no view, so they would reach neither the log nor a router.
+            tracing::error!(provider = "file", "{msg}");
+        }
         tx.fail(msg);
     }
     loader
@@ -1100,6 +1151,81 @@ mod tests {
         assert!(!lb.pass_host_header);
         assert_eq!(parsed.problems.len(), 1);
         assert_eq!(parsed.problems[0].kind, ItemKind::Source);
+    }
+
+    #[test]
+    fn a_section_that_is_not_a_mapping_is_reported() {
+        // Found trying wharf as a Traefik user: these files were "configuration OK" and their
+        // sections vanished (Traefik refuses them).
+        for (text, path) in [
+            ("http:\n  routers: [1, 2]\n", "http.routers"),
+            ("http:\n  services: abc\n", "http.services"),
+            ("tls:\n  certificates: {certFile: a}\n", "tls.certificates"),
+        ] {
+            let err = parse_str(text, Format::Yaml, "w.yml").unwrap_err();
+            assert_eq!(err.len(), 1, "{text}: {err:?}");
+            assert!(err[0].path.starts_with(path), "{text}: {err:?}");
+            assert_eq!(err[0].line, Some(2), "{text}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn tcp_and_udp_items_are_reported_as_unsupported() {
+        let text = "tcp:\n  routers:\n    t:\n      rule: HostSNI(`*`)\n      service: s\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - address: 127.0.0.1:1\nudp:\n  routers:\n    u:\n      service: s\n";
+        let parsed = parse_file(text, Format::Yaml).unwrap();
+        let got: Vec<(ItemKind, &str, &str, Option<usize>)> = parsed
+            .problems
+            .iter()
+            .map(|p| {
+                (
+                    p.kind,
+                    p.name.as_str(),
+                    p.problem.message.as_str(),
+                    p.problem.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    ItemKind::Router,
+                    "t",
+                    "TCP routers are not supported yet",
+                    Some(3)
+                ),
+                (
+                    ItemKind::Service,
+                    "s",
+                    "TCP services are not supported yet",
+                    Some(7)
+                ),
+                (
+                    ItemKind::Router,
+                    "u",
+                    "UDP routers are not supported yet",
+                    Some(13)
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn check_reports_a_filename_of_unknown_type() {
+        let dir = std::env::temp_dir().join(format!("wharf-ext-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("dynamic.json");
+        std::fs::write(&file, "{}").unwrap();
+        let (_, problems) = load_once(&FileProviderSettings {
+            filename: Some(file.clone()),
+            ..Default::default()
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].message.contains("unsupported file extension"),
+            "{problems:?}"
+        );
     }
 
     #[test]

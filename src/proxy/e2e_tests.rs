@@ -345,6 +345,25 @@ async fn h2c_prior_knowledge_reaches_the_backend() {
 }
 
 #[tokio::test]
+async fn absolute_form_target_replaces_a_different_host_header() {
+    // Found by trying wharf as a Traefik user: the request was routed on the URI's host but
+    // the backend received the client's other `Host` header (Traefik sends the URI's host).
+    let backend = spawn_backend().await;
+    let svc = service("app@file", &[format!("http://{}", backend.addr)]);
+    let snap = snapshot_with(1, vec![("app@file", "Host(`app.test`)", svc)]);
+    let srv = start_with(settings(), snap, PreRouteHooks::new()).await;
+    let resp = raw(
+        srv.addr,
+        b"GET http://app.test/x HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert_eq!(lines(&resp)[0], "GET /x HTTP/1.1");
+    assert_eq!(seen(&resp, "host"), ["app.test"]);
+    assert_eq!(seen(&resp, "x-forwarded-host"), ["app.test"]);
+}
+
+#[tokio::test]
 async fn upstream_errors_get_traefiks_answers() {
     let dead = TcpListener::bind("127.0.0.1:0")
         .await

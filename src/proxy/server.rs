@@ -389,6 +389,16 @@ impl Conn {
                 _ => {}
             }
         }
+        if req.version() <= Version::HTTP_11 {
+            // Go's `httpguts.ValidHostHeader`: a Host with a byte no host can hold (space,
+            // `/`, `@`, a quote, ...) is refused before routing, not answered 404.
+            let mut hosts = req.headers().get_all(header::HOST).iter();
+            if let (Some(h), None) = (hosts.next(), hosts.next()) {
+                if !h.as_bytes().iter().all(|&b| valid_host_byte(b)) {
+                    return bad_request(Some("malformed Host header"));
+                }
+            }
+        }
 
         match path::clean_target(
             req.uri(),
@@ -416,6 +426,14 @@ impl Conn {
             Some(a) => HeaderValue::from_str(a.as_str()).ok(),
             None => req.headers().get(header::HOST).cloned(),
         };
+        // The backend and the middlewares must see the host that routed the request: Go sets
+        // `req.Host` from an absolute-form target (RFC 9112 3.2.2: the Host header is then
+        // ignored) and from HTTP/2's `:authority`, so a different `Host` header is replaced.
+        if req.uri().authority().is_some() {
+            if let Some(h) = &host {
+                req.headers_mut().insert(header::HOST, h.clone());
+            }
+        }
         let host_str = host.as_ref().and_then(|h| h.to_str().ok()).unwrap_or("");
 
         if let Some(redirect) = &settings.redirect {
@@ -685,12 +703,21 @@ fn text_response(status: StatusCode, body: &'static str, shape: Shape) -> Respon
 
 /// A 400 as Go's server writes it: `400 Bad Request[: reason]` as both the status line's
 /// reason phrase and the body, text/plain, and the connection closes.
+/// The bytes Go's `httpguts.ValidHostHeader` accepts in a Host header.
+fn valid_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!$%&'()*+,-.:;=[]_~".contains(&b)
+}
+
 fn bad_request(reason: Option<&'static str>) -> Response<Body> {
     let (phrase, body): (&'static str, &'static str) = match reason {
         None => ("Bad Request", "400 Bad Request"),
         Some("missing required Host header") => (
             "Bad Request: missing required Host header",
             "400 Bad Request: missing required Host header",
+        ),
+        Some("malformed Host header") => (
+            "Bad Request: malformed Host header",
+            "400 Bad Request: malformed Host header",
         ),
         Some(_) => ("Bad Request", "400 Bad Request"),
     };

@@ -285,6 +285,24 @@ async fn host_header_is_required_once_in_http11() {
     )
     .await;
     assert_eq!(status_of(&resp), 404, "{resp}");
+    // A Host with bytes no host holds: Go's "malformed Host header" (wharf answered 404).
+    for host in [&b"a.test/../"[..], b"a .test", b"user@a.test", b"a\"b"] {
+        let mut req = b"GET / HTTP/1.1\r\nHost: ".to_vec();
+        req.extend_from_slice(host);
+        req.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+        let resp = raw(srv.addr, &req).await;
+        assert!(
+            resp.starts_with("HTTP/1.1 400 Bad Request: malformed Host header\r\n"),
+            "{resp}"
+        );
+    }
+    // Every byte Go accepts still routes (404: no router here).
+    let resp = raw(
+        srv.addr,
+        b"GET / HTTP/1.1\r\nHost: [::1]:80,a-b_c~d!$%&'()*+;=\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status_of(&resp), 404, "{resp}");
 }
 
 #[tokio::test]
