@@ -3,6 +3,9 @@
 //! auth server that requires a client certificate (`forwardAuth.tls`). Certificates are made by
 //! rcgen in the test; the compile loop and the proxy are the real ones.
 
+#[path = "common/tls.rs"]
+mod tls_common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -14,9 +17,7 @@ use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType,
     SerialNumber,
 };
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -24,6 +25,7 @@ use wharf::compile::{CompileSettings, Registries};
 use wharf::proxy::{self, CancellationToken, EntryPointSettings, PreRouteHooks};
 use wharf::run::CompileLoop;
 use wharf::snapshot::SnapshotStore;
+use tls_common::AcceptAny;
 use wharf_providers::DynamicConfig;
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -202,53 +204,6 @@ async fn start(yaml: &str) -> Wharf {
 
 // ---------- clients ----------
 
-#[derive(Debug)]
-struct AcceptAny;
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _e: &CertificateDer<'_>,
-        _i: &[CertificateDer<'_>],
-        _s: &ServerName<'_>,
-        _o: &[u8],
-        _n: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            m,
-            c,
-            d,
-            &rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            m,
-            c,
-            d,
-            &rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
-
 fn key_der(pem: &str) -> PrivateKeyDer<'static> {
     rustls_pemfile::private_key(&mut pem.as_bytes())
         .unwrap()
@@ -289,7 +244,7 @@ async fn tls_get(
 ) -> (u16, String) {
     let b = rustls::ClientConfig::builder()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAny));
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(false)));
     let config = match client {
         Some((chain, key)) => b.with_client_auth_cert(chain, key).unwrap(),
         None => b.with_no_client_auth(),
