@@ -163,8 +163,22 @@ impl Resp {
 
 /// One HTTP/1.1 GET with `Connection: close`; reads to EOF (handles chunked and length bodies).
 pub async fn get(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<Resp> {
+    get_with(addr, host, path, &[]).await
+}
+
+/// [`get`] with extra request headers.
+pub async fn get_with(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> std::io::Result<Resp> {
     let mut s = tokio::net::TcpStream::connect(addr).await?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
     s.write_all(req.as_bytes()).await?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await?;
