@@ -110,50 +110,33 @@ impl JwksServer {
     async fn start(doc: String) -> Self {
         use http_body_util::Full;
         use hyper::body::Bytes;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind jwks");
-        let addr = listener.local_addr().expect("addr");
         let mode = Arc::new(Mutex::new(Mode::Keys(doc)));
         let fetches = Arc::new(AtomicUsize::new(0));
         let (m, f) = (mode.clone(), fetches.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
+        let addr = serve_http1(move |_req| {
+            let (m, f) = (m.clone(), f.clone());
+            async move {
+                f.fetch_add(1, Ordering::SeqCst);
+                let mode = m.lock().expect("mode").clone();
+                let (status, body) = match mode {
+                    Mode::Keys(doc) => (200, doc),
+                    Mode::Junk => (200, "{\"keys\": 42, <<<".to_string()),
+                    Mode::Down => (500, "boom".to_string()),
+                    Mode::Slow => {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        (200, String::new())
+                    }
                 };
-                let (m, f) = (m.clone(), f.clone());
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |_req| {
-                        let (m, f) = (m.clone(), f.clone());
-                        async move {
-                            f.fetch_add(1, Ordering::SeqCst);
-                            let mode = m.lock().expect("mode").clone();
-                            let (status, body) = match mode {
-                                Mode::Keys(doc) => (200, doc),
-                                Mode::Junk => (200, "{\"keys\": 42, <<<".to_string()),
-                                Mode::Down => (500, "boom".to_string()),
-                                Mode::Slow => {
-                                    tokio::time::sleep(Duration::from_secs(60)).await;
-                                    (200, String::new())
-                                }
-                            };
-                            let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
-                            *resp.status_mut() =
-                                hyper::StatusCode::from_u16(status).expect("status");
-                            resp.headers_mut().insert(
-                                "cache-control",
-                                hyper::header::HeaderValue::from_static("public, max-age=3600"),
-                            );
-                            Ok::<_, std::convert::Infallible>(resp)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
+                let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
+                *resp.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
+                resp.headers_mut().insert(
+                    "cache-control",
+                    hyper::header::HeaderValue::from_static("public, max-age=3600"),
+                );
+                Ok::<_, std::convert::Infallible>(resp)
             }
-        });
+        })
+        .await;
         JwksServer {
             addr,
             mode,

@@ -18,6 +18,7 @@ use rcgen::{
     SerialNumber,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tls_common::AcceptAny;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -25,7 +26,6 @@ use wharf::compile::{CompileSettings, Registries};
 use wharf::proxy::{self, CancellationToken, EntryPointSettings, PreRouteHooks};
 use wharf::run::CompileLoop;
 use wharf::snapshot::SnapshotStore;
-use tls_common::AcceptAny;
 use wharf_providers::DynamicConfig;
 
 const DEADLINE: Duration = Duration::from_secs(10);

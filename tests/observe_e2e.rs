@@ -18,41 +18,23 @@ use serde_json::Value;
 async fn header_backend() -> SocketAddr {
     use http_body_util::Full;
     use hyper::body::Bytes;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    |req: hyper::Request<hyper::body::Incoming>| async move {
-                        let mut body = String::new();
-                        for (k, v) in req.headers() {
-                            body.push_str(&format!(
-                                "{}: {}\n",
-                                k,
-                                String::from_utf8_lossy(v.as_bytes())
-                            ));
-                        }
-                        let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
-                        resp.headers_mut().insert(
-                            "content-type",
-                            hyper::header::HeaderValue::from_static("text/plain"),
-                        );
-                        Ok::<_, std::convert::Infallible>(resp)
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
+    serve_http1(|req: hyper::Request<hyper::body::Incoming>| async move {
+        let mut body = String::new();
+        for (k, v) in req.headers() {
+            body.push_str(&format!(
+                "{}: {}\n",
+                k,
+                String::from_utf8_lossy(v.as_bytes())
+            ));
         }
-    });
-    addr
+        let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
+        resp.headers_mut().insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("text/plain"),
+        );
+        Ok::<_, std::convert::Infallible>(resp)
+    })
+    .await
 }
 
 fn header_of<'a>(body: &'a str, name: &str) -> Option<&'a str> {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tls_common::AcceptAny;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -21,7 +22,6 @@ use wharf::proxy::{
 };
 use wharf::run::CompileLoop;
 use wharf::snapshot::SnapshotStore;
-use tls_common::AcceptAny;
 use wharf_providers::{DynamicConfig, RouterTls};
 
 const DEADLINE: Duration = Duration::from_secs(10);

@@ -259,14 +259,18 @@ pub async fn wait_body(addr: SocketAddr, host: &str, path: &str, needle: &str) -
     .await
 }
 
-/// How many `/slow` requests the echo backends of this test binary have started.
-pub static SLOW_STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-/// An echo backend: answers every request with `200` and a body `backend=<name> path=<path>`;
-/// a request to `/slow` streams its body for ~1 s.
-pub async fn echo_backend(name: &'static str) -> SocketAddr {
-    use http_body_util::{BodyExt, Full, StreamBody};
-    use hyper::body::{Bytes, Frame};
+/// Serves HTTP/1.1 on a fresh `127.0.0.1:0` listener, every request to `handle`; returns the
+/// address. The tests' backends differ only in `handle`.
+pub async fn serve_http1<F, Fut, B>(handle: F) -> SocketAddr
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<hyper::Response<B>, std::convert::Infallible>>
+        + Send
+        + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind backend");
@@ -276,38 +280,53 @@ pub async fn echo_backend(name: &'static str) -> SocketAddr {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            let handle = handle.clone();
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| async move {
-                        let path = req.uri().path().to_string();
-                        if path == "/slow" {
-                            SLOW_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            let stream = futures_util::stream::unfold(0u32, |i| async move {
-                                if i >= 10 {
-                                    return None;
-                                }
-                                tokio::time::sleep(Duration::from_millis(100)).await;
-                                Some((
-                                    Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(
-                                        format!("chunk{i};"),
-                                    ))),
-                                    i + 1,
-                                ))
-                            });
-                            let body = StreamBody::new(stream).boxed();
-                            return Ok::<_, std::convert::Infallible>(hyper::Response::new(body));
-                        }
-                        let body = Full::new(Bytes::from(format!("backend={name} path={path}")))
-                            .map_err(|e| match e {})
-                            .boxed();
-                        Ok(hyper::Response::new(body))
-                    },
-                );
                 let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(stream),
+                        hyper::service::service_fn(handle),
+                    )
                     .await;
             });
         }
     });
     addr
+}
+
+/// How many `/slow` requests the echo backends of this test binary have started.
+pub static SLOW_STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// An echo backend: answers every request with `200` and a body `backend=<name> path=<path>`;
+/// a request to `/slow` streams its body for ~1 s.
+pub async fn echo_backend(name: &'static str) -> SocketAddr {
+    use http_body_util::{BodyExt, Full, StreamBody};
+    use hyper::body::{Bytes, Frame};
+    serve_http1(
+        move |req: hyper::Request<hyper::body::Incoming>| async move {
+            let path = req.uri().path().to_string();
+            if path == "/slow" {
+                SLOW_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let stream = futures_util::stream::unfold(0u32, |i| async move {
+                    if i >= 10 {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Some((
+                        Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(format!(
+                            "chunk{i};"
+                        )))),
+                        i + 1,
+                    ))
+                });
+                let body = StreamBody::new(stream).boxed();
+                return Ok::<_, std::convert::Infallible>(hyper::Response::new(body));
+            }
+            let body = Full::new(Bytes::from(format!("backend={name} path={path}")))
+                .map_err(|e| match e {})
+                .boxed();
+            Ok(hyper::Response::new(body))
+        },
+    )
+    .await
 }
