@@ -23,8 +23,15 @@ pub fn free_port() -> u16 {
         .expect("bind 127.0.0.1:0")
 }
 
-/// Starts an echo backend named `name`: it answers 200 with a JSON report of what it received.
-pub async fn echo_backend(name: &'static str) -> SocketAddr {
+/// Serves HTTP/1.1 (with upgrades) on a fresh `127.0.0.1:0` listener, every request to
+/// `handle`; returns the address. The suite's backends differ only in `handle`.
+pub async fn serve_http1<F, Fut>(handle: F) -> SocketAddr
+where
+    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = Result<hyper::Response<Full<Bytes>>, std::convert::Infallible>>
+        + Send
+        + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind backend");
@@ -34,44 +41,50 @@ pub async fn echo_backend(name: &'static str) -> SocketAddr {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
+            let handle = handle.clone();
             tokio::spawn(async move {
-                let svc = service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| async move {
-                        let mut headers: Vec<(String, String)> = req
-                            .headers()
-                            .iter()
-                            .map(|(k, v)| {
-                                (
-                                    k.as_str().to_string(),
-                                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                                )
-                            })
-                            .collect();
-                        headers.sort();
-                        let report = serde_json::json!({
-                            "backend": name,
-                            "method": req.method().as_str(),
-                            "uri": req.uri().to_string(),
-                            "headers": headers,
-                        });
-                        let body = serde_json::to_vec(&report).unwrap_or_default();
-                        Ok::<_, std::convert::Infallible>(
-                            hyper::Response::builder()
-                                .header("content-type", "application/json")
-                                .header("x-backend", name)
-                                .body(Full::new(Bytes::from(body)))
-                                .expect("response"),
-                        )
-                    },
-                );
                 let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
+                    .serve_connection(TokioIo::new(stream), service_fn(handle))
                     .with_upgrades()
                     .await;
             });
         }
     });
     addr
+}
+
+/// Starts an echo backend named `name`: it answers 200 with a JSON report of what it received.
+pub async fn echo_backend(name: &'static str) -> SocketAddr {
+    serve_http1(
+        move |req: hyper::Request<hyper::body::Incoming>| async move {
+            let mut headers: Vec<(String, String)> = req
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            headers.sort();
+            let report = serde_json::json!({
+                "backend": name,
+                "method": req.method().as_str(),
+                "uri": req.uri().to_string(),
+                "headers": headers,
+            });
+            let body = serde_json::to_vec(&report).unwrap_or_default();
+            Ok::<_, std::convert::Infallible>(
+                hyper::Response::builder()
+                    .header("content-type", "application/json")
+                    .header("x-backend", name)
+                    .body(Full::new(Bytes::from(body)))
+                    .expect("response"),
+            )
+        },
+    )
+    .await
 }
 
 /// Which proxy runs a case.
