@@ -3,6 +3,8 @@
 //! auth server that requires a client certificate (`forwardAuth.tls`). Certificates are made by
 //! rcgen in the test; the compile loop and the proxy are the real ones.
 
+#[path = "common/inproc.rs"]
+mod inproc;
 #[path = "common/tls.rs"]
 mod tls_common;
 
@@ -13,6 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use inproc::{compile_loop, Control};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType,
     SerialNumber,
@@ -21,11 +24,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tls_common::AcceptAny;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use wharf::compile::{CompileSettings, Registries};
+use wharf::compile::CompileSettings;
 use wharf::proxy::{self, CancellationToken, EntryPointSettings, PreRouteHooks};
-use wharf::run::CompileLoop;
-use wharf::snapshot::SnapshotStore;
 use wharf_providers::DynamicConfig;
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -139,10 +139,8 @@ async fn backend() -> SocketAddr {
 struct Wharf {
     web: SocketAddr,
     websecure: SocketAddr,
-    store: SnapshotStore,
+    ctl: Control,
     stop: CancellationToken,
-    _views: watch::Sender<wharf::aggregate::Views>,
-    _stop_loop: watch::Sender<bool>,
 }
 
 impl Drop for Wharf {
@@ -161,33 +159,21 @@ async fn start(yaml: &str) -> Wharf {
     let sec_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let web = web_l.local_addr().unwrap();
     let websecure = sec_l.local_addr().unwrap();
-    let store = SnapshotStore::new();
-    let cl = Arc::new(CompileLoop {
-        settings: CompileSettings {
+    let ctl = compile_loop(
+        view,
+        CompileSettings {
             entry_points: vec!["web".into(), "websecure".into()],
             ..Default::default()
         },
-        default_entry_points: vec!["web".into(), "websecure".into()],
-        models: Default::default(),
-        registries: Arc::new(Registries::default()),
-        store: store.clone(),
-    });
-    let views: wharf::aggregate::Views = Arc::new(vec![("file".to_string(), Arc::new(view))]);
-    let (vtx, vrx) = watch::channel(views);
-    let (stx, srx) = watch::channel(false);
-    let mut gen = store.subscribe();
-    tokio::spawn(cl.clone().run(vrx, srx));
-    vtx.send_modify(|_| {});
-    tokio::time::timeout(DEADLINE, gen.changed())
-        .await
-        .unwrap()
-        .unwrap();
+        DEADLINE,
+    )
+    .await;
     let stop = CancellationToken::new();
     for (l, name, addr) in [(web_l, "web", web), (sec_l, "websecure", websecure)] {
         tokio::spawn(proxy::serve(
             l,
             Arc::new(EntryPointSettings::new(name, addr)),
-            store.cell(),
+            ctl.store.cell(),
             Arc::new(PreRouteHooks::new()),
             stop.clone(),
         ));
@@ -195,10 +181,8 @@ async fn start(yaml: &str) -> Wharf {
     Wharf {
         web,
         websecure,
-        store,
+        ctl,
         stop,
-        _views: vtx,
-        _stop_loop: stx,
     }
 }
 
@@ -499,7 +483,7 @@ async fn forward_auth_over_https_with_a_client_certificate() {
     assert_eq!(headers_of(&body)["x-auth-user"], "alice");
 
     // Broken settings disable the middleware (and its router) with a precise message.
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     let err = |n: &str| {
         snap.report.middlewares[&format!("{n}@file")]
             .errors

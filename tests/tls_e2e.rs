@@ -1,6 +1,8 @@
 //! TLS termination end to end: real sockets, rcgen CAs and certificates, a tokio-rustls
 //! client; the compile loop and the proxy's accept path are the real ones.
 
+#[path = "common/inproc.rs"]
+mod inproc;
 #[path = "common/tls.rs"]
 mod tls_common;
 
@@ -10,18 +12,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use inproc::{compile_loop, Control};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tls_common::AcceptAny;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use wharf::compile::{CompileSettings, Registries};
+use wharf::compile::CompileSettings;
 use wharf::proxy::{
     self, CancellationToken, EntryPointRedirect, EntryPointSettings, PreRouteHooks,
 };
-use wharf::run::CompileLoop;
-use wharf::snapshot::SnapshotStore;
 use wharf_providers::{DynamicConfig, RouterTls};
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -80,10 +80,8 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
 struct Wharf {
     web: SocketAddr,
     websecure: SocketAddr,
-    store: SnapshotStore,
-    views: watch::Sender<wharf::aggregate::Views>,
+    ctl: Control,
     stop: CancellationToken,
-    _stop_loop: watch::Sender<bool>,
 }
 
 impl Drop for Wharf {
@@ -151,29 +149,16 @@ async fn start_observed(
     if let Some(t) = ep_tls {
         entry_point_tls.insert("websecure".to_string(), t);
     }
-    let store = SnapshotStore::new();
-    let cl = Arc::new(CompileLoop {
-        settings: CompileSettings {
+    let ctl = compile_loop(
+        view,
+        CompileSettings {
             entry_points: vec!["web".into(), "websecure".into()],
             entry_point_tls,
             ..Default::default()
         },
-        default_entry_points: vec!["web".into(), "websecure".into()],
-        models: Default::default(),
-        registries: Arc::new(Registries::default()),
-        store: store.clone(),
-    });
-    let views: wharf::aggregate::Views = Arc::new(vec![("file".to_string(), Arc::new(view))]);
-    let (vtx, vrx) = watch::channel(views);
-    let (stx, srx) = watch::channel(false);
-    let mut gen = store.subscribe();
-    tokio::spawn(cl.clone().run(vrx, srx));
-    // The loop applies the current views at once? It waits for a change: mark it changed.
-    vtx.send_modify(|_| {});
-    tokio::time::timeout(DEADLINE, gen.changed())
-        .await
-        .unwrap()
-        .unwrap();
+        DEADLINE,
+    )
+    .await;
 
     let stop = CancellationToken::new();
     let mut web_settings = EntryPointSettings::new("web", web);
@@ -187,7 +172,7 @@ async fn start_observed(
     tokio::spawn(proxy::serve(
         web_l,
         Arc::new(web_settings),
-        store.cell(),
+        ctl.store.cell(),
         Arc::new(PreRouteHooks::new()),
         stop.clone(),
     ));
@@ -196,17 +181,15 @@ async fn start_observed(
     tokio::spawn(proxy::serve(
         sec_l,
         Arc::new(sec_settings),
-        store.cell(),
+        ctl.store.cell(),
         Arc::new(PreRouteHooks::new()),
         stop.clone(),
     ));
     Wharf {
         web,
         websecure,
-        store,
-        views: vtx,
+        ctl,
         stop,
-        _stop_loop: stx,
     }
 }
 
@@ -404,7 +387,7 @@ async fn sni_exact_wildcard_and_generated_default() {
     assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
 
     // Inventory: file certificates with their routers, and the generated one.
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     let inv = &snap.tls.certificates;
     assert_eq!(inv.len(), 3, "{inv:#?}");
     assert_eq!(inv[0].domains, vec!["a.example.com"]);
@@ -438,7 +421,7 @@ async fn default_store_certificate_for_unknown_sni() {
         .unwrap();
     assert_eq!(served_names(&s)[0], "default.example.org");
     assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     assert_eq!(snap.tls.certificates.len(), 1);
     assert_eq!(
         snap.tls.certificates[0].source,
@@ -512,7 +495,7 @@ async fn min_version_and_unsupported_settings_warn() {
         Some(rustls::ProtocolVersion::TLSv1_2)
     );
     assert_eq!(http1(s, "old.example.com", "/").await.0, 200);
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     let r = &snap.report.routers["old@file"];
     let all = r.errors.join("\n");
     assert!(
@@ -661,7 +644,7 @@ async fn bad_certificate_files_are_reported_and_default_serves() {
         "{ROUTERS}tls:\n  certificates:\n    - certFile: {missing}\n      keyFile: {good_k}\n    - certFile: {old_c}\n      keyFile: {old_k}\n    - certFile: {good_c}\n      keyFile: {other_k}\n    - certFile: {garbage}\n      keyFile: {good_k}\n"
     );
     let w = start(&yaml, None, false).await;
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     let msgs: Vec<String> = snap.report.problems.iter().map(|p| p.to_string()).collect();
     let all = msgs.join("\n");
     assert!(
@@ -741,7 +724,7 @@ async fn entry_point_tls_default_applies_to_its_routers() {
     assert_eq!(http1(s, "plain.test", "/").await.0, 404);
     let s = TcpStream::connect(w.web).await.unwrap();
     assert_eq!(http1(s, "plain.test", "/").await.0, 200);
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     assert_eq!(snap.tls.certificates[0].routers, vec!["plain@file"]);
 }
 
@@ -803,7 +786,7 @@ async fn garbage_and_silent_clients_do_not_hurt() {
         .await
         .unwrap();
     assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
-    let _ = &w.views;
+    let _ = &w.ctl.views;
 }
 
 #[tokio::test]
@@ -828,10 +811,10 @@ async fn session_resumption_survives_a_reload() {
         );
         assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
         // A reload: a new snapshot with new rustls configs.
-        let before = w.store.generation();
-        let mut gen = w.store.subscribe();
-        w.views.send_modify(|_| {});
-        while w.store.generation() == before {
+        let before = w.ctl.store.generation();
+        let mut gen = w.ctl.store.subscribe();
+        w.ctl.views.send_modify(|_| {});
+        while w.ctl.store.generation() == before {
             tokio::time::timeout(DEADLINE, gen.changed())
                 .await
                 .unwrap()

@@ -1,0 +1,55 @@
+//! The in-process control plane of the TLS tests (`tls_e2e`, `mw_tls_e2e`): one dynamic
+//! configuration published as the `file` provider's view into the real compile loop, whose
+//! snapshot store the test then serves with `proxy::serve`. Included with `#[path]`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use wharf::compile::{CompileSettings, Registries};
+use wharf::run::CompileLoop;
+use wharf::snapshot::SnapshotStore;
+use wharf_providers::DynamicConfig;
+
+/// A running compile loop; dropping it stops the loop.
+pub struct Control {
+    pub store: SnapshotStore,
+    /// The providers' views: `send_modify` makes the loop compile again (not every includer
+    /// reloads).
+    #[allow(dead_code)]
+    pub views: watch::Sender<wharf::aggregate::Views>,
+    _stop: watch::Sender<bool>,
+}
+
+/// Starts the compile loop on `view` as provider `file` (default entry points: those of
+/// `settings`) and waits up to `deadline` for its first snapshot.
+pub async fn compile_loop(
+    view: DynamicConfig,
+    settings: CompileSettings,
+    deadline: Duration,
+) -> Control {
+    let store = SnapshotStore::new();
+    let cl = Arc::new(CompileLoop {
+        default_entry_points: settings.entry_points.clone(),
+        settings,
+        models: Default::default(),
+        registries: Arc::new(Registries::default()),
+        store: store.clone(),
+    });
+    let views: wharf::aggregate::Views = Arc::new(vec![("file".to_string(), Arc::new(view))]);
+    let (vtx, vrx) = watch::channel(views);
+    let (stx, srx) = watch::channel(false);
+    let mut gen = store.subscribe();
+    tokio::spawn(cl.run(vrx, srx));
+    // The loop compiles on a change of the views, not on start: mark them changed.
+    vtx.send_modify(|_| {});
+    tokio::time::timeout(deadline, gen.changed())
+        .await
+        .unwrap()
+        .unwrap();
+    Control {
+        store,
+        views: vtx,
+        _stop: stx,
+    }
+}
