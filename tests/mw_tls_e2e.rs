@@ -10,7 +10,6 @@ mod tls_common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,7 +20,7 @@ use rcgen::{
     SerialNumber,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tls_common::AcceptAny;
+use tls_common::{write, AcceptAny};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wharf::compile::CompileSettings;
@@ -91,12 +90,6 @@ fn client_leaf(ca: &Ca) -> (String, String, CertificateDer<'static>) {
     let key = KeyPair::generate().unwrap();
     let cert = p.signed_by(&key, &ca.issuer).unwrap();
     (cert.pem(), key.serialize_pem(), cert.der().clone())
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
 }
 
 // ---------- backend and wharf ----------

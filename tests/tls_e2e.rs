@@ -8,14 +8,13 @@ mod tls_common;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use inproc::{compile_loop, Control};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use tls_common::AcceptAny;
+use tls_common::{write, AcceptAny};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wharf::compile::CompileSettings;
@@ -67,12 +66,6 @@ fn leaf(ca: &Ca, names: &[&str], days: (i64, i64)) -> (String, String) {
     let key = KeyPair::generate().unwrap();
     let cert = p.signed_by(&key, &ca.issuer).unwrap();
     (cert.pem(), key.serialize_pem())
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
 }
 
 // ---------- wharf ----------

@@ -1,7 +1,10 @@
 //! TLS client helper shared by the in-process TLS tests (`tls_e2e`, `mw_tls_e2e`) and the
 //! differential suite (`compat`): a server-certificate verifier that trusts any certificate,
 //! so a test can reach wharf's (or Traefik's) self-signed / test-CA listeners and then assert
-//! on what it was served itself. Included with `#[path]`, not through `common/mod.rs`.
+//! on what it was served itself; and where the PEM files they configure go. Included with
+//! `#[path]`, not through `common/mod.rs`.
+
+use std::path::Path;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -61,4 +64,11 @@ impl ServerCertVerifier for AcceptAny {
             .signature_verification_algorithms
             .supported_schemes()
     }
+}
+
+/// Writes `text` to `dir/name` (a PEM for the proxy's configuration); returns the path.
+pub fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
 }

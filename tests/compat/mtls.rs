@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::harness::*;
-use crate::tls_common::AcceptAny;
+use crate::tls_common::{write, AcceptAny};
 
 struct Ca {
     issuer: Issuer<'static, KeyPair>,
@@ -38,12 +38,6 @@ fn ca(name: &str, parent: Option<&Ca>) -> Ca {
         key_pem: key.serialize_pem(),
         issuer: Issuer::new(p, key),
     }
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
 }
 
 /// GET / on `mtls.test` over TLS with `chain`; returns the headers the echo backend reported.
