@@ -14,14 +14,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use inproc::{compile_loop, Control};
+use inproc::{compile_loop, exchange, Control};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType,
     SerialNumber,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tls_common::{write, AcceptAny};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wharf::compile::CompileSettings;
 use wharf::proxy::{self, CancellationToken, EntryPointSettings, PreRouteHooks};
@@ -189,27 +188,12 @@ fn key_der(pem: &str) -> PrivateKeyDer<'static> {
 
 /// One HTTP/1.1 request over `s`; returns (status, body).
 async fn http1(
-    mut s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     host: &str,
     extra: &str,
 ) -> (u16, String) {
     let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(DEADLINE, s.read_to_end(&mut buf))
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("0")
-        .parse()
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let (status, _, body) = exchange(s, &req, DEADLINE).await;
     (status, body)
 }
 

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use inproc::{compile_loop, Control};
+use inproc::{compile_loop, exchange, Control};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tls_common::{write, AcceptAny};
@@ -268,25 +268,12 @@ fn served_names(s: &Tls) -> Vec<String> {
 }
 
 async fn http1(
-    mut s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     host: &str,
     path: &str,
 ) -> (u16, String, String) {
     let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(DEADLINE, s.read_to_end(&mut buf))
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("0")
-        .parse()
-        .unwrap_or(0);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (status, head.to_string(), body.to_string())
+    exchange(s, &req, DEADLINE).await
 }
 
 // ---------- tests ----------

@@ -1,10 +1,12 @@
 //! The in-process control plane of the TLS tests (`tls_e2e`, `mw_tls_e2e`): one dynamic
 //! configuration published as the `file` provider's view into the real compile loop, whose
-//! snapshot store the test then serves with `proxy::serve`. Included with `#[path]`.
+//! snapshot store the test then serves with `proxy::serve`; and the raw HTTP/1.1 exchange
+//! their clients make over plain or TLS streams. Included with `#[path]`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use wharf::compile::{CompileSettings, Registries};
 use wharf::run::CompileLoop;
@@ -52,4 +54,27 @@ pub async fn compile_loop(
         views: vtx,
         _stop: stx,
     }
+}
+
+/// Writes `req` on `s` (plain or TLS), reads to EOF within `deadline`; returns (status, head,
+/// body), status 0 when there is no parsable status line.
+pub async fn exchange(
+    mut s: impl AsyncRead + AsyncWrite + Unpin,
+    req: &str,
+    deadline: Duration,
+) -> (u16, String, String) {
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(deadline, s.read_to_end(&mut buf))
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("0")
+        .parse()
+        .unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status, head.to_string(), body.to_string())
 }
