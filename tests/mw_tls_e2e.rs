@@ -5,6 +5,8 @@
 
 #[path = "common/inproc.rs"]
 mod inproc;
+#[path = "common/serve.rs"]
+mod serve;
 #[path = "common/tls.rs"]
 mod tls_common;
 
@@ -20,6 +22,7 @@ use rcgen::{
     SerialNumber,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serve::serve_http1;
 use tls_common::{write, AcceptAny};
 use tokio::net::{TcpListener, TcpStream};
 use wharf::compile::CompileSettings;
@@ -95,37 +98,23 @@ fn client_leaf(ca: &Ca) -> (String, String, CertificateDer<'static>) {
 
 /// Answers 200 with a JSON object of the request headers it received (lower-case names).
 async fn backend() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((s, _)) = l.accept().await else { return };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    |req: http::Request<hyper::body::Incoming>| async move {
-                        let h: BTreeMap<String, String> = req
-                            .headers()
-                            .iter()
-                            .map(|(k, v)| {
-                                (
-                                    k.as_str().to_string(),
-                                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                                )
-                            })
-                            .collect();
-                        let body = serde_json::to_vec(&h).unwrap();
-                        Ok::<_, std::convert::Infallible>(http::Response::new(
-                            http_body_util::Full::new(bytes::Bytes::from(body)),
-                        ))
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+    serve_http1(|req: http::Request<hyper::body::Incoming>| async move {
+        let h: BTreeMap<String, String> = req
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = serde_json::to_vec(&h).unwrap();
+        Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+            bytes::Bytes::from(body),
+        )))
+    })
+    .await
 }
 
 struct Wharf {

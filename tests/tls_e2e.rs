@@ -3,6 +3,8 @@
 
 #[path = "common/inproc.rs"]
 mod inproc;
+#[path = "common/serve.rs"]
+mod serve;
 #[path = "common/tls.rs"]
 mod tls_common;
 
@@ -14,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use inproc::{compile_loop, exchange, Control};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serve::serve_http1;
 use tls_common::{write, AcceptAny};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -84,37 +87,23 @@ impl Drop for Wharf {
 }
 
 async fn backend() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((s, _)) = l.accept().await else { return };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    |req: http::Request<hyper::body::Incoming>| async move {
-                        let body = format!(
-                            "backend host={} proto={}",
-                            req.headers()
-                                .get("host")
-                                .and_then(|h| h.to_str().ok())
-                                .unwrap_or(""),
-                            req.headers()
-                                .get("x-forwarded-proto")
-                                .and_then(|h| h.to_str().ok())
-                                .unwrap_or("")
-                        );
-                        Ok::<_, std::convert::Infallible>(http::Response::new(
-                            http_body_util::Full::new(bytes::Bytes::from(body)),
-                        ))
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+    serve_http1(|req: http::Request<hyper::body::Incoming>| async move {
+        let body = format!(
+            "backend host={} proto={}",
+            req.headers()
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or(""),
+            req.headers()
+                .get("x-forwarded-proto")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+        );
+        Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+            bytes::Bytes::from(body),
+        )))
+    })
+    .await
 }
 
 /// Starts `web` (plain, optionally redirecting to `websecure`) and `websecure`, with the

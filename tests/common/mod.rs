@@ -3,6 +3,9 @@
 //! bound), an in-process echo backend, a minimal HTTP/1.1 client and polling with a deadline.
 #![allow(dead_code)]
 
+mod serve;
+pub use serve::serve_http1;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -257,41 +260,6 @@ pub async fn wait_body(addr: SocketAddr, host: &str, path: &str, needle: &str) -
             .filter(|r| r.body.contains(needle))
     })
     .await
-}
-
-/// Serves HTTP/1.1 on a fresh `127.0.0.1:0` listener, every request to `handle`; returns the
-/// address. The tests' backends differ only in `handle`.
-pub async fn serve_http1<F, Fut, B>(handle: F) -> SocketAddr
-where
-    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Result<hyper::Response<B>, std::convert::Infallible>>
-        + Send
-        + 'static,
-    B: hyper::body::Body + Send + 'static,
-    B::Data: Send,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("backend addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let handle = handle.clone();
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(
-                        hyper_util::rt::TokioIo::new(stream),
-                        hyper::service::service_fn(handle),
-                    )
-                    .await;
-            });
-        }
-    });
-    addr
 }
 
 /// How many `/slow` requests the echo backends of this test binary have started.

@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+
+#[path = "../common/serve.rs"]
+mod serve;
+pub use serve::serve_http1;
 
 /// A free loopback port (bound then released; the proxies bind it right after).
 pub fn free_port() -> u16 {
@@ -21,36 +23,6 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("bind 127.0.0.1:0")
-}
-
-/// Serves HTTP/1.1 (with upgrades) on a fresh `127.0.0.1:0` listener, every request to
-/// `handle`; returns the address. The suite's backends differ only in `handle`.
-pub async fn serve_http1<F, Fut>(handle: F) -> SocketAddr
-where
-    F: Fn(hyper::Request<hyper::body::Incoming>) -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = Result<hyper::Response<Full<Bytes>>, std::convert::Infallible>>
-        + Send
-        + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("backend addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let handle = handle.clone();
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service_fn(handle))
-                    .with_upgrades()
-                    .await;
-            });
-        }
-    });
-    addr
 }
 
 /// Starts an echo backend named `name`: it answers 200 with a JSON report of what it received.
