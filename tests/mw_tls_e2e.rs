@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use inproc::{compile_loop, exchange, Control};
+use inproc::{compile_loop, exchange, Wharf};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType,
     SerialNumber,
@@ -115,19 +115,6 @@ async fn backend() -> SocketAddr {
         )))
     })
     .await
-}
-
-struct Wharf {
-    web: SocketAddr,
-    websecure: SocketAddr,
-    ctl: Control,
-    stop: CancellationToken,
-}
-
-impl Drop for Wharf {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
 }
 
 /// Starts `web` and `websecure` with `yaml` (`{backend}` replaced) through the compile loop.

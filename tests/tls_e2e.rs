@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use inproc::{compile_loop, exchange, Control};
+use inproc::{compile_loop, exchange, Wharf};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serve::serve_http1;
@@ -72,19 +72,6 @@ fn leaf(ca: &Ca, names: &[&str], days: (i64, i64)) -> (String, String) {
 }
 
 // ---------- wharf ----------
-
-struct Wharf {
-    web: SocketAddr,
-    websecure: SocketAddr,
-    ctl: Control,
-    stop: CancellationToken,
-}
-
-impl Drop for Wharf {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
 
 async fn backend() -> SocketAddr {
     serve_http1(|req: http::Request<hyper::body::Incoming>| async move {

@@ -3,12 +3,14 @@
 //! snapshot store the test then serves with `proxy::serve`; and the raw HTTP/1.1 exchange
 //! their clients make over plain or TLS streams. Included with `#[path]`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use wharf::compile::{CompileSettings, Registries};
+use wharf::proxy::CancellationToken;
 use wharf::run::CompileLoop;
 use wharf::snapshot::SnapshotStore;
 use wharf_providers::DynamicConfig;
@@ -21,6 +23,21 @@ pub struct Control {
     #[allow(dead_code)]
     pub views: watch::Sender<wharf::aggregate::Views>,
     _stop: watch::Sender<bool>,
+}
+
+/// wharf in the test process: `web` and `websecure` served from the compile loop's store;
+/// dropping it stops the entry points and the loop.
+pub struct Wharf {
+    pub web: SocketAddr,
+    pub websecure: SocketAddr,
+    pub ctl: Control,
+    pub stop: CancellationToken,
+}
+
+impl Drop for Wharf {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
 }
 
 /// Starts the compile loop on `view` as provider `file` (default entry points: those of
