@@ -16,7 +16,6 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper_util::rt::TokioIo;
 
 use crate::harness::*;
 
@@ -101,14 +100,6 @@ async fn fetch(
     headers: &[(&str, &str)],
     n: usize,
 ) -> Result<Seen, String> {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
     let mut b = hyper::Request::builder()
         .method(method)
         .uri(path)
@@ -116,10 +107,8 @@ async fn fetch(
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    let resp = sender
-        .send_request(b.body(Empty::new()).map_err(|e| e.to_string())?)
-        .await
-        .map_err(|e| e.to_string())?;
+    let request: hyper::Request<Empty<Bytes>> = b.body(Empty::new()).map_err(|e| e.to_string())?;
+    let resp = send_http1(port, request).await?;
     let status = resp.status().as_u16();
     let encoding = resp
         .headers()

@@ -101,14 +101,6 @@ async fn exchange(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> Result<Seen, String> {
-    let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let (mut tx, conn) =
-        hyper::client::conn::http1::handshake::<_, BoxBody>(hyper_util::rt::TokioIo::new(s))
-            .await
-            .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
     let mut b = http::Request::builder()
         .method(method)
         .uri(path)
@@ -116,10 +108,8 @@ async fn exchange(
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    let resp = tx
-        .send_request(b.body(Full::new(Bytes::from(body)).boxed()).unwrap())
-        .await
-        .map_err(|e| e.to_string())?;
+    let request: http::Request<BoxBody> = b.body(Full::new(Bytes::from(body)).boxed()).unwrap();
+    let resp = send_http1(port, request).await?;
     let status = resp.status().as_u16();
     let h = resp.headers().clone();
     let body = resp

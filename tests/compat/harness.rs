@@ -165,25 +165,37 @@ pub struct Outcome {
 /// `Accept-Encoding: gzip` to requests that had none; wharf forwards the client's as sent).
 pub const IGNORED_UPSTREAM_HEADERS: &[&str] = &["accept-encoding"];
 
-/// Sends `req` to the proxy on `port` over HTTP/1.1 and reduces the answer.
-pub async fn send(port: u16, req: &Req) -> Result<Outcome, String> {
+/// Sends `request` to the proxy on `port` over a fresh HTTP/1.1 connection; errors as text.
+pub async fn send_http1<B>(
+    port: u16,
+    request: hyper::Request<B>,
+) -> Result<hyper::Response<hyper::body::Incoming>, String>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| e.to_string())?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, B>(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
+    sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Sends `req` to the proxy on `port` over HTTP/1.1 and reduces the answer.
+pub async fn send(port: u16, req: &Req) -> Result<Outcome, String> {
     let mut b = hyper::Request::builder().method(req.method).uri(req.path);
     for (k, v) in &req.headers {
         b = b.header(*k, *v);
     }
     let request = b.body(Full::new(Bytes::new())).map_err(|e| e.to_string())?;
-    let resp = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
+    let resp = send_http1(port, request).await?;
     let status = resp.status().as_u16();
     let backend = resp
         .headers()
