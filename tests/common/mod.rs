@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 mod serve;
-pub use serve::serve_http1;
+// Not every test binary uses both.
+#[allow(unused_imports)]
+pub use serve::{serve_h2c, serve_http1};
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

@@ -15,7 +15,9 @@ use hyper_util::rt::TokioIo;
 
 #[path = "../common/serve.rs"]
 mod serve;
-pub use serve::serve_http1;
+// Not every test binary uses both.
+#[allow(unused_imports)]
+pub use serve::{serve_h2c, serve_http1};
 
 /// A free loopback port (bound then released; the proxies bind it right after).
 pub fn free_port() -> u16 {
