@@ -14,31 +14,19 @@ cd "$(dirname "$0")/.."
 secs=${1:-10}
 conns=${CONNS:-50}
 
-need=()
-command -v wrk >/dev/null || need+=(wrk)
-command -v nginx >/dev/null || need+=(nginx-light)
-if [ ${#need[@]} -gt 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
-target_dir="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
-bin=${WHARF_BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --profile perf --bin wharf >/dev/null
-  bin="$target_dir/perf/wharf"
-fi
+bench_need wrk:wrk nginx:nginx-light
+wharf_bin perf
 chain_cost=${CHAIN_COST:-}
 if [ -z "$chain_cost" ]; then
   cargo build --profile perf -p wharf-bench --bin chain_cost >/dev/null
-  chain_cost="$target_dir/perf/chain_cost"
+  chain_cost="$(target_dir)/perf/chain_cost"
 fi
+bench_workdir
 
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+# Sends the chain route's credentials (`u:password`) and takes a path, unlike lib.sh's.
 wait_http() { for _ in $(seq 1 200); do curl -fsS -o /dev/null -H "Host: $2" -H "Authorization: Basic dTpwYXNzd29yZA==" "http://127.0.0.1:$1$3" 2>/dev/null && return 0; sleep 0.05; done; echo "nothing answers on $1" >&2; return 1; }
 
 # The backend: nginx, a small answer on every path and a 4 KiB page at /page.html.
@@ -116,14 +104,7 @@ wait_http "$wport" chain.local /api/
 enc=$(curl -fsS -o /dev/null -D - -H "Host: chain.local" -H "Authorization: Basic dTpwYXNzd29yZA==" -H "Accept-Encoding: gzip, deflate, br, zstd" "http://127.0.0.1:$wport/api/page.html" | tr -d '\r' | awk -F': ' 'tolower($1)=="content-encoding"{print $2}')
 echo "chain route /api/page.html answers Content-Encoding: ${enc:-none}"
 
-cat > "$work/pct.lua" <<'LUA'
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %.3f %.3f %.3f %.3f\n", summary.requests, summary.duration / 1e6,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency:percentile(99.9) / 1000))
-end
-LUA
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+write_pct_lua
 hz=$(getconf CLK_TCK)
 
 run() { # name host path

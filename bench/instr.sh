@@ -13,24 +13,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 k=${1:-5000}
 conns=${2:-10}
-need=()
-command -v valgrind >/dev/null || need+=(valgrind)
-command -v h2load >/dev/null || need+=(nghttp2-client)
-command -v nginx >/dev/null || need+=(nginx-light)
-if [ ${#need[@]} -gt 0 ]; then
-  DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+bench_need valgrind:valgrind h2load:nghttp2-client nginx:nginx-light
 bin=${WHARF_BIN:-}
 if [ -z "$bin" ]; then
+  # Build output shown (on stderr): a cold perf build is long.
   cargo build --profile perf -p wharf --bin wharf >&2
-  bin="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/perf/wharf"
+  bin="$(target_dir)/perf/wharf"
 fi
-
-work=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+bench_workdir
+# Longer than lib.sh's: wharf starts slowly under valgrind. Takes a path.
 wait_http() { for _ in $(seq 1 600); do curl -fsS -o /dev/null -H "Host: $2" "http://127.0.0.1:$1$3" 2>/dev/null && return 0; sleep 0.1; done; echo "nothing answers on $1" >&2; return 1; }
 
 bport=$(free_port)

@@ -866,6 +866,32 @@ async fn rebind(port: u16) -> std::net::TcpListener {
     }
 }
 
+/// Writes `dynamic.yml` in `dir`: router `app` on `Host(`host`)` with `certResolver: le`, to
+/// service `s` balancing to `be`. Returns its path.
+fn write_resolver_route(dir: &Path, host: &str, be: SocketAddr) -> PathBuf {
+    let dynamic = dir.join("dynamic.yml");
+    std::fs::write(
+        &dynamic,
+        format!(
+            "http:\n  routers:\n    app:\n      rule: \"Host(`{host}`)\"\n      service: s\n      tls:\n        certResolver: le\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"http://{be}\"\n"
+        ),
+    )
+    .expect("dynamic");
+    dynamic
+}
+
+/// The real binary on `static_cfg`, output discarded; killed when the handle drops.
+fn spawn_wharf(static_cfg: &Path) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
+        .args(["--configFile", static_cfg.to_str().expect("utf8")])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("wharf starts");
+    Proc(child)
+}
+
 /// The real binary: `certificatesResolvers` in the static configuration start the resolver, the
 /// HTTP-01 hook sits on `httpChallenge.entryPoint` (under an entry-point redirect), and the
 /// issued certificate is served.
@@ -879,14 +905,7 @@ async fn binary_wires_resolvers_from_static_config() {
     let pebble = start_pebble(tmp.path(), web_port, free_port(), 0).await;
     let root = pebble.root().await;
     let be = backend().await;
-    let dynamic = tmp.path().join("dynamic.yml");
-    std::fs::write(
-        &dynamic,
-        format!(
-            "http:\n  routers:\n    app:\n      rule: \"Host(`bin.test`)\"\n      service: s\n      tls:\n        certResolver: le\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"http://{be}\"\n"
-        ),
-    )
-    .expect("dynamic");
+    let dynamic = write_resolver_route(tmp.path(), "bin.test", be);
     let storage = tmp.path().join("acme.json");
     let static_cfg = tmp.path().join("wharf.yml");
     std::fs::write(
@@ -900,14 +919,7 @@ async fn binary_wires_resolvers_from_static_config() {
         ),
     )
     .expect("static");
-    let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["--configFile", static_cfg.to_str().expect("utf8")])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("wharf starts");
-    let _wharf = Proc(child);
+    let _wharf = spawn_wharf(&static_cfg);
     let web = SocketAddr::from(([127, 0, 0, 1], web_port));
     wait_port(web).await;
     let start = Instant::now();
@@ -1415,14 +1427,7 @@ async fn api_inventory_metrics_and_forced_renewal() {
     let pebble = start_pebble(tmp.path(), web_port, free_port(), 0).await;
     let root = pebble.root().await;
     let be = backend().await;
-    let dynamic = tmp.path().join("dynamic.yml");
-    std::fs::write(
-        &dynamic,
-        format!(
-            "http:\n  routers:\n    app:\n      rule: \"Host(`inv.test`)\"\n      service: s\n      tls:\n        certResolver: le\n  services:\n    s:\n      loadBalancer:\n        servers:\n          - url: \"http://{be}\"\n"
-        ),
-    )
-    .expect("dynamic");
+    let dynamic = write_resolver_route(tmp.path(), "inv.test", be);
     let storage = tmp.path().join("acme.json");
     let static_cfg = tmp.path().join("wharf.yml");
     std::fs::write(
@@ -1436,13 +1441,7 @@ async fn api_inventory_metrics_and_forced_renewal() {
         ),
     )
     .expect("static");
-    let child = Command::new(env!("CARGO_BIN_EXE_wharf"))
-        .args(["--configFile", static_cfg.to_str().expect("utf8")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("wharf starts");
-    let _wharf = Proc(child);
+    let _wharf = spawn_wharf(&static_cfg);
     let web = SocketAddr::from(([127, 0, 0, 1], web_port));
     let api = SocketAddr::from(([127, 0, 0, 1], api_port));
     wait_port(web).await;

@@ -110,50 +110,33 @@ impl JwksServer {
     async fn start(doc: String) -> Self {
         use http_body_util::Full;
         use hyper::body::Bytes;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind jwks");
-        let addr = listener.local_addr().expect("addr");
         let mode = Arc::new(Mutex::new(Mode::Keys(doc)));
         let fetches = Arc::new(AtomicUsize::new(0));
         let (m, f) = (mode.clone(), fetches.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
+        let addr = serve_http1(move |_req| {
+            let (m, f) = (m.clone(), f.clone());
+            async move {
+                f.fetch_add(1, Ordering::SeqCst);
+                let mode = m.lock().expect("mode").clone();
+                let (status, body) = match mode {
+                    Mode::Keys(doc) => (200, doc),
+                    Mode::Junk => (200, "{\"keys\": 42, <<<".to_string()),
+                    Mode::Down => (500, "boom".to_string()),
+                    Mode::Slow => {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        (200, String::new())
+                    }
                 };
-                let (m, f) = (m.clone(), f.clone());
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |_req| {
-                        let (m, f) = (m.clone(), f.clone());
-                        async move {
-                            f.fetch_add(1, Ordering::SeqCst);
-                            let mode = m.lock().expect("mode").clone();
-                            let (status, body) = match mode {
-                                Mode::Keys(doc) => (200, doc),
-                                Mode::Junk => (200, "{\"keys\": 42, <<<".to_string()),
-                                Mode::Down => (500, "boom".to_string()),
-                                Mode::Slow => {
-                                    tokio::time::sleep(Duration::from_secs(60)).await;
-                                    (200, String::new())
-                                }
-                            };
-                            let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
-                            *resp.status_mut() =
-                                hyper::StatusCode::from_u16(status).expect("status");
-                            resp.headers_mut().insert(
-                                "cache-control",
-                                hyper::header::HeaderValue::from_static("public, max-age=3600"),
-                            );
-                            Ok::<_, std::convert::Infallible>(resp)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                        .await;
-                });
+                let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
+                *resp.status_mut() = hyper::StatusCode::from_u16(status).expect("status");
+                resp.headers_mut().insert(
+                    "cache-control",
+                    hyper::header::HeaderValue::from_static("public, max-age=3600"),
+                );
+                Ok::<_, std::convert::Infallible>(resp)
             }
-        });
+        })
+        .await;
         JwksServer {
             addr,
             mode,
@@ -172,43 +155,8 @@ fn jwks(keys: &[&RsaKey]) -> String {
     serde_json::json!({"keys": keys.iter().map(|k| k.jwk()).collect::<Vec<_>>()}).to_string()
 }
 
-/// GET with extra headers (`Connection: close`).
-async fn get_h(
-    addr: SocketAddr,
-    host: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> std::io::Result<Resp> {
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).await?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other(format!("bad response {text:?}")))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Ok(Resp {
-        status,
-        headers,
-        body: body.to_string(),
-    })
-}
-
 async fn bearer(addr: SocketAddr, host: &str, token: &str) -> Resp {
-    get_h(
+    get_with(
         addr,
         host,
         "/",
@@ -322,7 +270,7 @@ async fn quota_counts_survive_a_restart() {
     let mut w = start_wharf(tmp.path(), &dynamic, &extra);
     let web = w.address("web");
     let r = poll("quota router serving", || async {
-        get_h(web, "api.test", "/", &user("alice"))
+        get_with(web, "api.test", "/", &user("alice"))
             .await
             .ok()
             .filter(|r| r.status == 200)
@@ -335,7 +283,7 @@ async fn quota_counts_survive_a_restart() {
         .and_then(|v| v.parse().ok())
         .expect("reset");
     assert!((1..=86_400).contains(&reset), "{reset}");
-    let r = get_h(web, "api.test", "/", &user("alice"))
+    let r = get_with(web, "api.test", "/", &user("alice"))
         .await
         .expect("req");
     assert_eq!(r.header("x-ratelimit-remaining"), Some("1"));
@@ -348,7 +296,7 @@ async fn quota_counts_survive_a_restart() {
     let mut w = start_wharf(tmp.path(), &dynamic, &extra);
     let web = w.address("web");
     let r = poll("restarted", || async {
-        get_h(web, "api.test", "/", &user("alice"))
+        get_with(web, "api.test", "/", &user("alice"))
             .await
             .ok()
             .filter(|r| r.status != 404)
@@ -356,7 +304,7 @@ async fn quota_counts_survive_a_restart() {
     .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("x-ratelimit-remaining"), Some("0"), "count kept");
-    let r = get_h(web, "api.test", "/", &user("alice"))
+    let r = get_with(web, "api.test", "/", &user("alice"))
         .await
         .expect("req");
     assert_eq!(r.status, 429);
@@ -366,7 +314,7 @@ async fn quota_counts_survive_a_restart() {
         .expect("retry-after");
     assert!((1..=86_400).contains(&retry));
     assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
-    let r = get_h(web, "api.test", "/", &user("bob"))
+    let r = get_with(web, "api.test", "/", &user("bob"))
         .await
         .expect("req");
     assert_eq!(r.status, 200, "bob has his own budget");
@@ -445,7 +393,7 @@ async fn two_wharfs_share_one_redis_budget() {
     let (a, b) = (wa.address("web"), wb.address("web"));
     for w in [a, b] {
         poll("strict router serving", || async {
-            get_h(w, "strict.test", "/", &[])
+            get_with(w, "strict.test", "/", &[])
                 .await
                 .ok()
                 .filter(|r| r.status == 200)
@@ -461,7 +409,7 @@ async fn two_wharfs_share_one_redis_budget() {
         tasks.push(tokio::spawn(async move {
             let mut statuses = Vec::new();
             for _ in 0..30 {
-                let r = get_h(addr, "rl.test", "/", &[]).await.expect("req");
+                let r = get_with(addr, "rl.test", "/", &[]).await.expect("req");
                 if r.status == 200 {
                     admitted.fetch_add(1, Ordering::SeqCst);
                 } else {
@@ -489,7 +437,7 @@ async fn two_wharfs_share_one_redis_budget() {
     let mut ok = 0;
     for i in 0..24 {
         let addr = if i % 2 == 0 { a } else { b };
-        let r = get_h(addr, "quota.test", "/", &[]).await.expect("req");
+        let r = get_with(addr, "quota.test", "/", &[]).await.expect("req");
         if r.status == 200 {
             ok += 1;
             assert_eq!(
@@ -505,9 +453,9 @@ async fn two_wharfs_share_one_redis_budget() {
     // Redis dies: failOpen (default true) admits, failOpen false answers 503; neither hangs.
     redis.kill();
     let started = Instant::now();
-    let r = get_h(a, "quota.test", "/", &[]).await.expect("req");
+    let r = get_with(a, "quota.test", "/", &[]).await.expect("req");
     assert_eq!(r.status, 200, "failOpen: admitted");
-    let r = get_h(b, "strict.test", "/", &[]).await.expect("req");
+    let r = get_with(b, "strict.test", "/", &[]).await.expect("req");
     assert_eq!(r.status, 503, "failOpen false");
     assert!(started.elapsed() < DEADLINE);
     // Counted in the metrics and logged, per policy.
@@ -518,10 +466,10 @@ async fn two_wharfs_share_one_redis_budget() {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(0)
     };
-    let ma = get_h(wa.address("traefik"), "localhost", "/metrics", &[])
+    let ma = get_with(wa.address("traefik"), "localhost", "/metrics", &[])
         .await
         .expect("scrape");
-    let mb = get_h(wb.address("traefik"), "localhost", "/metrics", &[])
+    let mb = get_with(wb.address("traefik"), "localhost", "/metrics", &[])
         .await
         .expect("scrape");
     assert!(count(&ma.body, "open") >= 1, "{}", ma.body);

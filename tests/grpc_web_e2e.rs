@@ -10,9 +10,8 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use bytes::Bytes;
-use common::{poll, write_atomic, Wharf};
+use common::{poll, serve_h2c, write_atomic, Wharf};
 use http_body_util::{BodyExt, Full, StreamBody};
-use tokio::net::TcpListener;
 
 type BoxBody = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
 
@@ -26,57 +25,41 @@ fn frame(payload: &[u8]) -> Vec<u8> {
 /// The gRPC server: h2c only; echoes the message with `echo:` and reports what it saw in
 /// response headers (`x-seen-content-type`, `x-seen-version`, `x-seen-content-length`).
 async fn grpc_server(calls: Arc<AtomicUsize>) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((s, _)) = l.accept().await else { return };
-            let calls = calls.clone();
-            tokio::spawn(async move {
-                let svc =
-                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                        calls.fetch_add(1, Ordering::SeqCst);
-                        async move {
-                            let ct = req.headers().get("content-type").cloned();
-                            let cl = req.headers().contains_key("content-length");
-                            let version = format!("{:?}", req.version());
-                            let body = req.into_body().collect().await.unwrap().to_bytes();
-                            let msg = body.get(5..).unwrap_or_default();
-                            let mut reply = b"echo:".to_vec();
-                            reply.extend_from_slice(msg);
-                            let mut trailers = http::HeaderMap::new();
-                            trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
-                            trailers.insert("grpc-message", http::HeaderValue::from_static("ok"));
-                            let frames = vec![
-                                Ok::<_, std::convert::Infallible>(http_body::Frame::data(
-                                    Bytes::from(frame(&reply)),
-                                )),
-                                Ok(http_body::Frame::trailers(trailers)),
-                            ];
-                            let mut r = http::Response::new(
-                                StreamBody::new(futures_util::stream::iter(frames)).boxed(),
-                            );
-                            let h = r.headers_mut();
-                            h.insert(
-                                "content-type",
-                                http::HeaderValue::from_static("application/grpc+proto"),
-                            );
-                            if let Some(ct) = ct {
-                                h.insert("x-seen-content-type", ct);
-                            }
-                            h.insert("x-seen-version", version.parse().unwrap());
-                            h.insert("x-seen-content-length", cl.to_string().parse().unwrap());
-                            Ok::<_, std::convert::Infallible>(r)
-                        }
-                    });
-                let _ =
-                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                        .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
-                        .await;
-            });
+    serve_h2c(move |req: http::Request<hyper::body::Incoming>| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        async move {
+            let ct = req.headers().get("content-type").cloned();
+            let cl = req.headers().contains_key("content-length");
+            let version = format!("{:?}", req.version());
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let msg = body.get(5..).unwrap_or_default();
+            let mut reply = b"echo:".to_vec();
+            reply.extend_from_slice(msg);
+            let mut trailers = http::HeaderMap::new();
+            trailers.insert("grpc-status", http::HeaderValue::from_static("0"));
+            trailers.insert("grpc-message", http::HeaderValue::from_static("ok"));
+            let frames = vec![
+                Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::from(frame(
+                    &reply,
+                )))),
+                Ok(http_body::Frame::trailers(trailers)),
+            ];
+            let mut r =
+                http::Response::new(StreamBody::new(futures_util::stream::iter(frames)).boxed());
+            let h = r.headers_mut();
+            h.insert(
+                "content-type",
+                http::HeaderValue::from_static("application/grpc+proto"),
+            );
+            if let Some(ct) = ct {
+                h.insert("x-seen-content-type", ct);
+            }
+            h.insert("x-seen-version", version.parse().unwrap());
+            h.insert("x-seen-content-length", cl.to_string().parse().unwrap());
+            Ok::<_, std::convert::Infallible>(r)
         }
-    });
-    addr
+    })
+    .await
 }
 
 /// One HTTP/1.1 exchange with wharf: (status, headers, whole body).

@@ -17,7 +17,6 @@ use bytes::Bytes;
 use common::*;
 use http_body_util::{BodyExt, Empty, StreamBody};
 use hyper::body::Frame;
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::sync::{mpsc, Mutex};
 
@@ -53,28 +52,11 @@ fn query(uri: &hyper::Uri) -> BTreeMap<String, String> {
 type Events = Arc<Mutex<Vec<mpsc::UnboundedReceiver<String>>>>;
 
 async fn backend(events: Events) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("backend addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let events = events.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let events = events.clone();
-                    async move { Ok::<_, Infallible>(answer(req, events).await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+    serve_http1(move |req: hyper::Request<hyper::body::Incoming>| {
+        let events = events.clone();
+        async move { Ok::<_, Infallible>(answer(req, events).await) }
+    })
+    .await
 }
 
 async fn answer(

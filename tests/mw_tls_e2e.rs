@@ -3,27 +3,30 @@
 //! auth server that requires a client certificate (`forwardAuth.tls`). Certificates are made by
 //! rcgen in the test; the compile loop and the proxy are the real ones.
 
+#[path = "common/inproc.rs"]
+mod inproc;
+#[path = "common/serve.rs"]
+mod serve;
+#[path = "common/tls.rs"]
+mod tls_common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use inproc::{compile_loop, exchange, Wharf};
 use rcgen::{
     date_time_ymd, BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType,
     SerialNumber,
 };
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serve::serve_http1;
+use tls_common::{write, AcceptAny};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use wharf::compile::{CompileSettings, Registries};
+use wharf::compile::CompileSettings;
 use wharf::proxy::{self, CancellationToken, EntryPointSettings, PreRouteHooks};
-use wharf::run::CompileLoop;
-use wharf::snapshot::SnapshotStore;
 use wharf_providers::DynamicConfig;
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -91,62 +94,27 @@ fn client_leaf(ca: &Ca) -> (String, String, CertificateDer<'static>) {
     (cert.pem(), key.serialize_pem(), cert.der().clone())
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
-
 // ---------- backend and wharf ----------
 
 /// Answers 200 with a JSON object of the request headers it received (lower-case names).
 async fn backend() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((s, _)) = l.accept().await else { return };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    |req: http::Request<hyper::body::Incoming>| async move {
-                        let h: BTreeMap<String, String> = req
-                            .headers()
-                            .iter()
-                            .map(|(k, v)| {
-                                (
-                                    k.as_str().to_string(),
-                                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                                )
-                            })
-                            .collect();
-                        let body = serde_json::to_vec(&h).unwrap();
-                        Ok::<_, std::convert::Infallible>(http::Response::new(
-                            http_body_util::Full::new(bytes::Bytes::from(body)),
-                        ))
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-struct Wharf {
-    web: SocketAddr,
-    websecure: SocketAddr,
-    store: SnapshotStore,
-    stop: CancellationToken,
-    _views: watch::Sender<wharf::aggregate::Views>,
-    _stop_loop: watch::Sender<bool>,
-}
-
-impl Drop for Wharf {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
+    serve_http1(|req: http::Request<hyper::body::Incoming>| async move {
+        let h: BTreeMap<String, String> = req
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = serde_json::to_vec(&h).unwrap();
+        Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+            bytes::Bytes::from(body),
+        )))
+    })
+    .await
 }
 
 /// Starts `web` and `websecure` with `yaml` (`{backend}` replaced) through the compile loop.
@@ -159,33 +127,21 @@ async fn start(yaml: &str) -> Wharf {
     let sec_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let web = web_l.local_addr().unwrap();
     let websecure = sec_l.local_addr().unwrap();
-    let store = SnapshotStore::new();
-    let cl = Arc::new(CompileLoop {
-        settings: CompileSettings {
+    let ctl = compile_loop(
+        view,
+        CompileSettings {
             entry_points: vec!["web".into(), "websecure".into()],
             ..Default::default()
         },
-        default_entry_points: vec!["web".into(), "websecure".into()],
-        models: Default::default(),
-        registries: Arc::new(Registries::default()),
-        store: store.clone(),
-    });
-    let views: wharf::aggregate::Views = Arc::new(vec![("file".to_string(), Arc::new(view))]);
-    let (vtx, vrx) = watch::channel(views);
-    let (stx, srx) = watch::channel(false);
-    let mut gen = store.subscribe();
-    tokio::spawn(cl.clone().run(vrx, srx));
-    vtx.send_modify(|_| {});
-    tokio::time::timeout(DEADLINE, gen.changed())
-        .await
-        .unwrap()
-        .unwrap();
+        DEADLINE,
+    )
+    .await;
     let stop = CancellationToken::new();
     for (l, name, addr) in [(web_l, "web", web), (sec_l, "websecure", websecure)] {
         tokio::spawn(proxy::serve(
             l,
             Arc::new(EntryPointSettings::new(name, addr)),
-            store.cell(),
+            ctl.store.cell(),
             Arc::new(PreRouteHooks::new()),
             stop.clone(),
         ));
@@ -193,61 +149,12 @@ async fn start(yaml: &str) -> Wharf {
     Wharf {
         web,
         websecure,
-        store,
+        ctl,
         stop,
-        _views: vtx,
-        _stop_loop: stx,
     }
 }
 
 // ---------- clients ----------
-
-#[derive(Debug)]
-struct AcceptAny;
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _e: &CertificateDer<'_>,
-        _i: &[CertificateDer<'_>],
-        _s: &ServerName<'_>,
-        _o: &[u8],
-        _n: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            m,
-            c,
-            d,
-            &rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            m,
-            c,
-            d,
-            &rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
 
 fn key_der(pem: &str) -> PrivateKeyDer<'static> {
     rustls_pemfile::private_key(&mut pem.as_bytes())
@@ -257,27 +164,12 @@ fn key_der(pem: &str) -> PrivateKeyDer<'static> {
 
 /// One HTTP/1.1 request over `s`; returns (status, body).
 async fn http1(
-    mut s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     host: &str,
     extra: &str,
 ) -> (u16, String) {
     let req = format!("GET / HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(DEADLINE, s.read_to_end(&mut buf))
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("0")
-        .parse()
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
+    let (status, _, body) = exchange(s, &req, DEADLINE).await;
     (status, body)
 }
 
@@ -289,7 +181,7 @@ async fn tls_get(
 ) -> (u16, String) {
     let b = rustls::ClientConfig::builder()
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(AcceptAny));
+        .with_custom_certificate_verifier(Arc::new(AcceptAny(false)));
     let config = match client {
         Some((chain, key)) => b.with_client_auth_cert(chain, key).unwrap(),
         None => b.with_no_client_auth(),
@@ -544,7 +436,7 @@ async fn forward_auth_over_https_with_a_client_certificate() {
     assert_eq!(headers_of(&body)["x-auth-user"], "alice");
 
     // Broken settings disable the middleware (and its router) with a precise message.
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     let err = |n: &str| {
         snap.report.middlewares[&format!("{n}@file")]
             .errors

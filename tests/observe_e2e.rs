@@ -13,84 +13,28 @@ use std::sync::{Arc, Mutex};
 
 use common::*;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// One HTTP/1.1 GET with extra headers; `Connection: close`.
-async fn get_with(
-    addr: SocketAddr,
-    host: &str,
-    path: &str,
-    extra: &[(&str, &str)],
-) -> std::io::Result<Resp> {
-    let mut s = tokio::net::TcpStream::connect(addr).await?;
-    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
-    for (k, v) in extra {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).await?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await?;
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other(format!("bad response {text:?}")))?;
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::Error::other("bad status line"))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Ok(Resp {
-        status,
-        headers,
-        body: body.to_string(),
-    })
-}
 
 /// A backend that answers `200` with the request headers it received, one `name: value` a line.
 async fn header_backend() -> SocketAddr {
     use http_body_util::Full;
     use hyper::body::Bytes;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    |req: hyper::Request<hyper::body::Incoming>| async move {
-                        let mut body = String::new();
-                        for (k, v) in req.headers() {
-                            body.push_str(&format!(
-                                "{}: {}\n",
-                                k,
-                                String::from_utf8_lossy(v.as_bytes())
-                            ));
-                        }
-                        let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
-                        resp.headers_mut().insert(
-                            "content-type",
-                            hyper::header::HeaderValue::from_static("text/plain"),
-                        );
-                        Ok::<_, std::convert::Infallible>(resp)
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
+    serve_http1(|req: hyper::Request<hyper::body::Incoming>| async move {
+        let mut body = String::new();
+        for (k, v) in req.headers() {
+            body.push_str(&format!(
+                "{}: {}\n",
+                k,
+                String::from_utf8_lossy(v.as_bytes())
+            ));
         }
-    });
-    addr
+        let mut resp = hyper::Response::new(Full::new(Bytes::from(body)));
+        resp.headers_mut().insert(
+            "content-type",
+            hyper::header::HeaderValue::from_static("text/plain"),
+        );
+        Ok::<_, std::convert::Infallible>(resp)
+    })
+    .await
 }
 
 fn header_of<'a>(body: &'a str, name: &str) -> Option<&'a str> {

@@ -1,25 +1,29 @@
 //! TLS termination end to end: real sockets, rcgen CAs and certificates, a tokio-rustls
 //! client; the compile loop and the proxy's accept path are the real ones.
 
+#[path = "common/inproc.rs"]
+mod inproc;
+#[path = "common/serve.rs"]
+mod serve;
+#[path = "common/tls.rs"]
+mod tls_common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use inproc::{compile_loop, exchange, Wharf};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use serve::serve_http1;
+use tls_common::{write, AcceptAny};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
-use wharf::compile::{CompileSettings, Registries};
+use wharf::compile::CompileSettings;
 use wharf::proxy::{
     self, CancellationToken, EntryPointRedirect, EntryPointSettings, PreRouteHooks,
 };
-use wharf::run::CompileLoop;
-use wharf::snapshot::SnapshotStore;
 use wharf_providers::{DynamicConfig, RouterTls};
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -67,61 +71,26 @@ fn leaf(ca: &Ca, names: &[&str], days: (i64, i64)) -> (String, String) {
     (cert.pem(), key.serialize_pem())
 }
 
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.to_string_lossy().into_owned()
-}
-
 // ---------- wharf ----------
 
-struct Wharf {
-    web: SocketAddr,
-    websecure: SocketAddr,
-    store: SnapshotStore,
-    views: watch::Sender<wharf::aggregate::Views>,
-    stop: CancellationToken,
-    _stop_loop: watch::Sender<bool>,
-}
-
-impl Drop for Wharf {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
 async fn backend() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((s, _)) = l.accept().await else { return };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    |req: http::Request<hyper::body::Incoming>| async move {
-                        let body = format!(
-                            "backend host={} proto={}",
-                            req.headers()
-                                .get("host")
-                                .and_then(|h| h.to_str().ok())
-                                .unwrap_or(""),
-                            req.headers()
-                                .get("x-forwarded-proto")
-                                .and_then(|h| h.to_str().ok())
-                                .unwrap_or("")
-                        );
-                        Ok::<_, std::convert::Infallible>(http::Response::new(
-                            http_body_util::Full::new(bytes::Bytes::from(body)),
-                        ))
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+    serve_http1(|req: http::Request<hyper::body::Incoming>| async move {
+        let body = format!(
+            "backend host={} proto={}",
+            req.headers()
+                .get("host")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or(""),
+            req.headers()
+                .get("x-forwarded-proto")
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+        );
+        Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+            bytes::Bytes::from(body),
+        )))
+    })
+    .await
 }
 
 /// Starts `web` (plain, optionally redirecting to `websecure`) and `websecure`, with the
@@ -149,29 +118,16 @@ async fn start_observed(
     if let Some(t) = ep_tls {
         entry_point_tls.insert("websecure".to_string(), t);
     }
-    let store = SnapshotStore::new();
-    let cl = Arc::new(CompileLoop {
-        settings: CompileSettings {
+    let ctl = compile_loop(
+        view,
+        CompileSettings {
             entry_points: vec!["web".into(), "websecure".into()],
             entry_point_tls,
             ..Default::default()
         },
-        default_entry_points: vec!["web".into(), "websecure".into()],
-        models: Default::default(),
-        registries: Arc::new(Registries::default()),
-        store: store.clone(),
-    });
-    let views: wharf::aggregate::Views = Arc::new(vec![("file".to_string(), Arc::new(view))]);
-    let (vtx, vrx) = watch::channel(views);
-    let (stx, srx) = watch::channel(false);
-    let mut gen = store.subscribe();
-    tokio::spawn(cl.clone().run(vrx, srx));
-    // The loop applies the current views at once? It waits for a change: mark it changed.
-    vtx.send_modify(|_| {});
-    tokio::time::timeout(DEADLINE, gen.changed())
-        .await
-        .unwrap()
-        .unwrap();
+        DEADLINE,
+    )
+    .await;
 
     let stop = CancellationToken::new();
     let mut web_settings = EntryPointSettings::new("web", web);
@@ -185,7 +141,7 @@ async fn start_observed(
     tokio::spawn(proxy::serve(
         web_l,
         Arc::new(web_settings),
-        store.cell(),
+        ctl.store.cell(),
         Arc::new(PreRouteHooks::new()),
         stop.clone(),
     ));
@@ -194,76 +150,19 @@ async fn start_observed(
     tokio::spawn(proxy::serve(
         sec_l,
         Arc::new(sec_settings),
-        store.cell(),
+        ctl.store.cell(),
         Arc::new(PreRouteHooks::new()),
         stop.clone(),
     ));
     Wharf {
         web,
         websecure,
-        store,
-        views: vtx,
+        ctl,
         stop,
-        _stop_loop: stx,
     }
 }
 
 // ---------- client ----------
-
-#[derive(Debug)]
-/// Accepts any server certificate; `.0` also skips the handshake signature check (the ACME
-/// validator's view: webpki cannot parse a certificate with the critical acmeIdentifier).
-struct AcceptAny(bool);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _e: &CertificateDer<'_>,
-        _i: &[CertificateDer<'_>],
-        _s: &ServerName<'_>,
-        _o: &[u8],
-        _n: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        if self.0 {
-            return Ok(HandshakeSignatureValid::assertion());
-        }
-        rustls::crypto::verify_tls12_signature(
-            m,
-            c,
-            d,
-            &rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        m: &[u8],
-        c: &CertificateDer<'_>,
-        d: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        if self.0 {
-            return Ok(HandshakeSignatureValid::assertion());
-        }
-        rustls::crypto::verify_tls13_signature(
-            m,
-            c,
-            d,
-            &rustls::crypto::aws_lc_rs::default_provider().signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        rustls::crypto::aws_lc_rs::default_provider()
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
-}
 
 #[derive(Default)]
 struct ClientOpts {
@@ -345,25 +244,12 @@ fn served_names(s: &Tls) -> Vec<String> {
 }
 
 async fn http1(
-    mut s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    s: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     host: &str,
     path: &str,
 ) -> (u16, String, String) {
     let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut buf = Vec::new();
-    let _ = tokio::time::timeout(DEADLINE, s.read_to_end(&mut buf))
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("0")
-        .parse()
-        .unwrap_or(0);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (status, head.to_string(), body.to_string())
+    exchange(s, &req, DEADLINE).await
 }
 
 // ---------- tests ----------
@@ -457,7 +343,7 @@ async fn sni_exact_wildcard_and_generated_default() {
     assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
 
     // Inventory: file certificates with their routers, and the generated one.
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     let inv = &snap.tls.certificates;
     assert_eq!(inv.len(), 3, "{inv:#?}");
     assert_eq!(inv[0].domains, vec!["a.example.com"]);
@@ -491,7 +377,7 @@ async fn default_store_certificate_for_unknown_sni() {
         .unwrap();
     assert_eq!(served_names(&s)[0], "default.example.org");
     assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     assert_eq!(snap.tls.certificates.len(), 1);
     assert_eq!(
         snap.tls.certificates[0].source,
@@ -565,7 +451,7 @@ async fn min_version_and_unsupported_settings_warn() {
         Some(rustls::ProtocolVersion::TLSv1_2)
     );
     assert_eq!(http1(s, "old.example.com", "/").await.0, 200);
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     let r = &snap.report.routers["old@file"];
     let all = r.errors.join("\n");
     assert!(
@@ -714,7 +600,7 @@ async fn bad_certificate_files_are_reported_and_default_serves() {
         "{ROUTERS}tls:\n  certificates:\n    - certFile: {missing}\n      keyFile: {good_k}\n    - certFile: {old_c}\n      keyFile: {old_k}\n    - certFile: {good_c}\n      keyFile: {other_k}\n    - certFile: {garbage}\n      keyFile: {good_k}\n"
     );
     let w = start(&yaml, None, false).await;
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     let msgs: Vec<String> = snap.report.problems.iter().map(|p| p.to_string()).collect();
     let all = msgs.join("\n");
     assert!(
@@ -794,7 +680,7 @@ async fn entry_point_tls_default_applies_to_its_routers() {
     assert_eq!(http1(s, "plain.test", "/").await.0, 404);
     let s = TcpStream::connect(w.web).await.unwrap();
     assert_eq!(http1(s, "plain.test", "/").await.0, 200);
-    let snap = w.store.load();
+    let snap = w.ctl.store.load();
     assert_eq!(snap.tls.certificates[0].routers, vec!["plain@file"]);
 }
 
@@ -856,7 +742,7 @@ async fn garbage_and_silent_clients_do_not_hurt() {
         .await
         .unwrap();
     assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
-    let _ = &w.views;
+    let _ = &w.ctl.views;
 }
 
 #[tokio::test]
@@ -881,10 +767,10 @@ async fn session_resumption_survives_a_reload() {
         );
         assert_eq!(http1(s, "a.example.com", "/").await.0, 200);
         // A reload: a new snapshot with new rustls configs.
-        let before = w.store.generation();
-        let mut gen = w.store.subscribe();
-        w.views.send_modify(|_| {});
-        while w.store.generation() == before {
+        let before = w.ctl.store.generation();
+        let mut gen = w.ctl.store.subscribe();
+        w.ctl.views.send_modify(|_| {});
+        while w.ctl.store.generation() == before {
             tokio::time::timeout(DEADLINE, gen.changed())
                 .await
                 .unwrap()

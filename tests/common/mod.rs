@@ -3,6 +3,11 @@
 //! bound), an in-process echo backend, a minimal HTTP/1.1 client and polling with a deadline.
 #![allow(dead_code)]
 
+mod serve;
+// Not every test binary uses both.
+#[allow(unused_imports)]
+pub use serve::{serve_h2c, serve_http1};
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -163,8 +168,22 @@ impl Resp {
 
 /// One HTTP/1.1 GET with `Connection: close`; reads to EOF (handles chunked and length bodies).
 pub async fn get(addr: SocketAddr, host: &str, path: &str) -> std::io::Result<Resp> {
+    get_with(addr, host, path, &[]).await
+}
+
+/// [`get`] with extra request headers.
+pub async fn get_with(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    extra: &[(&str, &str)],
+) -> std::io::Result<Resp> {
     let mut s = tokio::net::TcpStream::connect(addr).await?;
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    let mut req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in extra {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
     s.write_all(req.as_bytes()).await?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await?;
@@ -253,47 +272,31 @@ pub static SLOW_STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::Ato
 pub async fn echo_backend(name: &'static str) -> SocketAddr {
     use http_body_util::{BodyExt, Full, StreamBody};
     use hyper::body::{Bytes, Frame};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("backend addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| async move {
-                        let path = req.uri().path().to_string();
-                        if path == "/slow" {
-                            SLOW_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            let stream = futures_util::stream::unfold(0u32, |i| async move {
-                                if i >= 10 {
-                                    return None;
-                                }
-                                tokio::time::sleep(Duration::from_millis(100)).await;
-                                Some((
-                                    Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(
-                                        format!("chunk{i};"),
-                                    ))),
-                                    i + 1,
-                                ))
-                            });
-                            let body = StreamBody::new(stream).boxed();
-                            return Ok::<_, std::convert::Infallible>(hyper::Response::new(body));
-                        }
-                        let body = Full::new(Bytes::from(format!("backend={name} path={path}")))
-                            .map_err(|e| match e {})
-                            .boxed();
-                        Ok(hyper::Response::new(body))
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+    serve_http1(
+        move |req: hyper::Request<hyper::body::Incoming>| async move {
+            let path = req.uri().path().to_string();
+            if path == "/slow" {
+                SLOW_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let stream = futures_util::stream::unfold(0u32, |i| async move {
+                    if i >= 10 {
+                        return None;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Some((
+                        Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from(format!(
+                            "chunk{i};"
+                        )))),
+                        i + 1,
+                    ))
+                });
+                let body = StreamBody::new(stream).boxed();
+                return Ok::<_, std::convert::Infallible>(hyper::Response::new(body));
+            }
+            let body = Full::new(Bytes::from(format!("backend={name} path={path}")))
+                .map_err(|e| match e {})
+                .boxed();
+            Ok(hyper::Response::new(body))
+        },
+    )
+    .await
 }

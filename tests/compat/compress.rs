@@ -16,8 +16,6 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 
 use crate::harness::*;
 
@@ -38,48 +36,32 @@ fn text(n: usize) -> Vec<u8> {
 
 /// The body backend (answers with a Content-Length, so both proxies see the same length).
 async fn body_backend() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("backend addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let q: BTreeMap<String, String> = req
-                        .uri()
-                        .query()
-                        .unwrap_or("")
-                        .split('&')
-                        .filter_map(|kv| kv.split_once('='))
-                        .map(|(k, v)| (k.to_string(), v.replace("%20", " ")))
-                        .collect();
-                    let n: usize = q.get("n").and_then(|v| v.parse().ok()).unwrap_or(0);
-                    let status: u16 = q.get("status").and_then(|v| v.parse().ok()).unwrap_or(200);
-                    let mut b = hyper::Response::builder().status(status);
-                    for (k, h) in [("ct", "content-type"), ("ce", "content-encoding")] {
-                        if let Some(v) = q.get(k) {
-                            b = b.header(h, v.as_str());
-                        }
-                    }
-                    let body = if status == 204 || status == 304 {
-                        Full::new(Bytes::new())
-                    } else {
-                        b = b.header("content-length", n.to_string());
-                        Full::new(Bytes::from(text(n)))
-                    };
-                    Ok::<_, Infallible>(b.body(body).expect("response"))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .await;
-            });
+    serve_http1(|req: hyper::Request<hyper::body::Incoming>| async move {
+        let q: BTreeMap<String, String> = req
+            .uri()
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.replace("%20", " ")))
+            .collect();
+        let n: usize = q.get("n").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let status: u16 = q.get("status").and_then(|v| v.parse().ok()).unwrap_or(200);
+        let mut b = hyper::Response::builder().status(status);
+        for (k, h) in [("ct", "content-type"), ("ce", "content-encoding")] {
+            if let Some(v) = q.get(k) {
+                b = b.header(h, v.as_str());
+            }
         }
-    });
-    addr
+        let body = if status == 204 || status == 304 {
+            Full::new(Bytes::new())
+        } else {
+            b = b.header("content-length", n.to_string());
+            Full::new(Bytes::from(text(n)))
+        };
+        Ok::<_, Infallible>(b.body(body).expect("response"))
+    })
+    .await
 }
 
 /// What must agree for one request.
@@ -118,14 +100,6 @@ async fn fetch(
     headers: &[(&str, &str)],
     n: usize,
 ) -> Result<Seen, String> {
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
     let mut b = hyper::Request::builder()
         .method(method)
         .uri(path)
@@ -133,10 +107,8 @@ async fn fetch(
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    let resp = sender
-        .send_request(b.body(Empty::new()).map_err(|e| e.to_string())?)
-        .await
-        .map_err(|e| e.to_string())?;
+    let request: hyper::Request<Empty<Bytes>> = b.body(Empty::new()).map_err(|e| e.to_string())?;
+    let resp = send_http1(port, request).await?;
     let status = resp.status().as_u16();
     let encoding = resp
         .headers()

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody};
-use tokio::net::TcpListener;
 
 use crate::harness::*;
 
@@ -23,45 +22,29 @@ fn frame(payload: &[u8]) -> Vec<u8> {
 /// h2c server: echoes the message (`echo:` + payload) with `grpc-status`/`grpc-message`
 /// trailers; `/empty.Svc/None` answers with no trailers at all.
 async fn grpc_server() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((s, _)) = l.accept().await else { return };
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    |req: http::Request<hyper::body::Incoming>| async move {
-                        let no_trailers = req.uri().path() == "/empty.Svc/None";
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let mut reply = b"echo:".to_vec();
-                        reply.extend_from_slice(body.get(5..).unwrap_or_default());
-                        let mut frames = vec![Ok::<_, std::convert::Infallible>(
-                            http_body::Frame::data(Bytes::from(frame(&reply))),
-                        )];
-                        if !no_trailers {
-                            let mut t = http::HeaderMap::new();
-                            t.insert("grpc-status", http::HeaderValue::from_static("0"));
-                            t.insert("grpc-message", http::HeaderValue::from_static("fine"));
-                            frames.push(Ok(http_body::Frame::trailers(t)));
-                        }
-                        let mut r = http::Response::new(
-                            StreamBody::new(futures_util::stream::iter(frames)).boxed(),
-                        );
-                        r.headers_mut().insert(
-                            "content-type",
-                            http::HeaderValue::from_static("application/grpc+proto"),
-                        );
-                        Ok::<_, std::convert::Infallible>(r)
-                    },
-                );
-                let _ =
-                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
-                        .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
-                        .await;
-            });
+    serve_h2c(|req: http::Request<hyper::body::Incoming>| async move {
+        let no_trailers = req.uri().path() == "/empty.Svc/None";
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        let mut reply = b"echo:".to_vec();
+        reply.extend_from_slice(body.get(5..).unwrap_or_default());
+        let mut frames = vec![Ok::<_, std::convert::Infallible>(http_body::Frame::data(
+            Bytes::from(frame(&reply)),
+        ))];
+        if !no_trailers {
+            let mut t = http::HeaderMap::new();
+            t.insert("grpc-status", http::HeaderValue::from_static("0"));
+            t.insert("grpc-message", http::HeaderValue::from_static("fine"));
+            frames.push(Ok(http_body::Frame::trailers(t)));
         }
-    });
-    addr
+        let mut r =
+            http::Response::new(StreamBody::new(futures_util::stream::iter(frames)).boxed());
+        r.headers_mut().insert(
+            "content-type",
+            http::HeaderValue::from_static("application/grpc+proto"),
+        );
+        Ok::<_, std::convert::Infallible>(r)
+    })
+    .await
 }
 
 /// One request: name, method, path, headers, body.
@@ -101,14 +84,6 @@ async fn exchange(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> Result<Seen, String> {
-    let s = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| e.to_string())?;
-    let (mut tx, conn) =
-        hyper::client::conn::http1::handshake::<_, BoxBody>(hyper_util::rt::TokioIo::new(s))
-            .await
-            .map_err(|e| e.to_string())?;
-    tokio::spawn(conn);
     let mut b = http::Request::builder()
         .method(method)
         .uri(path)
@@ -116,10 +91,8 @@ async fn exchange(
     for (k, v) in headers {
         b = b.header(*k, *v);
     }
-    let resp = tx
-        .send_request(b.body(Full::new(Bytes::from(body)).boxed()).unwrap())
-        .await
-        .map_err(|e| e.to_string())?;
+    let request: http::Request<BoxBody> = b.body(Full::new(Bytes::from(body)).boxed()).unwrap();
+    let resp = send_http1(port, request).await?;
     let status = resp.status().as_u16();
     let h = resp.headers().clone();
     let body = resp

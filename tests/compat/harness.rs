@@ -11,9 +11,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+
+#[path = "../common/serve.rs"]
+mod serve;
+// Not every test binary uses both.
+#[allow(unused_imports)]
+pub use serve::{serve_h2c, serve_http1};
 
 /// A free loopback port (bound then released; the proxies bind it right after).
 pub fn free_port() -> u16 {
@@ -25,53 +29,36 @@ pub fn free_port() -> u16 {
 
 /// Starts an echo backend named `name`: it answers 200 with a JSON report of what it received.
 pub async fn echo_backend(name: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind backend");
-    let addr = listener.local_addr().expect("backend addr");
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            tokio::spawn(async move {
-                let svc = service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| async move {
-                        let mut headers: Vec<(String, String)> = req
-                            .headers()
-                            .iter()
-                            .map(|(k, v)| {
-                                (
-                                    k.as_str().to_string(),
-                                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                                )
-                            })
-                            .collect();
-                        headers.sort();
-                        let report = serde_json::json!({
-                            "backend": name,
-                            "method": req.method().as_str(),
-                            "uri": req.uri().to_string(),
-                            "headers": headers,
-                        });
-                        let body = serde_json::to_vec(&report).unwrap_or_default();
-                        Ok::<_, std::convert::Infallible>(
-                            hyper::Response::builder()
-                                .header("content-type", "application/json")
-                                .header("x-backend", name)
-                                .body(Full::new(Bytes::from(body)))
-                                .expect("response"),
-                        )
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), svc)
-                    .with_upgrades()
-                    .await;
+    serve_http1(
+        move |req: hyper::Request<hyper::body::Incoming>| async move {
+            let mut headers: Vec<(String, String)> = req
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            headers.sort();
+            let report = serde_json::json!({
+                "backend": name,
+                "method": req.method().as_str(),
+                "uri": req.uri().to_string(),
+                "headers": headers,
             });
-        }
-    });
-    addr
+            let body = serde_json::to_vec(&report).unwrap_or_default();
+            Ok::<_, std::convert::Infallible>(
+                hyper::Response::builder()
+                    .header("content-type", "application/json")
+                    .header("x-backend", name)
+                    .body(Full::new(Bytes::from(body)))
+                    .expect("response"),
+            )
+        },
+    )
+    .await
 }
 
 /// Which proxy runs a case.
@@ -180,25 +167,37 @@ pub struct Outcome {
 /// `Accept-Encoding: gzip` to requests that had none; wharf forwards the client's as sent).
 pub const IGNORED_UPSTREAM_HEADERS: &[&str] = &["accept-encoding"];
 
-/// Sends `req` to the proxy on `port` over HTTP/1.1 and reduces the answer.
-pub async fn send(port: u16, req: &Req) -> Result<Outcome, String> {
+/// Sends `request` to the proxy on `port` over a fresh HTTP/1.1 connection; errors as text.
+pub async fn send_http1<B>(
+    port: u16,
+    request: hyper::Request<B>,
+) -> Result<hyper::Response<hyper::body::Incoming>, String>
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| e.to_string())?;
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake::<_, Full<Bytes>>(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, B>(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
     tokio::spawn(conn);
+    sender
+        .send_request(request)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Sends `req` to the proxy on `port` over HTTP/1.1 and reduces the answer.
+pub async fn send(port: u16, req: &Req) -> Result<Outcome, String> {
     let mut b = hyper::Request::builder().method(req.method).uri(req.path);
     for (k, v) in &req.headers {
         b = b.header(*k, *v);
     }
     let request = b.body(Full::new(Bytes::new())).map_err(|e| e.to_string())?;
-    let resp = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
+    let resp = send_http1(port, request).await?;
     let status = resp.status().as_u16();
     let backend = resp
         .headers()

@@ -7,6 +7,8 @@ mod compress;
 mod grpcweb;
 mod harness;
 mod mtls;
+#[path = "../common/tls.rs"]
+mod tls_common;
 
 use harness::*;
 
