@@ -14,6 +14,7 @@ pub mod duration;
 pub mod expr;
 pub mod state;
 mod util;
+mod strip_path;
 
 pub mod add_prefix;
 pub mod api_key;
