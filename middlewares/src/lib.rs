@@ -13,8 +13,8 @@ mod de;
 pub mod duration;
 pub mod expr;
 pub mod state;
-mod util;
 mod strip_path;
+mod util;
 
 pub mod add_prefix;
 pub mod api_key;

@@ -122,7 +122,12 @@ mod tests {
         );
         assert_eq!(run(&["/rx/[a-z]+"], "/rx/ab/c%2Fd").0, "/c%2Fd");
         assert_eq!(run(&["/rx/[a-z]+"], "/rx/ab/..%2Fc").0, "/..%2Fc");
-        for uri in ["/rx/ab%2F..%2Fc", "/rx/ab%2F%2E%2E%2Fc", "/rx/ab../c", "/rx/ab//c"] {
+        for uri in [
+            "/rx/ab%2F..%2Fc",
+            "/rx/ab%2F%2E%2E%2Fc",
+            "/rx/ab../c",
+            "/rx/ab//c",
+        ] {
             let f = StripPrefixRegex::compile(&StripPrefixRegexSpec {
                 regex: vec!["/rx/[a-z]+".into()],
             })
