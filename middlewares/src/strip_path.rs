@@ -103,9 +103,43 @@ fn join_clean(path: &str) -> String {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Ambiguous;
 
+/// The new encoded path: `Cut(lead, skip)` is `lead + raw[skip..]` (the common case, built
+/// with one allocation by `util::set_path_from`); `Path` is a rebuilt one (empty: `/`).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Stripped {
+    Cut(&'static str, usize),
+    Path(String),
+}
+
+/// A duplicate slash or a `.`/`..` segment: what `url.JoinPath()` would rewrite.
+fn needs_cleaning(p: &[u8]) -> bool {
+    p.windows(2).any(|w| w == b"//") || p.split(|&c| c == b'/').any(|s| s == b"." || s == b"..")
+}
+
 /// Strips the first `plen` bytes of the decoded path `decoded` (of the encoded path `raw`) and
-/// returns the encoded path to send upstream (empty: the whole path was stripped).
+/// returns the encoded path to send upstream.
 pub(crate) fn strip(
+    raw: &str,
+    decoded: &[u8],
+    plen: usize,
+    force_slash: bool,
+) -> Result<Stripped, Ambiguous> {
+    let rb = raw.as_bytes();
+    // Fast path: no escape and nothing to clean, the raw path is cut in place.
+    if !rb.contains(&b'%') && plen <= rb.len() && !needs_cleaning(&rb[plen..]) {
+        let rest = &rb[plen..];
+        return Ok(if force_slash {
+            Stripped::Cut("/", plen + usize::from(rest.starts_with(b"/")))
+        } else if rest.is_empty() || rest[0] == b'/' {
+            Stripped::Cut("", plen)
+        } else {
+            Stripped::Cut("/", plen)
+        });
+    }
+    strip_slow(raw, decoded, plen, force_slash).map(Stripped::Path)
+}
+
+fn strip_slow(
     raw: &str,
     decoded: &[u8],
     plen: usize,

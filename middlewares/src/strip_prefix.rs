@@ -69,7 +69,13 @@ impl StripPrefix {
             return crate::Action::Continue;
         };
         let stripped = crate::strip_path::strip(raw, &decoded, prefix.len(), self.force_slash);
-        match stripped.map(|p| crate::util::set_path(parts, &p)) {
+        let set = stripped.map(|s| match s {
+            crate::strip_path::Stripped::Cut(lead, skip) => {
+                crate::util::set_path_from(parts, &[lead], skip)
+            }
+            crate::strip_path::Stripped::Path(p) => crate::util::set_path(parts, &p),
+        });
+        match set {
             Ok(Ok(())) => {}
             _ => {
                 return crate::Action::Respond(crate::util::text(
