@@ -163,3 +163,17 @@ fn strip_slow(
     }
     Ok(cleaned)
 }
+
+/// Whether Go's `url.JoinPath()` would rewrite the encoded path `p` (a duplicate slash or a dot
+/// segment): Traefik 3.7 refuses such a rewritten path (400) rather than forward it.
+pub(crate) fn changed_by_join_path(p: &str) -> bool {
+    if p.is_empty() || !needs_cleaning(p.as_bytes()) {
+        return false;
+    }
+    let cleaned = match p.strip_prefix('/') {
+        Some(_) => join_clean(p),
+        // Go roots a relative path for `path.Join`, then drops the added slash.
+        None => join_clean(&format!("/{p}"))[1..].to_string(),
+    };
+    decode(&cleaned) != decode(p)
+}
