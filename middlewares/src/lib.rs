@@ -13,6 +13,7 @@ mod de;
 pub mod duration;
 pub mod expr;
 pub mod state;
+mod strip_path;
 mod util;
 
 pub mod add_prefix;

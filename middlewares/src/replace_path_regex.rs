@@ -51,7 +51,7 @@ impl ReplacePathRegex {
     /// As Traefik: on a match against the escaped path, every match is replaced (Go's template
     /// expansion: `$1`, `${1}`, `${name}`, `$$`; `$1x` names group `1x`, which is empty) and the
     /// original path goes to `X-Replaced-Path`. A result with a bad escape is a 500, as Go's
-    /// `PathUnescape` fails.
+    /// `PathUnescape` fails; one holding a dot segment or an empty segment is a 400.
     pub fn on_request(&self, parts: &mut http::request::Parts) -> crate::Action {
         let path = parts.uri.path();
         if !self.regex.is_match(path) {
@@ -62,6 +62,16 @@ impl ReplacePathRegex {
             .regex
             .replace_all(path, self.replacement.as_str())
             .into_owned();
+        // Traefik 3.7: a result that path cleaning would change (`..`, `.`, `//` segments, which
+        // the entry point removes from requests) is refused rather than forwarded.
+        if crate::util::valid_escapes(&new_path)
+            && crate::strip_path::changed_by_join_path(&new_path)
+        {
+            return crate::Action::Respond(crate::util::text(
+                http::StatusCode::BAD_REQUEST,
+                "Bad Request",
+            ));
+        }
         if !crate::util::valid_escapes(&new_path)
             || crate::util::set_path(parts, &new_path).is_err()
         {
@@ -138,6 +148,44 @@ mod tests {
         assert_eq!(
             none.unwrap_err().to_string(),
             "missing required option `replacePathRegex.replacement`"
+        );
+    }
+
+    /// Traefik 3.7.15 (entry point with `sanitizePath: false`, regex `^/rp/(.*)`, replacement
+    /// `/new/$1`): dot and empty segments in the result are a 400, encoded ones are kept.
+    #[test]
+    fn unclean_results_are_refused_as_traefik() {
+        let code = |uri: &str| {
+            let f = ReplacePathRegex::compile(&ReplacePathRegexSpec {
+                regex: "^/rp/(.*)".into(),
+                replacement: "/new/$1".into(),
+            })
+            .expect("compile");
+            let (mut p, ()) = http::Request::get(uri).body(()).expect("req").into_parts();
+            match f.on_request(&mut p) {
+                crate::Action::Respond(r) => r.status().as_u16(),
+                _ => 200,
+            }
+        };
+        for uri in [
+            "/rp/../b",
+            "/rp/a/./b",
+            "/rp//b",
+            "/rp/b//",
+            "/rp/b/..",
+            "/rp/b%20c/./d",
+        ] {
+            assert_eq!(code(uri), 400, "{uri}");
+        }
+        assert_eq!(run("^/rp/(.*)", "/new/$1", "/rp/b/").0, "/new/b/");
+        assert_eq!(run("^/rp/(.*)", "/new/$1", "/rp/..%2Fb").0, "/new/..%2Fb");
+        assert_eq!(
+            run("^/rp/(.*)", "/new/$1", "/rp/a%2F..%2Fb").0,
+            "/new/a%2F..%2Fb"
+        );
+        assert_eq!(
+            run("^/rp/(.*)", "/new/$1", "/rp/a%5C..%5Cb").0,
+            "/new/a%5C..%5Cb"
         );
     }
 }

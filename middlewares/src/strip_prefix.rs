@@ -54,33 +54,35 @@ impl StripPrefix {
         })
     }
 
-    /// As Traefik: the first prefix the path starts with (a plain string prefix, so `/api` also
-    /// strips `/apiary` to `/ary`) is removed, a leading slash is ensured, and the prefix is
-    /// appended to `X-Forwarded-Prefix`.
+    /// As Traefik 3.7: the first prefix the decoded path starts with (a plain string prefix, so
+    /// `/api` also strips `/apiary` to `/ary`, and `/api%2Fx` to `/x`) is removed, a leading slash
+    /// is ensured, and the prefix is appended to `X-Forwarded-Prefix`. A result that path
+    /// cleaning would change (`/api%2F..%2Fx`) is refused with 400 (see `strip_path`).
     pub fn on_request(&self, parts: &mut http::request::Parts) -> crate::Action {
-        let path = parts.uri.path();
+        let raw = parts.uri.path();
+        let decoded = crate::strip_path::decode(raw);
         let Some((prefix, hv)) = self
             .prefixes
             .iter()
-            .find(|(p, _)| path.starts_with(p.as_str()))
+            .find(|(p, _)| decoded.starts_with(p.as_bytes()))
         else {
             return crate::Action::Continue;
         };
-        let rest = &path[prefix.len()..];
-        // Traefik: forceSlash gives "/" + rest minus one leading slash; otherwise a leading
-        // slash is ensured on a non-empty rest.
-        let (lead, skip) = if self.force_slash {
-            ("/", prefix.len() + usize::from(rest.starts_with('/')))
-        } else if rest.is_empty() || rest.starts_with('/') {
-            ("", prefix.len())
-        } else {
-            ("/", prefix.len())
-        };
-        if crate::util::set_path_from(parts, &[lead], skip).is_err() {
-            return crate::Action::Respond(crate::util::text(
-                http::StatusCode::BAD_REQUEST,
-                "Bad Request",
-            ));
+        let stripped = crate::strip_path::strip(raw, &decoded, prefix.len(), self.force_slash);
+        let set = stripped.map(|s| match s {
+            crate::strip_path::Stripped::Cut(lead, skip) => {
+                crate::util::set_path_from(parts, &[lead], skip)
+            }
+            crate::strip_path::Stripped::Path(p) => crate::util::set_path(parts, &p),
+        });
+        match set {
+            Ok(Ok(())) => {}
+            _ => {
+                return crate::Action::Respond(crate::util::text(
+                    http::StatusCode::BAD_REQUEST,
+                    "Bad Request",
+                ))
+            }
         }
         parts.headers.append("x-forwarded-prefix", hv.clone());
         crate::Action::Continue
@@ -142,7 +144,7 @@ mod tests {
         let mut s = spec(&["/api"]);
         s.force_slash = Some(true);
         assert_eq!(run(s.clone(), "/api").0, "/");
-        assert_eq!(run(s.clone(), "/api//x").0, "//x");
+        assert_eq!(run(s.clone(), "/api/x").0, "/x");
         assert_eq!(run(s, "/apiary").0, "/ary");
     }
 
@@ -166,5 +168,50 @@ mod tests {
             e.to_string(),
             "missing required option `stripPrefix.prefixes`"
         );
+    }
+
+    /// The status and upstream target for `uri`, Traefik 3.7's figures beside each case.
+    fn outcome(prefixes: &[&str], uri: &str) -> (u16, String) {
+        let f = StripPrefix::compile(&spec(prefixes)).expect("compile");
+        let (mut p, ()) = http::Request::get(uri).body(()).expect("req").into_parts();
+        match f.on_request(&mut p) {
+            crate::Action::Continue => (200, p.uri.to_string()),
+            crate::Action::Respond(r) => (r.status().as_u16(), String::new()),
+            _ => (0, String::new()),
+        }
+    }
+
+    #[test]
+    fn encoded_slash_after_prefix_is_a_separator_as_traefik() {
+        // Matched on the decoded path: /api%2Fx is /api/x, sent as /x (was /%2Fx).
+        assert_eq!(outcome(&["/api"], "/api%2Fx"), (200, "/x".into()));
+        assert_eq!(outcome(&["/api"], "/api%2Fx?q=1"), (200, "/x?q=1".into()));
+        // Escapes after the cut stay as they are.
+        assert_eq!(outcome(&["/api"], "/apix%2Fy"), (200, "/x%2Fy".into()));
+        assert_eq!(outcome(&["/api"], "/api/a%2Fb"), (200, "/a%2Fb".into()));
+        assert_eq!(outcome(&["/api"], "/api%5Cx"), (200, "/%5Cx".into()));
+        assert_eq!(
+            outcome(&["/api"], "/api%5C..%5Cx"),
+            (200, "/%5C..%5Cx".into())
+        );
+        // `..%2F` is one segment for the backend too: kept, as Traefik.
+        assert_eq!(outcome(&["/api"], "/api/..%2Fx"), (200, "/..%2Fx".into()));
+        // A prefix holding an escaped character matches its decoded form.
+        assert_eq!(outcome(&["/a b"], "/a%20b/x"), (200, "/x".into()));
+    }
+
+    #[test]
+    fn traversal_through_the_stripped_prefix_is_refused() {
+        // Was forwarded as /%2F..%2Fx and /%2F..%2Fetc: a decoding backend saw `..`.
+        assert_eq!(outcome(&["/api"], "/api%2F..%2Fx").0, 400);
+        assert_eq!(outcome(&["/api"], "/api%2f..%2fx").0, 400);
+        assert_eq!(outcome(&["/api"], "/api%2F%2E%2E%2Fetc").0, 400);
+        assert_eq!(outcome(&["/api"], "/api%2F..").0, 400);
+        // Dots glued to the prefix (`%2E%2E` is `..` once the entry point normalized it).
+        assert_eq!(outcome(&["/api"], "/api../x").0, 400);
+        assert_eq!(outcome(&["/api"], "/api%2F.%2Fx").0, 400);
+        // Double slashes left by the cut (entry point with sanitizePath off).
+        assert_eq!(outcome(&["/api"], "/api//x").0, 400);
+        assert_eq!(outcome(&["/api"], "/api%2F%2Fx").0, 400);
     }
 }

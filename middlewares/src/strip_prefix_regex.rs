@@ -17,7 +17,7 @@ pub struct StripPrefixRegexSpec {
 /// `stripPrefixRegex`, compiled: each expression anchored at the start of the path.
 #[derive(Clone, Debug)]
 pub struct StripPrefixRegex {
-    expressions: Vec<regex::Regex>,
+    expressions: Vec<regex::bytes::Regex>,
 }
 
 impl StripPrefixRegex {
@@ -29,37 +29,42 @@ impl StripPrefixRegex {
             .regex
             .iter()
             .map(|r| {
-                regex::Regex::new(&format!("^(?:{})", r.trim()))
+                regex::bytes::Regex::new(&format!("^(?:{})", r.trim()))
                     .map_err(|e| crate::SpecError::regex("stripPrefixRegex.regex", &e))
             })
             .collect::<Result<_, _>>()?;
         Ok(StripPrefixRegex { expressions })
     }
 
-    /// As Traefik: the first expression with a non-empty match at the start of the path strips
-    /// it; the stripped text goes to `X-Forwarded-Prefix`.
+    /// As Traefik 3.7: the first expression with a non-empty match at the start of the decoded
+    /// path strips it; the stripped text goes to `X-Forwarded-Prefix`. A result that path
+    /// cleaning would change is refused with 400 (see `strip_path`).
     pub fn on_request(&self, parts: &mut http::request::Parts) -> crate::Action {
-        let path = parts.uri.path();
+        let raw = parts.uri.path();
+        let decoded = crate::strip_path::decode(raw);
         for re in &self.expressions {
-            let Some(m) = re.find(path) else { continue };
-            if m.as_str().is_empty() {
+            let Some(m) = re.find(&decoded) else { continue };
+            if m.as_bytes().is_empty() {
                 continue;
             }
-            let Ok(prefix) = http::HeaderValue::from_str(m.as_str()) else {
+            let Ok(prefix) = http::HeaderValue::from_bytes(m.as_bytes()) else {
                 continue;
             };
-            let end = m.end();
-            let rest = &path[end..];
-            let lead = if rest.is_empty() || rest.starts_with('/') {
-                ""
-            } else {
-                "/"
-            };
-            if crate::util::set_path_from(parts, &[lead], end).is_err() {
-                return crate::Action::Respond(crate::util::text(
-                    http::StatusCode::BAD_REQUEST,
-                    "Bad Request",
-                ));
+            let stripped = crate::strip_path::strip(raw, &decoded, m.end(), false);
+            let set = stripped.map(|s| match s {
+                crate::strip_path::Stripped::Cut(lead, skip) => {
+                    crate::util::set_path_from(parts, &[lead], skip)
+                }
+                crate::strip_path::Stripped::Path(p) => crate::util::set_path(parts, &p),
+            });
+            match set {
+                Ok(Ok(())) => {}
+                _ => {
+                    return crate::Action::Respond(crate::util::text(
+                        http::StatusCode::BAD_REQUEST,
+                        "Bad Request",
+                    ))
+                }
             }
             parts.headers.append("x-forwarded-prefix", prefix);
             return crate::Action::Continue;
@@ -113,5 +118,31 @@ mod tests {
                 .starts_with("invalid regular expression in `stripPrefixRegex.regex`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn matches_the_decoded_path_and_refuses_traversal_as_traefik() {
+        assert_eq!(
+            run(&["/rx/[a-z]+"], "/rx/ab%2Fc"),
+            ("/c".into(), Some("/rx/ab".into()))
+        );
+        assert_eq!(run(&["/rx/[a-z]+"], "/rx/ab/c%2Fd").0, "/c%2Fd");
+        assert_eq!(run(&["/rx/[a-z]+"], "/rx/ab/..%2Fc").0, "/..%2Fc");
+        for uri in [
+            "/rx/ab%2F..%2Fc",
+            "/rx/ab%2F%2E%2E%2Fc",
+            "/rx/ab../c",
+            "/rx/ab//c",
+        ] {
+            let f = StripPrefixRegex::compile(&StripPrefixRegexSpec {
+                regex: vec!["/rx/[a-z]+".into()],
+            })
+            .expect("compile");
+            let (mut p, ()) = http::Request::get(uri).body(()).expect("req").into_parts();
+            match f.on_request(&mut p) {
+                crate::Action::Respond(r) => assert_eq!(r.status(), 400, "{uri}"),
+                _ => panic!("{uri} forwarded as {}", p.uri),
+            }
+        }
     }
 }

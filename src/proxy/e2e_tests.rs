@@ -679,6 +679,51 @@ async fn router_middlewares_run_around_the_service() {
     assert_eq!(resp_header(&resp, "x-resp"), Some("added"));
 }
 
+/// Security regression: prefix stripping must not turn `%2F..%2F` into a `..` segment for a
+/// backend that decodes `%2F`. Expected values are Traefik 3.7.15's answers to the same inputs.
+#[tokio::test]
+async fn strip_prefix_with_encoded_slashes_and_dots_as_traefik() {
+    let backend = spawn_backend().await;
+    let svc = service("app@file", &[format!("http://{}", backend.addr)]);
+    let mut route = Route::new(
+        "app@file",
+        parse("PathPrefix(`/`)", RuleSyntax::V3).unwrap(),
+        1,
+        svc,
+    );
+    route.filters = Arc::from(vec![filter(
+        "strip@file",
+        serde_json::json!({"stripPrefix": {"prefixes": ["/api"]}}),
+    )]);
+    let mut snap = Snapshot {
+        generation: 1,
+        ..Snapshot::default()
+    };
+    snap.entry_points
+        .insert(Arc::from("web"), RouteTable::build(vec![Arc::new(route)]));
+    let srv = start_with(settings(), snap, PreRouteHooks::new()).await;
+    for (target, want) in [
+        ("/api%2fx", Some("/x")),
+        ("/api%2f..%2fx", None),
+        ("/api%2F%2E%2E%2Fetc", None),
+        ("/api%2e%2e/x", None),
+        ("/api/..%2fx", Some("/..%2Fx")),
+        ("/api/%2e%2e/x", Some("/x")),
+        ("/api%5c..%5cx", Some("/%5C..%5Cx")),
+        ("/api//x", Some("/x")),
+    ] {
+        let req = format!("GET {target} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        let resp = raw(srv.addr, req.as_bytes()).await;
+        match want {
+            Some(path) => {
+                assert!(resp.starts_with("HTTP/1.1 200"), "{target}: {resp}");
+                assert_eq!(lines(&resp)[0], format!("GET {path} HTTP/1.1"), "{target}");
+            }
+            None => assert!(resp.starts_with("HTTP/1.1 400"), "{target}: {resp}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn in_flight_limit_counts_a_request_until_its_body_is_sent() {
     let mut backend = spawn_backend().await;

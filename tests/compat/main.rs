@@ -276,6 +276,43 @@ fn cases() -> Vec<Case> {
             ],
         },
         Case {
+            name: "middlewares stripPrefix and stripPrefixRegex: encoded slashes and dots",
+            routers: r#"    r1:
+      rule: "Host(`se.test`)"
+      service: a
+      middlewares: [strip]
+    r2:
+      rule: "Host(`sx.test`)"
+      service: b
+      middlewares: [stripre]
+"#,
+            middlewares: r#"    strip:
+      stripPrefix:
+        prefixes: ["/api"]
+    stripre:
+      stripPrefixRegex:
+        regex: ["/rx/[a-z]+"]
+"#,
+            requests: vec![
+                get("se.test", "/api%2fx"),
+                get("se.test", "/api%2Fx?q=1"),
+                get("se.test", "/api%2f..%2fx"),
+                get("se.test", "/api%2F%2E%2E%2Fetc"),
+                get("se.test", "/api%2F.%2Fx"),
+                get("se.test", "/api%2F%2Fx"),
+                get("se.test", "/api%2e%2e/x"),
+                get("se.test", "/api/..%2fx"),
+                get("se.test", "/api..%2fx"),
+                get("se.test", "/api/%2e%2e/x"),
+                get("se.test", "/api%5c..%5cx"),
+                get("se.test", "/apix%2fy"),
+                get("sx.test", "/rx/ab%2fc"),
+                get("sx.test", "/rx/ab%2f..%2fc"),
+                get("sx.test", "/rx/ab../c"),
+                get("sx.test", "/rx/ab/%2e%2e/c"),
+            ],
+        },
+        Case {
             name: "middleware addPrefix",
             routers: r#"    r1:
       rule: "Host(`ap.test`)"
