@@ -3,7 +3,10 @@
 //! start + (k + i·conns) / rate). Latency is counted from when a request was due, not from when
 //! it was sent, so a stalled proxy cannot hide its queueing (no coordinated omission).
 //! Prints `RESULT <ok> <seconds> <p50 ms> <p99 ms> <p99.9 ms> <errors>`.
-//!   fixed_rate URL HOST RATE SECONDS [CONNS]
+//! With TIMELINE, also writes one line per request to that file, `<due> <done> <status>` (Unix
+//! times in ms; status 0: no response), for the dying-backend section (share of 502/504 among
+//! the requests due during the outage, time to recover).
+//!   fixed_rate URL HOST RATE SECONDS [CONNS [TIMELINE]]
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +17,7 @@ use hyper_util::rt::TokioIo;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 4 {
-        eprintln!("usage: fixed_rate URL HOST RATE SECONDS [CONNS]");
+        eprintln!("usage: fixed_rate URL HOST RATE SECONDS [CONNS [TIMELINE]]");
         std::process::exit(2);
     }
     let url: http::Uri = args[0].parse().expect("URL");
@@ -22,11 +25,24 @@ fn main() {
     let rate: f64 = args[2].parse().expect("RATE");
     let secs: f64 = args[3].parse().expect("SECONDS");
     let conns: usize = args.get(4).map_or(10, |c| c.parse().expect("CONNS"));
+    let timeline = args.get(5).cloned();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let (lat, errors) = rt.block_on(run(url, host, rate, secs, conns));
+    let (lat, errors, events) = rt.block_on(run(url, host, rate, secs, conns));
+    if let Some(path) = timeline {
+        let mut events = events;
+        events.sort_unstable();
+        let text: String = events
+            .iter()
+            .map(|(due, done, status)| {
+                let ms = |t: &Duration| t.as_secs_f64() * 1e3;
+                format!("{:.3} {:.3} {status}\n", ms(due), ms(done))
+            })
+            .collect();
+        std::fs::write(&path, text).expect("TIMELINE");
+    }
     let mut lat = lat;
     lat.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -53,7 +69,7 @@ async fn run(
     rate: f64,
     secs: f64,
     conns: usize,
-) -> (Vec<Duration>, u64) {
+) -> (Vec<Duration>, u64, Vec<(Duration, Duration, u16)>) {
     let addr = format!(
         "{}:{}",
         url.host().unwrap_or("127.0.0.1"),
@@ -63,6 +79,7 @@ async fn run(
         .path_and_query()
         .map_or("/".to_string(), |p| p.to_string());
     let start = Instant::now() + Duration::from_millis(50);
+    let epoch_start = since_epoch() + Duration::from_millis(50);
     let end = start + Duration::from_secs_f64(secs);
     let period = Duration::from_secs_f64(conns as f64 / rate);
     let mut tasks = Vec::new();
@@ -72,6 +89,9 @@ async fn run(
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
+            // (due, completion, status or 0) as times since the Unix epoch: wall-clock, so the
+            // caller can line them up with when it killed and restarted a backend.
+            let mut events = Vec::new();
             let mut sender = None;
             let mut due = first;
             while due < end {
@@ -81,6 +101,7 @@ async fn run(
                         Some(s) => sender = Some(s),
                         None => {
                             errors += 1;
+                            events.push((epoch_start + (due - start), since_epoch(), 0));
                             due += period;
                             continue;
                         }
@@ -91,33 +112,44 @@ async fn run(
                     .header(http::header::HOST, host.as_str())
                     .body(Empty::<Bytes>::new())
                     .expect("request");
-                let ok = match s.send_request(req).await {
+                // An error status whose body arrived whole leaves the connection usable (a proxy's
+                // 502 while a backend is down); only a transport error drops it.
+                let (status, whole) = match s.send_request(req).await {
                     Ok(resp) => {
-                        let good = resp.status().is_success();
-                        good && resp.into_body().collect().await.is_ok()
+                        let status = resp.status().as_u16();
+                        (status, resp.into_body().collect().await.is_ok())
                     }
-                    Err(_) => false,
+                    Err(_) => (0, false),
                 };
-                if ok {
+                events.push((
+                    epoch_start + (due - start),
+                    since_epoch(),
+                    if whole { status } else { 0 },
+                ));
+                if whole && (200..300).contains(&status) {
                     lat.push(due.elapsed());
                 } else {
                     errors += 1;
-                    sender = None;
+                    if !whole {
+                        sender = None;
+                    }
                 }
                 due += period;
             }
-            (lat, errors)
+            (lat, errors, events)
         }));
     }
     let mut all = Vec::new();
     let mut errors = 0;
+    let mut events = Vec::new();
     for t in tasks {
-        if let Ok((l, e)) = t.await {
+        if let Ok((l, e, ev)) = t.await {
             all.extend(l);
             errors += e;
+            events.extend(ev);
         }
     }
-    (all, errors)
+    (all, errors, events)
 }
 
 async fn connect(addr: &str) -> Option<hyper::client::conn::http1::SendRequest<Empty<Bytes>>> {
@@ -128,4 +160,10 @@ async fn connect(addr: &str) -> Option<hyper::client::conn::http1::SendRequest<E
         .ok()?;
     tokio::spawn(conn);
     Some(send)
+}
+
+fn since_epoch() -> Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
 }
