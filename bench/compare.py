@@ -879,7 +879,9 @@ def run_dying(sc, name, start, ctx, secs, work):
         killed = back = None
         samples = []
         while load.poll() is None:
+            # Sampled before acting, so a sample dated before the kill shows the state before it.
             now = time.time()
+            samples.append((now, open_fds(p.pid), rss_kib(p.pid)))
             if killed is None and now >= t0 + secs:
                 backs[0].p.send_signal(signal.SIGKILL)
                 backs[0].stop()
@@ -887,7 +889,6 @@ def run_dying(sc, name, start, ctx, secs, work):
             elif killed is not None and back is None and now >= t0 + 2 * secs:
                 backs[0] = start_plain_nginx(work, "dying0", ports[0])
                 back = time.time()  # answering again
-            samples.append((now, open_fds(p.pid), rss_kib(p.pid)))
             time.sleep(0.2)
         events = []  # (due, done, status), Unix times in seconds
         with open(timeline) as f:
