@@ -83,5 +83,6 @@ h2load --h1 -c"$conns" -n "$k" -H ":authority: bench.local" "http://127.0.0.1:$w
 callgrind_control -d "$wpid" >/dev/null
 grep -q "$k succeeded" "$work/h2load.txt" || { echo "not every request succeeded:" >&2; grep requests: "$work/h2load.txt" >&2; exit 1; }
 [ -n "${CG_KEEP:-}" ] && cp "$work"/cg.out.*.[0-9]* "$CG_KEEP"
-total=$(cat "$work"/cg.out.*.[0-9]* 2>/dev/null | awk '/^(summary|totals):/ { s += $2 } END { print s }')
+# Each dump states its count twice (`summary:` near the top, `totals:` at the end): take one.
+total=$(for f in "$work"/cg.out.*.[0-9]*; do awk '/^totals:/ { t = $2 } /^summary:/ { s = $2 } END { print (t != "" ? t : s) }' "$f"; done | awk '{ s += $1 } END { print s }')
 echo "instructions per request: $((total / k)) ($k requests, $conns connections${CHAIN:+, 5-middleware chain}; $(basename "$bin"))"

@@ -843,3 +843,42 @@ async fn jwt_then_per_consumer_rate_limit_through_the_proxy() {
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
     assert_eq!(seen(&resp, "x-user"), ["bob"]);
 }
+
+/// The requests of one client connection share one upstream connection, which closes when
+/// the client's does.
+#[tokio::test]
+async fn one_client_connection_uses_one_upstream_connection() {
+    let b = crate::service::tests::spawn_peer_backend(false).await;
+    let proxy = front(
+        settings(),
+        service("peer@file", &[format!("http://{}", b.addr)]),
+    )
+    .await;
+    let stream = TcpStream::connect(proxy.addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let mut ports = Vec::new();
+    for _ in 0..3 {
+        let req = Request::get("/")
+            .header("host", "peer.example")
+            .body(http_body_util::Empty::<Bytes>::new())
+            .unwrap();
+        let resp = send.send_request(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        ports.push(resp.into_body().collect().await.unwrap().to_bytes());
+    }
+    assert!(ports.iter().all(|p| p == &ports[0]), "{ports:?}");
+    assert_eq!(b.accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+    drop(send);
+    let _ = conn.await;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while b.open.load(std::sync::atomic::Ordering::SeqCst) != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "upstream connection still open"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

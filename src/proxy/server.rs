@@ -71,6 +71,8 @@ struct Conn {
     /// The client's certificate chain on mTLS connections, for passTLSClientCert (its PEM
     /// header value is built once per connection).
     client_certs: Option<Arc<wharf_middlewares::ClientCertChain>>,
+    /// The upstream connection bound to this client connection; it closes with it.
+    upstream_conn: crate::service::UpstreamConn,
 }
 
 /// Serves one entry point until `shutdown` is cancelled: then it stops accepting, lets open
@@ -264,6 +266,7 @@ fn new_conn(
             .and_then(|t| t.peer_certificates.clone())
             .and_then(wharf_middlewares::ClientCertChain::new),
         tls,
+        upstream_conn: crate::service::UpstreamConn::new(),
     });
     (conn, scan)
 }
@@ -506,6 +509,7 @@ impl Conn {
             } else {
                 crate::service::PickedServer::default()
             },
+            upstream_conn: self.upstream_conn.share(),
         };
         if let Some(info) = &self.tls {
             // For middlewares that read the client certificate (passTLSClientCert).

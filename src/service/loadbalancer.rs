@@ -189,7 +189,14 @@ impl LoadBalancerRt {
         server.state.inflight.fetch_add(1, Ordering::Relaxed);
         let guard = InFlight(&server.state);
         let started = matches!(self.strategy, Strategy::LeastTime(_)).then(Instant::now);
-        let result = forward(&server.upstream, &server.target, self.pass_host_header, req).await;
+        let result = forward(
+            &server.upstream,
+            &server.target,
+            self.pass_host_header,
+            ctx.upstream_conn.get(),
+            req,
+        )
+        .await;
         if let (Some(t), Ok(_)) = (started, &result) {
             server.state.record_response_time(t.elapsed());
         }

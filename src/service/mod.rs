@@ -34,7 +34,7 @@ mod upgrade;
 mod weighted;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -52,7 +52,7 @@ pub use mirroring::DEFAULT_MIRROR_BODY_CAP;
 pub use sticky::{
     cookie_value as sticky_cookie_value, default_cookie_name as sticky_default_cookie_name,
 };
-pub use transport::{Transport, TransportError};
+pub use transport::{ConnUpstream, Transport, TransportError};
 
 use failover::FailoverRt;
 use health::{HealthCfg, Monitor, PassiveCfg, ServerState};
@@ -74,6 +74,35 @@ pub struct RequestCtx {
     pub tls: bool,
     /// Where the load balancer notes the server it picked, for the access log.
     pub picked: PickedServer,
+    /// The client connection's own upstream connection (see `transport::ConnUpstream`).
+    pub upstream_conn: UpstreamConn,
+}
+
+/// A client connection's hold on its bound upstream connection, shared by its requests. A clone
+/// (mirrors' copies of the context) starts without one: a mirror never takes the client's.
+#[derive(Debug, Default)]
+pub struct UpstreamConn(Option<Arc<ConnUpstream>>);
+
+impl Clone for UpstreamConn {
+    fn clone(&self) -> Self {
+        UpstreamConn(None)
+    }
+}
+
+impl UpstreamConn {
+    /// A slot for one client connection (made once per connection by the proxy).
+    pub fn new() -> Self {
+        UpstreamConn(Some(Arc::default()))
+    }
+
+    /// The same slot, for one request of that connection.
+    pub fn share(&self) -> Self {
+        UpstreamConn(self.0.clone())
+    }
+
+    pub(crate) fn get(&self) -> Option<&Arc<ConnUpstream>> {
+        self.0.as_ref()
+    }
 }
 
 /// The server a load balancer picked (`ServiceURL` in the access log). Only written when

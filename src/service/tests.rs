@@ -169,6 +169,7 @@ fn ctx() -> RequestCtx {
         router: Arc::from("r@file"),
         tls: false,
         picked: Default::default(),
+        upstream_conn: Default::default(),
     }
 }
 
@@ -1309,5 +1310,215 @@ async fn leasttime_prefers_the_faster_server() {
     assert_eq!(call(svc, "/").await.expect("answer").body, "fast");
     for _ in 0..6 {
         assert_eq!(call(svc, "/").await.expect("answer").body, "fast");
+    }
+}
+
+/// A raw HTTP/1.1 backend for connection tests: answers every request (bodiless) with its
+/// client's port, counts accepted and open connections, and with `close_after_answer` closes
+/// each connection after one answer without announcing it (as a server ending an idle
+/// keep-alive connection does).
+pub(crate) struct PeerBackend {
+    pub addr: SocketAddr,
+    pub accepted: Arc<std::sync::atomic::AtomicUsize>,
+    pub open: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PeerBackend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub(crate) async fn spawn_peer_backend(close_after_answer: bool) -> PeerBackend {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (acc, op) = (accepted.clone(), open.clone());
+    let task = tokio::spawn(async move {
+        while let Ok((mut s, peer)) = listener.accept().await {
+            acc.fetch_add(1, Ordering::SeqCst);
+            op.fetch_add(1, Ordering::SeqCst);
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                'conn: loop {
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        let body = peer.port().to_string();
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if s.write_all(answer.as_bytes()).await.is_err() || close_after_answer {
+                            break 'conn;
+                        }
+                    }
+                    match s.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                op.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+    });
+    PeerBackend {
+        addr,
+        accepted,
+        open,
+        task,
+    }
+}
+
+/// A request context of the client connection that holds `conn`.
+fn ctx_on(conn: &UpstreamConn) -> RequestCtx {
+    RequestCtx {
+        upstream_conn: conn.share(),
+        ..ctx()
+    }
+}
+
+async fn body_on(svc: &ServiceRuntime, conn: &UpstreamConn) -> String {
+    let resp = svc.serve(get("/"), &ctx_on(conn)).await.expect("answer");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    String::from_utf8_lossy(&body).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_connection_keeps_one_upstream_connection_until_it_closes() {
+    let b = spawn_peer_backend(false).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({"s@file": {"loadBalancer": {"servers": [{"url": format!("http://{}", b.addr)}]}}}),
+    );
+    let svc = &built["s@file"];
+    let first = UpstreamConn::new();
+    let port = body_on(svc, &first).await;
+    for _ in 0..3 {
+        assert_eq!(body_on(svc, &first).await, port);
+    }
+    // Another client connection gets its own; a request without one uses the pool.
+    let second = UpstreamConn::new();
+    let other = body_on(svc, &second).await;
+    assert_ne!(other, port);
+    let pooled = call(svc, "/").await.expect("answer").body;
+    assert!(pooled != port && pooled != other);
+    assert_eq!(b.accepted.load(Ordering::SeqCst), 3);
+    // The client connections close: their upstream connections close; the pooled one stays.
+    drop((first, second));
+    wait_until("bound connections closed", || {
+        b.open.load(Ordering::SeqCst) == 1
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_server_closing_an_idle_bound_connection_is_no_502() {
+    let b = spawn_peer_backend(true).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({"s@file": {"loadBalancer": {"servers": [{"url": format!("http://{}", b.addr)}]}}}),
+    );
+    let conn = UpstreamConn::new();
+    let mut ports = std::collections::HashSet::new();
+    for _ in 0..5 {
+        ports.insert(body_on(&built["s@file"], &conn).await);
+    }
+    assert_eq!(ports.len(), 5);
+    assert_eq!(b.accepted.load(Ordering::SeqCst), 5);
+}
+
+#[tokio::test]
+async fn round_robin_still_alternates_on_one_client_connection() {
+    let a = spawn_backend(named("a"), None).await;
+    let b = spawn_backend(named("b"), None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let built = build_ok(
+        &reg,
+        json!({"rr@file": {"loadBalancer": {"servers": [{"url": a.url()}, {"url": b.url()}]}}}),
+    );
+    let conn = UpstreamConn::new();
+    let mut order = String::new();
+    for _ in 0..6 {
+        order.push_str(&body_on(&built["rr@file"], &conn).await);
+    }
+    assert_eq!(order, "ababab");
+    // `a` holds the bound connection; `b` goes through the pool, which keeps its connection too.
+    for s in [a.seen(), b.seen()] {
+        let peers: std::collections::HashSet<SocketAddr> = s.iter().map(|s| s.peer).collect();
+        assert_eq!(peers.len(), 1, "{s:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_bound_connection_closes_after_idle_conn_timeout() {
+    let b = spawn_peer_backend(false).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let (built, errors) = build(
+        &reg,
+        json!({"s@file": {"loadBalancer": {"serversTransport": "short",
+            "servers": [{"url": format!("http://{}", b.addr)}]}}}),
+        json!({"short@file": {"forwardingTimeouts": {"idleConnTimeout": "150ms"}}}),
+        &Files::new(),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let conn = UpstreamConn::new();
+    let port = body_on(&built["s@file"], &conn).await;
+    wait_until("idle bound connection closed", || {
+        b.open.load(Ordering::SeqCst) == 0
+    })
+    .await;
+    // The client connection is still there: its next request binds a new one.
+    assert_ne!(body_on(&built["s@file"], &conn).await, port);
+    assert_eq!(b.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn max_idle_conns_per_host_negative_binds_nothing() {
+    let b = spawn_peer_backend(false).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let (built, errors) = build(
+        &reg,
+        json!({"s@file": {"loadBalancer": {"serversTransport": "nopool",
+            "servers": [{"url": format!("http://{}", b.addr)}]}}}),
+        json!({"nopool@file": {"maxIdleConnsPerHost": -1}}),
+        &Files::new(),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let conn = UpstreamConn::new();
+    for _ in 0..3 {
+        body_on(&built["s@file"], &conn).await;
+    }
+    assert_eq!(b.accepted.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_bound_connection_is_504_past_response_header_timeout() {
+    let slow: Handler =
+        Arc::new(|_s| Box::pin(async { std::future::pending::<Response<Full<Bytes>>>().await }));
+    let a = spawn_backend(slow, None).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let (built, errors) = build(
+        &reg,
+        json!({"slow@file": {"loadBalancer": {"serversTransport": "fast", "servers": [{"url": a.url()}]}}}),
+        json!({"fast@file": {"forwardingTimeouts": {"responseHeaderTimeout": "200ms"}}}),
+        &Files::new(),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let conn = UpstreamConn::new();
+    for _ in 0..2 {
+        let err = built["slow@file"]
+            .serve(get("/"), &ctx_on(&conn))
+            .await
+            .err()
+            .expect("timeout");
+        assert!(matches!(err, ProxyError::Timeout), "{err:?}");
     }
 }

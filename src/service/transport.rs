@@ -2,14 +2,20 @@
 //! the default one) holds pooled hyper-util clients (plain HTTP/1.1, TLS with ALPN, h2c prior
 //! knowledge) and sends the already-rewritten request to the chosen server. Transports live in
 //! the `ServiceRegistry`, keyed by their configuration, so pools survive configuration swaps.
+//!
+//! Plain `http://` requests of a client connection go first through the upstream HTTP/1.1
+//! connection bound to that client connection ([`ConnUpstream`]): no pool checkout, no shared
+//! lock, no task per request. The pool serves what the bound connection cannot (another server,
+//! busy, TLS, h2c, upgrades).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, UPGRADE};
 use http::uri::{Authority, PathAndQuery, Scheme};
@@ -159,6 +165,10 @@ pub struct Transport {
     server_name: Option<ServerName<'static>>,
     dial_timeout: Duration,
     response_header_timeout: Option<Duration>,
+    /// `idleConnTimeout` (None: never closed for idleness), for bound connections.
+    idle_timeout: Option<Duration>,
+    /// `maxIdleConnsPerHost`, as a bound on the connections bound to client connections.
+    max_idle: usize,
     builder: hyper_util::client::legacy::Builder,
     upstreams: Mutex<HashMap<(UpstreamScheme, String), Weak<Upstream>>>,
 }
@@ -183,6 +193,13 @@ pub(crate) struct Upstream {
     /// `h2c://`: HTTP/2 prior knowledge.
     h2c: Client<Connector, Body>,
     response_header_timeout: Option<Duration>,
+    /// Dials the connections bound to client connections (plain `http://` only).
+    connector: Connector,
+    idle_timeout: Option<Duration>,
+    /// At most this many bound connections at once (`maxIdleConnsPerHost`; 0: none).
+    max_bound: usize,
+    /// Bound connections open now.
+    bound: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -328,6 +345,8 @@ impl Transport {
             server_name,
             dial_timeout,
             response_header_timeout,
+            idle_timeout: Some(idle).filter(|d| !d.is_zero()),
+            max_idle,
             builder,
             upstreams: Mutex::new(HashMap::new()),
         })
@@ -373,6 +392,14 @@ impl Transport {
             h1,
             h2c,
             response_header_timeout: self.response_header_timeout,
+            connector: connector(&self.tls_main),
+            idle_timeout: self.idle_timeout,
+            max_bound: if scheme == UpstreamScheme::Http {
+                self.max_idle
+            } else {
+                0
+            },
+            bound: Arc::default(),
         });
         map.insert(key, Arc::downgrade(&u));
         u
@@ -401,6 +428,291 @@ impl Upstream {
             None => fut.await,
         };
         res.map_err(|e| ProxyError::Upstream(error_chain(&e)))
+    }
+}
+
+/// The upstream HTTP/1.1 connection bound to one client connection. The load balancer still
+/// picks the server of every request; the bound connection carries the request when it goes to
+/// that same server and is idle, else the pool does. Dropping this (the client connection
+/// closed) drops the sender, and hyper then closes the upstream connection once it is idle.
+#[derive(Default)]
+pub struct ConnUpstream {
+    slot: Mutex<Slot>,
+}
+
+impl std::fmt::Debug for ConnUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnUpstream").finish_non_exhaustive()
+    }
+}
+
+#[derive(Default)]
+enum Slot {
+    #[default]
+    Empty,
+    Idle(Bound),
+    /// A request of this client connection is on it (HTTP/2 clients send concurrent ones).
+    InUse,
+}
+
+struct Bound {
+    /// Which server (and transport) the connection goes to; kept alive by the binding.
+    upstream: Arc<Upstream>,
+    sender: hyper::client::conn::http1::SendRequest<Body>,
+    /// When its last response head arrived (`idleConnTimeout`).
+    last_used: Instant,
+    /// Tells the connection's idle watcher which binding it watches.
+    id: u64,
+}
+
+/// What the slot offers a request to one upstream.
+enum Checkout {
+    /// The bound connection, idle and to that server.
+    Reuse(Bound),
+    /// Nothing bound: dial one and bind it.
+    Bind,
+    /// Bound elsewhere or busy: the pool.
+    Pool,
+}
+
+impl ConnUpstream {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slot> {
+        self.slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn checkout(&self, upstream: &Arc<Upstream>) -> Checkout {
+        let mut slot = self.lock();
+        match &*slot {
+            Slot::InUse => Checkout::Pool,
+            Slot::Empty => {
+                *slot = Slot::InUse;
+                Checkout::Bind
+            }
+            Slot::Idle(b) if b.sender.is_closed() => {
+                *slot = Slot::InUse;
+                Checkout::Bind
+            }
+            Slot::Idle(b) if !Arc::ptr_eq(&b.upstream, upstream) || !b.sender.is_ready() => {
+                Checkout::Pool
+            }
+            Slot::Idle(_) => match std::mem::replace(&mut *slot, Slot::InUse) {
+                Slot::Idle(b) => Checkout::Reuse(b),
+                // Unreachable: matched just above under the same lock.
+                _ => Checkout::Bind,
+            },
+        }
+    }
+
+    /// The idle watcher of binding `id`: closes it (drops its sender) when it has been idle
+    /// for `idle`; else tells when to look again.
+    fn reap(&self, id: u64, idle: Duration) -> Option<Instant> {
+        let mut slot = self.lock();
+        let now = Instant::now();
+        match &*slot {
+            Slot::Idle(b) if b.id == id && b.sender.is_ready() => {
+                let due = b.last_used + idle;
+                if due <= now {
+                    *slot = Slot::Empty;
+                    None
+                } else {
+                    Some(due)
+                }
+            }
+            // In use (or its body still streams), or no longer bound (it closes by itself).
+            _ => Some(now + idle),
+        }
+    }
+}
+
+/// A request's hold on the slot: gives the connection back when the response head arrived,
+/// and frees the slot (dropping the connection) when the request failed or was abandoned.
+struct Lease<'a> {
+    conn: &'a ConnUpstream,
+    bound: Option<Bound>,
+    done: bool,
+}
+
+impl Lease<'_> {
+    fn give_back(mut self) {
+        self.done = true;
+        *self.conn.lock() = match self.bound.take() {
+            Some(mut b) => {
+                b.last_used = Instant::now();
+                Slot::Idle(b)
+            }
+            None => Slot::Empty,
+        };
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.bound = None;
+            *self.conn.lock() = Slot::Empty;
+        }
+    }
+}
+
+/// Counts a bound connection until its task ends.
+struct BoundCount(Arc<AtomicUsize>);
+
+impl Drop for BoundCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+static BOUND_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+impl Upstream {
+    /// Whether requests to this upstream may use a bound connection (plain HTTP/1.1 with
+    /// keep-alive: `maxIdleConnsPerHost` not negative).
+    fn bindable(&self) -> bool {
+        self.max_bound > 0
+    }
+
+    /// Sends an origin-form request over the client connection's bound connection (or binds a
+    /// new one). `Err(req)`: it cannot (bound elsewhere, busy, or `maxIdleConnsPerHost`
+    /// bound connections exist): the caller uses the pool.
+    async fn send_bound(
+        self: &Arc<Self>,
+        conn: &Arc<ConnUpstream>,
+        req: Request<Body>,
+    ) -> Result<Result<Response<Incoming>, ProxyError>, Request<Body>> {
+        let (mut lease, reused) = match conn.checkout(self) {
+            Checkout::Pool => return Err(req),
+            Checkout::Reuse(b) => (
+                Lease {
+                    conn,
+                    bound: Some(b),
+                    done: false,
+                },
+                true,
+            ),
+            Checkout::Bind => {
+                let lease = Lease {
+                    conn,
+                    bound: None,
+                    done: false,
+                };
+                if self.bound.load(Ordering::Relaxed) >= self.max_bound {
+                    // Dropping the lease frees the slot.
+                    return Err(req);
+                }
+                (lease, false)
+            }
+        };
+        let fut = async {
+            let mut req = req;
+            if reused {
+                let Some(b) = lease.bound.as_mut() else {
+                    return Err(ProxyError::Internal("bound connection missing".into()));
+                };
+                match b.sender.try_send_request(req).await {
+                    Ok(resp) => return Ok(resp),
+                    // The server closed the idle connection before the request went out (as
+                    // hyper's pool does): a fresh connection gets it.
+                    Err(mut e) => match e.take_message() {
+                        Some(r) => {
+                            tracing::debug!(error = %error_chain(e.error()), "bound connection closed; dialing again");
+                            lease.bound = None;
+                            req = r;
+                        }
+                        None => {
+                            lease.bound = None;
+                            return Err(ProxyError::Upstream(error_chain(e.error())));
+                        }
+                    },
+                }
+            }
+            let mut b = self.bind(conn).await?;
+            let resp = b
+                .sender
+                .send_request(req)
+                .await
+                .map_err(|e| ProxyError::Upstream(error_chain(&e)));
+            lease.bound = Some(b);
+            resp
+        };
+        // As with the pool, the response header timeout covers dialing, sending and the head.
+        let res = match self.response_header_timeout {
+            Some(t) => tokio::time::timeout(t, fut)
+                .await
+                .unwrap_or(Err(ProxyError::Timeout)),
+            None => fut.await,
+        };
+        match res {
+            Ok(resp) => {
+                lease.give_back();
+                Ok(Ok(resp))
+            }
+            // The lease's drop frees the slot and the connection.
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    /// Dials a connection to bind to `conn`. Its task closes it once it has been idle for
+    /// `idleConnTimeout` (dropping the sender: hyper then closes the idle connection).
+    async fn bind(self: &Arc<Self>, conn: &Arc<ConnUpstream>) -> Result<Bound, ProxyError> {
+        let timeout = self.connector.dial_timeout;
+        let io = tokio::time::timeout(timeout, self.connector.connect())
+            .await
+            .map_err(|_| ConnectError::Timeout(timeout))
+            .and_then(|r| r)
+            .map_err(|e| ProxyError::Upstream(format!("client error (Connect): {e}")))?;
+        let (sender, connection) = hyper::client::conn::http1::Builder::new()
+            .handshake::<_, Body>(io)
+            .await
+            .map_err(|e| ProxyError::Upstream(error_chain(&e)))?;
+        self.bound.fetch_add(1, Ordering::Relaxed);
+        let count = BoundCount(self.bound.clone());
+        let id = BOUND_IDS.fetch_add(1, Ordering::Relaxed);
+        let watch = self.idle_timeout.map(|idle| (idle, Arc::downgrade(conn)));
+        tokio::spawn(async move {
+            let _count = count;
+            let connection = std::pin::pin!(connection);
+            let ended = match watch {
+                None => connection.await,
+                Some((idle, slot)) => watch_idle(connection, id, idle, slot).await,
+            };
+            if let Err(e) = ended {
+                tracing::debug!(error = %e, "bound upstream connection ended with an error");
+            }
+        });
+        Ok(Bound {
+            upstream: self.clone(),
+            sender,
+            last_used: Instant::now(),
+            id,
+        })
+    }
+}
+
+/// Drives a bound connection; when it has been idle for `idle`, unbinds it, so hyper closes it.
+async fn watch_idle<F>(
+    mut connection: Pin<&mut F>,
+    id: u64,
+    idle: Duration,
+    slot: Weak<ConnUpstream>,
+) -> hyper::Result<()>
+where
+    F: Future<Output = hyper::Result<()>>,
+{
+    let mut due = tokio::time::Instant::now() + idle;
+    loop {
+        tokio::select! {
+            r = connection.as_mut() => return r,
+            () = tokio::time::sleep_until(due) => {
+                // Gone: the client connection closed and its sender with it.
+                let Some(next) = slot.upgrade().and_then(|s| s.reap(id, idle)) else {
+                    return connection.await;
+                };
+                due = tokio::time::Instant::from_std(next);
+            }
+        }
     }
 }
 
@@ -726,12 +1038,15 @@ fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
     headers.remove(UPGRADE);
 }
 
-/// Forwards a request to one server: rewrites URI and Host, sends it, and on `101 Switching
-/// Protocols` splices the client's and the server's upgraded connections.
+/// Forwards a request to one server: rewrites URI and Host, sends it (over the client
+/// connection's bound connection when `bound` is given and the request suits it, else through
+/// the pool), and on `101 Switching Protocols` splices the client's and the server's upgraded
+/// connections.
 pub(crate) async fn forward(
-    upstream: &Upstream,
+    upstream: &Arc<Upstream>,
     target: &Target,
     pass_host_header: bool,
+    bound: Option<&Arc<ConnUpstream>>,
     mut req: Request<Body>,
 ) -> Result<Response<Body>, ProxyError> {
     if pass_host_header {
@@ -759,12 +1074,6 @@ pub(crate) async fn forward(
             .unwrap_or_else(|| target.authority.clone()),
     };
     let pq = target.path_and_query(req.uri())?;
-    let mut parts = http::uri::Parts::default();
-    parts.scheme = Some(target.uri_scheme.clone());
-    parts.authority = Some(authority);
-    parts.path_and_query = Some(pq);
-    *req.uri_mut() = Uri::from_parts(parts)
-        .map_err(|e| ProxyError::Downstream(format!("cannot rewrite URI: {e}")))?;
     // The client picks h1 or h2 per connection; an h1 version is accepted by both.
     *req.version_mut() = Version::HTTP_11;
     // Go's transport, so Traefik, announces an empty body on the methods that carry one with
@@ -796,7 +1105,34 @@ pub(crate) async fn forward(
         None
     };
 
-    let mut resp = upstream.send(target.scheme, upgrade, req).await?;
+    let bound = bound.filter(|_| {
+        target.scheme == UpstreamScheme::Http
+            && !upgrade
+            && req.method() != Method::CONNECT
+            && upstream.bindable()
+    });
+    let mut resp = match bound {
+        Some(conn) => {
+            // What hyper-util's client does for an HTTP/1.1 connection: origin-form target,
+            // and a Host from the URI when none is set.
+            if !req.headers().contains_key(HOST) {
+                req.headers_mut()
+                    .insert(HOST, default_host(&target.authority));
+            }
+            *req.uri_mut() = Uri::from(pq.clone());
+            match upstream.send_bound(conn, req).await {
+                Ok(sent) => sent?,
+                Err(mut req) => {
+                    *req.uri_mut() = absolute_uri(target, authority, pq)?;
+                    upstream.send(target.scheme, upgrade, req).await?
+                }
+            }
+        }
+        None => {
+            *req.uri_mut() = absolute_uri(target, authority, pq)?;
+            upstream.send(target.scheme, upgrade, req).await?
+        }
+    };
     if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         let Some(client_upgrade) = client_upgrade else {
             return Err(ProxyError::Upstream(
@@ -810,6 +1146,28 @@ pub(crate) async fn forward(
     }
     strip_hop_by_hop(resp.headers_mut());
     Ok(resp.map(Body::from))
+}
+
+fn absolute_uri(
+    target: &Target,
+    authority: Authority,
+    pq: PathAndQuery,
+) -> Result<Uri, ProxyError> {
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(target.uri_scheme.clone());
+    parts.authority = Some(authority);
+    parts.path_and_query = Some(pq);
+    Uri::from_parts(parts).map_err(|e| ProxyError::Downstream(format!("cannot rewrite URI: {e}")))
+}
+
+/// The Host hyper-util's client would set from a plain `http://` URI: the port only when it
+/// is not 80.
+fn default_host(authority: &Authority) -> HeaderValue {
+    let s = match authority.port_u16() {
+        Some(80) => authority.host(),
+        _ => authority.as_str(),
+    };
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("localhost"))
 }
 
 #[cfg(test)]
