@@ -37,6 +37,33 @@ pub struct Event {
     pub generation: u64,
     pub time: String,
     pub changes: Vec<Change>,
+    /// Changes beyond [`MAX_CHANGES`] that are counted but not listed.
+    pub omitted: usize,
+}
+
+/// Changes listed per generation. The first generation of 10,000 routers would otherwise keep
+/// 10,000 entries (2.2 MiB) in every ring slot it occupies; past this many, what the operator
+/// needs is the problems, which are listed first, and a count of the rest.
+pub const MAX_CHANGES: usize = 500;
+
+impl Event {
+    /// An event listing at most [`MAX_CHANGES`] changes: items that are not `enabled` after the
+    /// change first (the errors and warnings), then the others, each group in diff order.
+    pub fn new(generation: u64, time: String, mut changes: Vec<Change>) -> Event {
+        let mut omitted = 0;
+        if changes.len() > MAX_CHANGES {
+            changes.sort_by_key(|c| c.status == "enabled");
+            omitted = changes.len() - MAX_CHANGES;
+            changes.truncate(MAX_CHANGES);
+            changes.shrink_to_fit();
+        }
+        Event {
+            generation,
+            time,
+            changes,
+            omitted,
+        }
+    }
 }
 
 /// The ring buffer.
@@ -111,42 +138,38 @@ pub fn diff_snapshots(old: &Snapshot, new: &Snapshot) -> Vec<Change> {
         "router",
         &old.report.routers,
         &new.report.routers,
-        |n| {
-            (
-                oc.routers.get(n).map(|r| serde_json::to_value(r).ok()),
-                nc.routers.get(n).map(|r| serde_json::to_value(r).ok()),
-            )
-        },
+        |n| definitions(oc.routers.get(n), nc.routers.get(n)),
         &mut out,
     );
     diff_kind(
         "service",
         &old.report.services,
         &new.report.services,
-        |n| {
-            (
-                oc.services.get(n).map(|r| serde_json::to_value(r).ok()),
-                nc.services.get(n).map(|r| serde_json::to_value(r).ok()),
-            )
-        },
+        |n| definitions(oc.services.get(n), nc.services.get(n)),
         &mut out,
     );
     diff_kind(
         "middleware",
         &old.report.middlewares,
         &new.report.middlewares,
-        |n| {
-            (
-                oc.middlewares.get(n).map(|r| serde_json::to_value(r).ok()),
-                nc.middlewares.get(n).map(|r| serde_json::to_value(r).ok()),
-            )
-        },
+        |n| definitions(oc.middlewares.get(n), nc.middlewares.get(n)),
         &mut out,
     );
     out
 }
 
-type Defs = (Option<Option<Value>>, Option<Option<Value>>);
+/// Both definitions as JSON, or `None` when they are equal. The typed comparison comes first:
+/// serializing every unchanged item of a 10,000-router configuration twice per generation cost
+/// far more than the diff itself.
+type Defs = Option<(Option<Option<Value>>, Option<Option<Value>>)>;
+
+fn definitions<T: PartialEq + Serialize>(old: Option<&T>, new: Option<&T>) -> Defs {
+    if old == new {
+        return None;
+    }
+    let json = |d: Option<&T>| d.map(|d| serde_json::to_value(d).ok());
+    Some((json(old), json(new)))
+}
 
 fn diff_kind(
     kind: &'static str,
@@ -178,9 +201,8 @@ fn diff_kind(
                 status: status_str(n.status),
             }),
             Some(o) => {
-                let (od, nd) = defs(name);
-                let (od, nd) = (od.flatten(), nd.flatten());
-                if od != nd {
+                let differs = defs(name).map(|(od, nd)| (od.flatten(), nd.flatten()));
+                if let Some((od, nd)) = differs.filter(|(od, nd)| od != nd) {
                     out.push(Change {
                         kind,
                         name: name.clone(),
@@ -290,11 +312,11 @@ pub async fn record(store: SnapshotStore, log: Arc<EventLog>) {
     let mut rx = store.subscribe();
     let mut prev = store.load();
     if prev.generation > 0 {
-        log.push(Event {
-            generation: prev.generation,
-            time: rfc3339(SystemTime::now()),
-            changes: diff_snapshots(&Snapshot::default(), &prev),
-        });
+        log.push(Event::new(
+            prev.generation,
+            rfc3339(SystemTime::now()),
+            diff_snapshots(&Snapshot::default(), &prev),
+        ));
     }
     while rx.changed().await.is_ok() {
         rx.borrow_and_update();
@@ -303,11 +325,11 @@ pub async fn record(store: SnapshotStore, log: Arc<EventLog>) {
             continue;
         }
         let changes = diff_snapshots(&prev, &next);
-        log.push(Event {
-            generation: next.generation,
-            time: rfc3339(SystemTime::now()),
+        log.push(Event::new(
+            next.generation,
+            rfc3339(SystemTime::now()),
             changes,
-        });
+        ));
         prev = next;
     }
 }

@@ -26,14 +26,33 @@ fn redact_hides_secrets_and_keeps_user_names() {
 }
 
 #[test]
+fn an_event_lists_problems_first_and_counts_what_it_leaves_out() {
+    let change = |i: usize, status: &'static str| Change {
+        kind: "router",
+        name: format!("r{i}@file"),
+        provider: "file".into(),
+        change: "added",
+        detail: String::new(),
+        status,
+    };
+    let n = super::events::MAX_CHANGES + 100;
+    // The disabled router comes last in diff order; it must still be listed.
+    let mut changes: Vec<Change> = (0..n - 1).map(|i| change(i, "enabled")).collect();
+    changes.push(change(n - 1, "disabled"));
+    let e = Event::new(7, String::new(), changes);
+    assert_eq!(e.changes.len(), super::events::MAX_CHANGES);
+    assert_eq!(e.omitted, 100);
+    assert_eq!(e.changes[0].name, format!("r{}@file", n - 1));
+    assert_eq!(e.changes[1].name, "r0@file");
+    let few = Event::new(8, String::new(), vec![change(1, "enabled")]);
+    assert_eq!((few.changes.len(), few.omitted), (1, 0));
+}
+
+#[test]
 fn event_log_is_bounded_and_newest_first() {
     let log = EventLog::new(3);
     for g in 1..=5 {
-        log.push(Event {
-            generation: g,
-            time: String::new(),
-            changes: Vec::new(),
-        });
+        log.push(Event::new(g, String::new(), Vec::new()));
     }
     let gens: Vec<u64> = log.snapshot().iter().map(|e| e.generation).collect();
     assert_eq!(gens, vec![5, 4, 3]);

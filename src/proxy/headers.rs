@@ -48,6 +48,12 @@ fn hop_by_hop() -> [&'static HeaderName; 9] {
     ]
 }
 
+/// Whether a map holds any hop-by-hop header: one pass over its few names costs less than the
+/// nine hashed lookups of removing them, and most messages carry none.
+pub(crate) fn any_hop_by_hop(headers: &HeaderMap) -> bool {
+    headers.keys().any(|k| hop_by_hop().iter().any(|h| *h == k))
+}
+
 /// Normalizes a request host for the matcher: lower-case, no port, no trailing dot, IPv6
 /// literals without brackets. Borrows when the input is already normal (the common case).
 /// The rule module owns the definition, so routing and rules cannot disagree.
@@ -128,42 +134,47 @@ pub fn set_forwarded_headers(headers: &mut HeaderMap, input: &ForwardedInput<'_>
 /// middleware), which runs before the router's middlewares; the client IP is appended to
 /// `X-Forwarded-For` after them, when forwarding ([`append_forwarded_for`]).
 pub fn prepare_forwarded_headers(headers: &mut HeaderMap, input: &ForwardedInput<'_>) {
+    use http::header::Entry;
     if !input.trusted {
         remove_managed_x_headers(headers);
     }
 
-    if !headers.contains_key(&X_REAL_IP) {
-        headers.insert(X_REAL_IP.clone(), input.client_ip.clone());
-    }
+    // `entry`: one hashed lookup per header where `contains_key` + `insert` take two.
+    headers
+        .entry(&X_REAL_IP)
+        .or_insert_with(|| input.client_ip.clone());
 
-    let proto = match headers.get(&X_FORWARDED_PROTO) {
-        Some(p) => p.as_bytes(),
-        None => {
-            let p: &'static str = match (is_websocket(headers), input.tls) {
+    let websocket = is_websocket(headers);
+    let secure_proto = match headers.entry(&X_FORWARDED_PROTO) {
+        Entry::Occupied(p) => {
+            let p = p.get().as_bytes();
+            p == b"https" || p == b"wss"
+        }
+        Entry::Vacant(v) => {
+            let p: &'static str = match (websocket, input.tls) {
                 (true, true) => "wss",
                 (true, false) => "ws",
                 (false, true) => "https",
                 (false, false) => "http",
             };
-            headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(p));
-            p.as_bytes()
+            v.insert(HeaderValue::from_static(p));
+            input.tls
         }
     };
-    let secure_proto = proto == b"https" || proto == b"wss";
 
-    if !headers.contains_key(&X_FORWARDED_PORT) {
+    if let Entry::Vacant(v) = headers.entry(&X_FORWARDED_PORT) {
         let port = match input.host.and_then(|h| h.to_str().ok()).and_then(host_port) {
             Some(p) => HeaderValue::from_str(p).unwrap_or(HeaderValue::from_static("80")),
             None if secure_proto || input.tls => HeaderValue::from_static("443"),
             None => HeaderValue::from_static("80"),
         };
-        headers.insert(X_FORWARDED_PORT.clone(), port);
+        v.insert(port);
     }
 
-    if !headers.contains_key(&X_FORWARDED_HOST) {
-        if let Some(h) = input.host.filter(|h| !h.is_empty()) {
-            headers.insert(X_FORWARDED_HOST.clone(), h.clone());
-        }
+    if let Some(h) = input.host.filter(|h| !h.is_empty()) {
+        headers
+            .entry(&X_FORWARDED_HOST)
+            .or_insert_with(|| h.clone());
     }
 
     headers.insert(X_FORWARDED_SERVER.clone(), input.server_name.clone());
@@ -213,6 +224,10 @@ fn remove_managed_x_headers(headers: &mut HeaderMap) {
 /// the hop-by-hop headers. An upgrade request keeps `Connection: Upgrade` and its `Upgrade`
 /// value (the service splices the upgraded connection); `TE: trailers` survives.
 pub fn remove_hop_by_hop_request(headers: &mut HeaderMap) {
+    // `Connection` and `TE` are hop-by-hop too: without any, there is nothing to do.
+    if !any_hop_by_hop(headers) {
+        return;
+    }
     let upgrade = if has_token(headers, &header::CONNECTION, "upgrade") {
         headers.get(header::UPGRADE).cloned()
     } else {
@@ -235,7 +250,7 @@ pub fn remove_hop_by_hop_request(headers: &mut HeaderMap) {
 /// The same on a response, except a `101 Switching Protocols`, whose `Connection`/`Upgrade`
 /// are the handshake itself.
 pub fn remove_hop_by_hop_response(status: http::StatusCode, headers: &mut HeaderMap) {
-    if status == http::StatusCode::SWITCHING_PROTOCOLS {
+    if status == http::StatusCode::SWITCHING_PROTOCOLS || !any_hop_by_hop(headers) {
         return;
     }
     remove_connection_listed(headers, false);

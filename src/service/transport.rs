@@ -1021,6 +1021,10 @@ const HOP_BY_HOP: [&str; 8] = [
 
 /// Removes hop-by-hop headers (and those `Connection` names) from a server's response.
 fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
+    // One pass over the names first: most answers carry none (`Connection` included).
+    if !crate::proxy::any_hop_by_hop(headers) {
+        return;
+    }
     if let Some(conn) = headers
         .get(CONNECTION)
         .and_then(|v| v.to_str().ok())
