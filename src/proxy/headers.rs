@@ -51,7 +51,7 @@ fn hop_by_hop() -> [&'static HeaderName; 9] {
 /// Whether a map holds any hop-by-hop header: one pass over its few names costs less than the
 /// nine hashed lookups of removing them, and most messages carry none.
 pub(crate) fn any_hop_by_hop(headers: &HeaderMap) -> bool {
-    headers.keys().any(|k| hop_by_hop().iter().any(|h| *h == k))
+    headers.keys().any(|k| hop_by_hop().contains(&k))
 }
 
 /// Normalizes a request host for the matcher: lower-case, no port, no trailing dot, IPv6
