@@ -280,7 +280,7 @@ async function eventsView() {
     h('li', {}, h('div', {}, h('b', {}, `Generation ${e.generation}`), ' ', h('span', { class: 'muted' }, e.time)),
       e.changes.length ? h('ul', {}, e.changes.map((c) => h('li', { class: `status-${c.status}` },
         `${c.kind} `, h('b', {}, c.name), ` ${c.change}: `, c.detail))) : h('div', { class: 'muted' }, 'no visible change'),
-      e.omitted ? h('div', { class: 'muted' }, `and ${e.omitted} more changes, not listed`) : '')) :
+      e.omitted ? h('div', { class: 'muted' }, `and ${e.omitted} more changes, not listed`) : ''))) :
     h('p', { class: 'muted' }, 'No changes recorded yet.'));
 }
 
