@@ -138,6 +138,8 @@ pub fn merge(
             out.problems.push(pr);
         }
     }
+    // Merging inserted in ascending key order: half-full nodes without this.
+    out.compact();
     out
 }
 

@@ -56,12 +56,13 @@ pub fn channel(name: impl Into<String>) -> (ProviderSender, ProviderHandle) {
 
 impl ProviderSender {
     /// Publishes a complete view, skipping it if equal to the last one (no needless recompiles).
-    pub fn publish(&self, cfg: DynamicConfig) {
+    pub fn publish(&self, mut cfg: DynamicConfig) {
         self.config.send_if_modified(|cur| {
             let same = cur
                 .as_deref()
                 .is_some_and(|c| *c == cfg && c.problems == cfg.problems);
             if !same {
+                cfg.compact();
                 *cur = Some(Arc::new(cfg));
             }
             !same

@@ -142,7 +142,7 @@ fn wanted(
     let mut out: BTreeMap<String, Want> = BTreeMap::new();
     for (rname, router) in &cfg.http.routers {
         // The router's own TLS, else the default TLS of one of its entry points.
-        let tls = router.tls.as_ref().or_else(|| {
+        let tls = router.tls.as_deref().or_else(|| {
             router
                 .entry_points
                 .iter()

@@ -55,10 +55,22 @@ impl Route {
             rule,
             priority,
             service,
-            middlewares: Arc::from([]),
-            filters: Arc::from([]),
+            middlewares: no_middlewares(),
+            filters: no_filters(),
         }
     }
+}
+
+// Most routers have no middlewares: they share one empty slice each instead of allocating an
+// `Arc` header per router (32 bytes each for 10,000 routers).
+fn no_middlewares() -> Arc<[Arc<str>]> {
+    static EMPTY: std::sync::LazyLock<Arc<[Arc<str>]>> = std::sync::LazyLock::new(|| Arc::from([]));
+    EMPTY.clone()
+}
+
+fn no_filters() -> Arc<[Filter]> {
+    static EMPTY: std::sync::LazyLock<Arc<[Filter]>> = std::sync::LazyLock::new(|| Arc::from([]));
+    EMPTY.clone()
 }
 
 /// The contents of files the configuration refers to (CA bundles, certificates, users files),
@@ -369,7 +381,7 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
         // TLS per entry point: the router's own `tls`, else the entry point's default.
         let tls_of: Vec<Option<&wharf_providers::RouterTls>> = eps
             .iter()
-            .map(|ep| r.tls.as_ref().or(input.settings.entry_point_tls.get(ep)))
+            .map(|ep| r.tls.as_deref().or(input.settings.entry_point_tls.get(ep)))
             .collect();
         for t in tls_of.iter().flatten() {
             if let Err(e) = tls.options(&t.options) {
@@ -384,8 +396,16 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
                 rule,
                 priority,
                 service,
-                middlewares: mws.into(),
-                filters: filters.into(),
+                middlewares: if mws.is_empty() {
+                    no_middlewares()
+                } else {
+                    mws.into()
+                },
+                filters: if filters.is_empty() {
+                    no_filters()
+                } else {
+                    filters.into()
+                },
             });
             for (ep, t) in eps.iter().zip(&tls_of) {
                 let Some(t) = t else {
@@ -441,6 +461,11 @@ pub fn compile(input: CompileInput<'_>) -> Snapshot {
             }
         }
     }
+
+    // The report was filled in ascending name order: half-full B-tree nodes without this.
+    wharf_providers::compact(&mut report.routers);
+    wharf_providers::compact(&mut report.services);
+    wharf_providers::compact(&mut report.middlewares);
 
     Snapshot {
         generation: 0,

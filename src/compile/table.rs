@@ -38,7 +38,9 @@ pub struct RouteTable {
 #[derive(Debug, Default)]
 pub struct Candidates {
     routes: Box<[Arc<Route>]>,
-    paths: Option<PathIndex>,
+    /// Boxed: most lists are short and carry none, and an inline index would triple the size
+    /// of every entry of the exact-host map (10,000 hosts: 1.9 MB instead of 0.7 MB).
+    paths: Option<Box<PathIndex>>,
 }
 
 /// Lists shorter than this are walked linearly: a few rule evaluations cost less than the
@@ -77,7 +79,7 @@ impl<'a> IntoIterator for &'a Candidates {
 impl Candidates {
     fn new(routes: Box<[Arc<Route>]>) -> Candidates {
         let paths = if routes.len() >= PATH_INDEX_MIN {
-            PathIndex::build(&routes)
+            PathIndex::build(&routes).map(Box::new)
         } else {
             None
         };

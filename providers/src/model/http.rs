@@ -46,10 +46,12 @@ pub struct Router {
     /// Unset (or 0) means the rule's length.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
+    /// Boxed (as `observability`): most routers have neither, and every copy of every router
+    /// (provider view, merged config) would carry their inline size.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<RouterTls>,
+    pub tls: Option<Box<RouterTls>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub observability: Option<RouterObservability>,
+    pub observability: Option<Box<RouterObservability>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]

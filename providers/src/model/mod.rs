@@ -13,6 +13,8 @@ pub use http::*;
 pub use problem::*;
 pub use tls::*;
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -38,5 +40,23 @@ pub struct DynamicConfig {
 impl DynamicConfig {
     pub fn is_empty(&self) -> bool {
         self.http.is_empty() && self.tls.is_empty() && self.tcp.is_none() && self.udp.is_none()
+    }
+
+    /// Rebuilds the maps with full B-tree nodes before the view is kept (see [`compact`]).
+    pub fn compact(&mut self) {
+        compact(&mut self.http.routers);
+        compact(&mut self.http.services);
+        compact(&mut self.http.middlewares);
+        compact(&mut self.http.servers_transports);
+    }
+}
+
+/// Rebuilds a map with full nodes. Inserting keys in ascending order (merging or compiling a
+/// sorted map) leaves every B-tree node about half full, and deserializing leaves them some
+/// two-thirds full; building from a sorted sequence fills them. For 10,000 routers that is
+/// some 100 bytes per router per copy kept. Only moves: no key or value is cloned.
+pub fn compact<K: Ord, V>(map: &mut BTreeMap<K, V>) {
+    if map.len() > 1 {
+        *map = std::mem::take(map).into_iter().collect();
     }
 }
