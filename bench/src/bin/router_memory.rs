@@ -93,7 +93,8 @@ fn main() {
 
     let empty = Snapshot::default();
     // What the API keeps: the event of the first generation, capped as `record` caps it.
-    let changes = wharf::api::Event::new(1, String::new(), wharf::api::diff_snapshots(&empty, &snap));
+    let changes =
+        wharf::api::Event::new(1, String::new(), wharf::api::diff_snapshots(&empty, &snap));
     let after_event = live();
     rows.push((
         "API change event (all routers added)",

@@ -60,3 +60,19 @@ pub fn compact<K: Ord, V>(map: &mut BTreeMap<K, V>) {
         *map = std::mem::take(map).into_iter().collect();
     }
 }
+
+#[cfg(test)]
+mod compact_tests {
+    use super::*;
+
+    #[test]
+    fn compact_keeps_every_entry_in_order() {
+        let mut m: BTreeMap<String, usize> = (0..1000).map(|i| (format!("r{i}"), i)).collect();
+        let before: Vec<(String, usize)> = m.clone().into_iter().collect();
+        compact(&mut m);
+        assert_eq!(m.into_iter().collect::<Vec<_>>(), before);
+        let mut one = BTreeMap::from([("a".to_string(), 1)]);
+        compact(&mut one);
+        assert_eq!(one["a"], 1);
+    }
+}
