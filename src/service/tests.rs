@@ -1390,7 +1390,7 @@ async fn body_on(svc: &ServiceRuntime, conn: &UpstreamConn) -> String {
 }
 
 #[tokio::test]
-async fn a_client_connection_keeps_one_upstream_connection_until_it_closes() {
+async fn a_client_connection_keeps_one_upstream_connection_and_leaves_it_to_the_next() {
     let b = spawn_peer_backend(false).await;
     let reg = Arc::new(ServiceRegistry::new());
     let built = build_ok(
@@ -1410,12 +1410,50 @@ async fn a_client_connection_keeps_one_upstream_connection_until_it_closes() {
     let pooled = call(svc, "/").await.expect("answer").body;
     assert!(pooled != port && pooled != other);
     assert_eq!(b.accepted.load(Ordering::SeqCst), 3);
-    // The client connections close: their upstream connections close; the pooled one stays.
+    // The client connections close: their upstream connections wait for the next client
+    // connection, which takes one instead of dialing (a client that opens a connection per
+    // request must not cost an upstream dial per request).
     drop((first, second));
-    wait_until("bound connections closed", || {
-        b.open.load(Ordering::SeqCst) == 1
+    let third = UpstreamConn::new();
+    let again = body_on(svc, &third).await;
+    assert!(
+        again == port || again == other,
+        "{again}: a new upstream connection"
+    );
+    assert_eq!(b.accepted.load(Ordering::SeqCst), 3);
+    assert_eq!(b.open.load(Ordering::SeqCst), 3);
+    // The service goes (a configuration without it): every connection closes.
+    drop(third);
+    drop(built);
+    wait_until("upstream connections closed", || {
+        b.open.load(Ordering::SeqCst) == 0
     })
     .await;
+}
+
+#[tokio::test]
+async fn a_parked_connection_closes_after_idle_conn_timeout() {
+    let b = spawn_peer_backend(false).await;
+    let reg = Arc::new(ServiceRegistry::new());
+    let (built, errors) = build(
+        &reg,
+        json!({"s@file": {"loadBalancer": {"serversTransport": "short",
+            "servers": [{"url": format!("http://{}", b.addr)}]}}}),
+        json!({"short@file": {"forwardingTimeouts": {"idleConnTimeout": "150ms"}}}),
+        &Files::new(),
+    );
+    assert!(errors.is_empty(), "{errors:?}");
+    let conn = UpstreamConn::new();
+    let port = body_on(&built["s@file"], &conn).await;
+    drop(conn);
+    wait_until("parked connection closed", || {
+        b.open.load(Ordering::SeqCst) == 0
+    })
+    .await;
+    // The next client connection dials a new one.
+    let conn = UpstreamConn::new();
+    assert_ne!(body_on(&built["s@file"], &conn).await, port);
+    assert_eq!(b.accepted.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]

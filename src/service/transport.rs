@@ -200,6 +200,10 @@ pub(crate) struct Upstream {
     max_bound: usize,
     /// Bound connections open now.
     bound: Arc<AtomicUsize>,
+    /// Idle bound connections of client connections that closed, kept (at most `max_bound`)
+    /// for the next client connection: without them, a client that opens a connection per
+    /// request costs an upstream dial and close per request too.
+    parked: Mutex<Vec<Parked>>,
 }
 
 impl std::fmt::Debug for Upstream {
@@ -400,6 +404,7 @@ impl Transport {
                 0
             },
             bound: Arc::default(),
+            parked: Mutex::default(),
         });
         map.insert(key, Arc::downgrade(&u));
         u
@@ -463,6 +468,20 @@ struct Bound {
     last_used: Instant,
     /// Tells the connection's idle watcher which binding it watches.
     id: u64,
+    /// The client connection it is bound to now, for its idle watcher.
+    owner: Owner,
+}
+
+/// Where a bound connection's idle watcher finds it: the slot of the client connection that
+/// holds it (rebound when a parked connection goes to another client connection).
+type Owner = Arc<Mutex<Weak<ConnUpstream>>>;
+
+/// An idle bound connection waiting in its upstream for the next client connection.
+struct Parked {
+    sender: hyper::client::conn::http1::SendRequest<Body>,
+    last_used: Instant,
+    id: u64,
+    owner: Owner,
 }
 
 /// What the slot offers a request to one upstream.
@@ -473,6 +492,23 @@ enum Checkout {
     Bind,
     /// Bound elsewhere or busy: the pool.
     Pool,
+}
+
+impl Drop for ConnUpstream {
+    /// The client connection closed: its idle upstream connection waits in the upstream for
+    /// the next one instead of being closed.
+    fn drop(&mut self) {
+        let slot = self
+            .slot
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Slot::Idle(b) = std::mem::take(slot) {
+            if b.sender.is_ready() {
+                let upstream = b.upstream.clone();
+                upstream.park(b);
+            }
+        }
+    }
 }
 
 impl ConnUpstream {
@@ -574,6 +610,64 @@ impl Upstream {
         self.max_bound > 0
     }
 
+    fn parked(&self) -> std::sync::MutexGuard<'_, Vec<Parked>> {
+        self.parked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps an idle bound connection for the next client connection (dropped, so closed, when
+    /// `max_bound` are parked already).
+    fn park(&self, b: Bound) {
+        let mut parked = self.parked();
+        parked.retain(|p| !p.sender.is_closed());
+        if parked.len() < self.max_bound {
+            parked.push(Parked {
+                sender: b.sender,
+                last_used: b.last_used,
+                id: b.id,
+                owner: b.owner,
+            });
+        }
+    }
+
+    /// The most recently parked connection that is still open, bound to `conn` from now on.
+    fn unpark(self: &Arc<Self>, conn: &Arc<ConnUpstream>) -> Option<Bound> {
+        let mut parked = self.parked();
+        while let Some(p) = parked.pop() {
+            if p.sender.is_closed() || !p.sender.is_ready() {
+                continue;
+            }
+            *p.owner
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::downgrade(conn);
+            return Some(Bound {
+                upstream: self.clone(),
+                sender: p.sender,
+                last_used: p.last_used,
+                id: p.id,
+                owner: p.owner,
+            });
+        }
+        None
+    }
+
+    /// The idle watcher of parked connection `id`: closes it when it has been idle for `idle`
+    /// (`None`); else when to look again (also when it is not here: on its way between a
+    /// closing client connection and this list, or bound again).
+    fn reap_parked(&self, id: u64, idle: Duration) -> Option<Instant> {
+        let mut parked = self.parked();
+        let now = Instant::now();
+        match parked.iter().position(|p| p.id == id) {
+            Some(i) if parked[i].last_used + idle <= now => {
+                parked.swap_remove(i);
+                None
+            }
+            Some(i) => Some(parked[i].last_used + idle),
+            None => Some(now + idle),
+        }
+    }
+
     /// Sends an origin-form request over the client connection's bound connection (or binds a
     /// new one). `Err(req)`: it cannot (bound elsewhere, busy, or `maxIdleConnsPerHost`
     /// bound connections exist): the caller uses the pool.
@@ -593,16 +687,21 @@ impl Upstream {
                 true,
             ),
             Checkout::Bind => {
-                let lease = Lease {
+                let mut lease = Lease {
                     conn,
                     bound: None,
                     done: false,
                 };
-                if self.bound.load(Ordering::Relaxed) >= self.max_bound {
+                // A connection parked by a client connection that closed, else a new one.
+                if let Some(b) = self.unpark(conn) {
+                    lease.bound = Some(b);
+                    (lease, true)
+                } else if self.bound.load(Ordering::Relaxed) >= self.max_bound {
                     // Dropping the lease frees the slot.
                     return Err(req);
+                } else {
+                    (lease, false)
                 }
-                (lease, false)
             }
         };
         let fut = async {
@@ -670,13 +769,18 @@ impl Upstream {
         self.bound.fetch_add(1, Ordering::Relaxed);
         let count = BoundCount(self.bound.clone());
         let id = BOUND_IDS.fetch_add(1, Ordering::Relaxed);
-        let watch = self.idle_timeout.map(|idle| (idle, Arc::downgrade(conn)));
+        let owner: Owner = Arc::new(Mutex::new(Arc::downgrade(conn)));
+        let watch = self
+            .idle_timeout
+            .map(|idle| (idle, owner.clone(), Arc::downgrade(self)));
         tokio::spawn(async move {
             let _count = count;
             let connection = std::pin::pin!(connection);
             let ended = match watch {
                 None => connection.await,
-                Some((idle, slot)) => watch_idle(connection, id, idle, slot).await,
+                Some((idle, owner, upstream)) => {
+                    watch_idle(connection, id, idle, owner, upstream).await
+                }
             };
             if let Err(e) = ended {
                 tracing::debug!(error = %e, "bound upstream connection ended with an error");
@@ -687,16 +791,19 @@ impl Upstream {
             sender,
             last_used: Instant::now(),
             id,
+            owner,
         })
     }
 }
 
-/// Drives a bound connection; when it has been idle for `idle`, unbinds it, so hyper closes it.
+/// Drives a bound connection; when it has been idle for `idle` (bound to a client connection or
+/// parked in its upstream), unbinds it, so hyper closes it.
 async fn watch_idle<F>(
     mut connection: Pin<&mut F>,
     id: u64,
     idle: Duration,
-    slot: Weak<ConnUpstream>,
+    owner: Owner,
+    upstream: Weak<Upstream>,
 ) -> hyper::Result<()>
 where
     F: Future<Output = hyper::Result<()>>,
@@ -706,8 +813,19 @@ where
         tokio::select! {
             r = connection.as_mut() => return r,
             () = tokio::time::sleep_until(due) => {
-                // Gone: the client connection closed and its sender with it.
-                let Some(next) = slot.upgrade().and_then(|s| s.reap(id, idle)) else {
+                let slot = owner
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .upgrade();
+                let next = match (slot, upstream.upgrade()) {
+                    (Some(s), _) => s.reap(id, idle),
+                    // Its client connection closed: parked (or on the way), or dropped.
+                    (None, Some(u)) => u.reap_parked(id, idle),
+                    // The upstream is gone, and its parked senders with it.
+                    (None, None) => None,
+                };
+                // Unbound: hyper closes the connection once its sender is gone.
+                let Some(next) = next else {
                     return connection.await;
                 };
                 due = tokio::time::Instant::from_std(next);
