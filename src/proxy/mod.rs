@@ -37,7 +37,6 @@ mod spool;
 
 pub(crate) use chain::auth_client_for;
 pub use chain::support as middleware_support;
-pub(crate) use headers::any_hop_by_hop;
 pub use headers::{
     append_forwarded_for, host_port, is_websocket, normalize_host, prepare_forwarded_headers,
     remove_hop_by_hop_request, remove_hop_by_hop_response, set_forwarded_headers, ForwardedInput,

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use http::header::{HeaderName, HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, UPGRADE};
+use http::header::{HeaderValue, CONNECTION, CONTENT_LENGTH, HOST, UPGRADE};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
@@ -1126,40 +1126,6 @@ impl AsyncWrite for Stream {
 }
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-];
-
-/// Removes hop-by-hop headers (and those `Connection` names) from a server's response.
-fn strip_hop_by_hop(headers: &mut http::HeaderMap) {
-    // One pass over the names first: most answers carry none (`Connection` included).
-    if !crate::proxy::any_hop_by_hop(headers) {
-        return;
-    }
-    if let Some(conn) = headers
-        .get(CONNECTION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-    {
-        for name in conn.split(',') {
-            if let Ok(n) = HeaderName::from_bytes(name.trim().as_bytes()) {
-                headers.remove(n);
-            }
-        }
-    }
-    for h in HOP_BY_HOP {
-        headers.remove(h);
-    }
-    headers.remove(UPGRADE);
-}
-
 /// Forwards a request to one server: rewrites URI and Host, sends it (over the client
 /// connection's bound connection when `bound` is given and the request suits it, else through
 /// the pool), and on `101 Switching Protocols` splices the client's and the server's upgraded
@@ -1266,7 +1232,9 @@ pub(crate) async fn forward(
         let (parts, _) = resp.into_parts();
         return Ok(Response::from_parts(parts, Body::empty()));
     }
-    strip_hop_by_hop(resp.headers_mut());
+    // The server's hop-by-hop headers; the proxy's final pass over the response then finds
+    // none left, which costs one scan of the names.
+    crate::proxy::remove_hop_by_hop_response(resp.status(), resp.headers_mut());
     Ok(resp.map(Body::from))
 }
 
