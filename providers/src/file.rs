@@ -775,9 +775,18 @@ fn walk_dir(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) -> Result<(), Stri
     Ok(())
 }
 
+fn text_digest(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
 /// What the provider knows about one file.
 #[derive(Debug, Default)]
 struct FileState {
+    /// A digest of the text last read: the same text is not parsed again.
+    digest: Option<u64>,
     last_good: Option<ParsedFile>,
     /// Why the current content is not used (syntax error, unreadable).
     error: Option<KeyProblem>,
@@ -792,19 +801,27 @@ struct Loader {
 }
 
 impl Loader {
-    fn reload(&mut self) {
+    /// Reads the files again; whether anything changed (a file's text, the set of files, the
+    /// listing error). The watch reports every change in the watched directory (a log file
+    /// written next to the configuration, an editor's swap file): those cost a read and a
+    /// digest here, not a parse, a merge and a recompile of the whole configuration.
+    fn reload(&mut self) -> bool {
         let paths = match list_files(&self.settings) {
             Ok(p) => {
-                self.list_error = None;
-                p
+                let changed = self.list_error.take().is_some();
+                (p, changed)
             }
             Err(e) => {
                 // Keep every file's last good view; the directory may come back.
+                let changed = self.list_error.as_ref() != Some(&e);
                 self.list_error = Some(e);
-                return;
+                return changed;
             }
         };
+        let (paths, mut changed) = paths;
+        let before = self.files.len();
         self.files.retain(|p, _| paths.contains(p));
+        changed |= self.files.len() != before;
         for path in paths {
             let state = self.files.entry(path.clone()).or_default();
             let Some(format) = Format::from_path(&path) else {
@@ -817,21 +834,33 @@ impl Loader {
             };
             match std::fs::read_to_string(&path) {
                 Err(e) => {
-                    state.error = Some(KeyProblem {
+                    let error = Some(KeyProblem {
                         path: String::new(),
                         message: format!("cannot read: {e}"),
                         line: None,
-                    })
+                    });
+                    changed |= state.error != error || state.digest.is_some();
+                    state.error = error;
+                    state.digest = None;
                 }
-                Ok(text) => match parse_file(&text, format) {
-                    Ok(parsed) => {
-                        state.last_good = Some(parsed);
-                        state.error = None;
+                Ok(text) => {
+                    let digest = text_digest(&text);
+                    if state.digest == Some(digest) {
+                        continue;
                     }
-                    Err(p) => state.error = Some(p),
-                },
+                    changed = true;
+                    state.digest = Some(digest);
+                    match parse_file(&text, format) {
+                        Ok(parsed) => {
+                            state.last_good = Some(parsed);
+                            state.error = None;
+                        }
+                        Err(p) => state.error = Some(p),
+                    }
+                }
             }
         }
+        changed
     }
 
     /// The merged view and, when something is broken, the status message.
@@ -1043,16 +1072,20 @@ fn make_watcher(
 }
 
 async fn reload_and_publish(loader: Loader, tx: &ProviderSender) -> Loader {
+    // The first view is published even when there is nothing (an empty directory is a view).
+    let first = matches!(&*tx.status.borrow(), provider::ProviderStatus::Starting);
     // File reads are blocking; keep them off the async workers.
     let joined = tokio::task::spawn_blocking(move || {
         let mut loader = loader;
-        loader.reload();
-        let view = loader.view();
+        let changed = loader.reload();
+        let view = (changed || first).then(|| loader.view());
         (loader, view)
     })
     .await;
     let (loader, (cfg, status)) = match joined {
-        Ok(v) => v,
+        Ok((loader, Some(view))) => (loader, view),
+        // Nothing changed: the published view and status stand.
+        Ok((loader, None)) => return loader,
         Err(e) => {
             tx.fail(format!("file provider reload failed: {e}"));
             return Loader::default();
@@ -1105,6 +1138,38 @@ mod tests {
         assert!(!parsed.config.http.routers.contains_key("api"));
         assert_eq!(parsed.problems[0].kind, ItemKind::Router);
         assert_eq!(parsed.problems[0].name, "api");
+    }
+
+    /// The watch fires for anything in the directory (an access log next to the file wrote a
+    /// line): the same text is neither parsed nor published again.
+    #[test]
+    fn a_reload_of_unchanged_files_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dynamic.yml");
+        std::fs::write(&file, "http:\n  routers:\n    a:\n      rule: Host(`a`)\n").unwrap();
+        let mut loader = Loader {
+            settings: FileProviderSettings {
+                filename: Some(file.clone()),
+                ..Default::default()
+            },
+            ..Loader::default()
+        };
+        assert!(loader.reload(), "the first read is a change");
+        assert!(!loader.reload(), "same text");
+        std::fs::write(dir.path().join("access.log"), "a line\n").unwrap();
+        assert!(!loader.reload(), "another file of the directory");
+        std::fs::write(&file, "http:\n  routers:\n    b:\n      rule: Host(`b`)\n").unwrap();
+        assert!(loader.reload(), "new text");
+        let (cfg, status) = loader.view();
+        assert!(cfg.unwrap().http.routers.contains_key("b"));
+        assert_eq!(status, None);
+        // A broken file is a change; the same broken text again is not.
+        std::fs::write(&file, "http:\n  routers: [\n").unwrap();
+        assert!(loader.reload());
+        assert!(!loader.reload());
+        assert!(loader.view().1.is_some());
+        std::fs::remove_file(&file).unwrap();
+        assert!(loader.reload(), "the file went away");
     }
 
     #[test]
