@@ -44,15 +44,17 @@ pub fn merge(
     default_entry_points: &[String],
 ) -> DynamicConfig {
     let mut out = DynamicConfig::default();
+    // Items are collected from every view, then sorted and built into each map at once (full
+    // B-tree nodes, no search per insert): merging is on the path of every change.
+    let mut routers = Vec::new();
+    let mut services = Vec::new();
+    let mut middlewares = Vec::new();
+    let mut transports = Vec::new();
     for (provider, view) in views {
         let p = provider.as_str();
         let http = &view.http;
+        routers.reserve(http.routers.len());
         for (name, router) in &http.routers {
-            let q = qualify(name, p);
-            if out.http.routers.contains_key(&q) {
-                out.problems.push(clash(ItemKind::Router, &q, p));
-                continue;
-            }
             let mut r = router.clone();
             r.service = qualify(&r.service, p);
             for m in &mut r.middlewares {
@@ -66,22 +68,12 @@ pub fn merge(
                     tls.options = qualify(&tls.options, p);
                 }
             }
-            out.http.routers.insert(q, r);
+            routers.push((qualify(name, p), p, r));
         }
         for (name, svc) in &http.services {
-            let q = qualify(name, p);
-            if out.http.services.contains_key(&q) {
-                out.problems.push(clash(ItemKind::Service, &q, p));
-                continue;
-            }
-            out.http.services.insert(q, qualify_service(svc, p));
+            services.push((qualify(name, p), p, qualify_service(svc, p)));
         }
         for (name, mw) in &http.middlewares {
-            let q = qualify(name, p);
-            if out.http.middlewares.contains_key(&q) {
-                out.problems.push(clash(ItemKind::Middleware, &q, p));
-                continue;
-            }
             // References inside middleware specs resolve to the middleware's own provider too.
             let mut mw = mw.clone();
             if let Some(chain) = mw.chain.as_mut() {
@@ -92,16 +84,19 @@ pub fn merge(
             if let Some(errors) = mw.errors.as_mut() {
                 errors.service = qualify(&errors.service, p);
             }
-            out.http.middlewares.insert(q, mw);
+            middlewares.push((qualify(name, p), p, mw));
         }
         for (name, st) in &http.servers_transports {
-            let q = qualify(name, p);
-            if out.http.servers_transports.contains_key(&q) {
-                out.problems.push(clash(ItemKind::ServersTransport, &q, p));
-                continue;
-            }
-            out.http.servers_transports.insert(q, st.clone());
+            transports.push((qualify(name, p), p, st.clone()));
         }
+    }
+    out.http.routers = first_wins(routers, ItemKind::Router, &mut out.problems);
+    out.http.services = first_wins(services, ItemKind::Service, &mut out.problems);
+    out.http.middlewares = first_wins(middlewares, ItemKind::Middleware, &mut out.problems);
+    out.http.servers_transports =
+        first_wins(transports, ItemKind::ServersTransport, &mut out.problems);
+    for (provider, view) in views {
+        let p = provider.as_str();
         // TLS: certificates are a list (no names); options are qualified except `default`, which
         // any provider may define (Traefik's rule); stores are global (not qualified).
         out.tls
@@ -138,9 +133,28 @@ pub fn merge(
             out.problems.push(pr);
         }
     }
-    // Merging inserted in ascending key order: half-full nodes without this.
-    out.compact();
     out
+}
+
+/// One map of qualified items from every view's items (in view order). A name defined twice
+/// (possible only with an explicit `@`) keeps its first definition; the others are reported.
+fn first_wins<V>(
+    mut items: Vec<(String, &str, V)>,
+    kind: ItemKind,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, V> {
+    // Stable: equal names stay in view order, so the first definition comes first.
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut kept: Vec<(String, V)> = Vec::with_capacity(items.len());
+    for (q, p, v) in items {
+        if kept.last().is_some_and(|(last, _)| *last == q) {
+            problems.push(clash(kind, &q, p));
+        } else {
+            kept.push((q, v));
+        }
+    }
+    // Sorted and unique: `collect` builds the tree bottom-up with full nodes.
+    kept.into_iter().collect()
 }
 
 fn clash(kind: ItemKind, q: &str, provider: &str) -> Problem {
@@ -308,6 +322,31 @@ mod tests {
             );
         }
         c
+    }
+
+    /// A name with an explicit provider can be defined by two providers: the first provider's
+    /// definition is kept, the other is reported on that name, and the rest merge as usual.
+    #[test]
+    fn a_name_defined_twice_keeps_the_first_and_reports_the_clash() {
+        let file = view(&[("shared@docker", "from-file"), ("f", "s")]);
+        let docker = view(&[("shared", "from-docker"), ("d", "s")]);
+        let out = merge(
+            &[
+                ("file".to_string(), Arc::new(file)),
+                ("docker".to_string(), Arc::new(docker)),
+            ],
+            &["web".to_string()],
+        );
+        assert_eq!(router_names(&out), ["d@docker", "f@file", "shared@docker"]);
+        assert_eq!(out.http.routers["shared@docker"].service, "from-file@file");
+        assert_eq!(out.problems.len(), 1, "{:?}", out.problems);
+        assert_eq!(out.problems[0].kind, ItemKind::Router);
+        assert_eq!(out.problems[0].name, "shared@docker");
+        assert!(
+            out.problems[0].message.contains("provider `docker`"),
+            "{:?}",
+            out.problems[0]
+        );
     }
 
     #[test]

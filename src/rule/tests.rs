@@ -575,6 +575,13 @@ fn operators_and_precedence() {
             "{name}"
         );
     }
+    // Only those four: another mix of cases, or another length, is no matcher.
+    for name in ["PATHprefix", "pathPrefix", "Pathprefi", "PathPrefixx"] {
+        assert!(
+            crate::rule::parse(&format!("{name}(`/a`)"), RuleSyntax::V3).is_err(),
+            "{name}"
+        );
+    }
 }
 
 #[test]
