@@ -23,6 +23,7 @@
 //! `writeTimeout` reached before the answer head gives 504 (Go closes without an answer); a
 //! URL fragment is dropped (the `http` crate strips it) instead of refused with 400.
 
+pub(crate) mod armed;
 mod chain;
 mod compress;
 mod grpc_web;

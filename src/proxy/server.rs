@@ -5,7 +5,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +21,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use wharf_middlewares::ConnInfo;
 
+use super::armed::Armed;
 use super::headers::{self, ForwardedInput};
 use super::hooks::{HookCtx, PreRouteHooks};
 use super::io::ClientIo;
@@ -320,48 +320,6 @@ async fn serve_io<I>(
     };
     if let Err(e) = result {
         tracing::debug!(%peer, error = %e, "connection ended with an error");
-    }
-}
-
-// A wake-up source of the connection loop (shutdown, idle timer), polled once to register the
-// task's waker and afterwards only checked with `done`: the task wakes several times per
-// request, and polling a timer and a cancellation future on every wake cost about 900
-// instructions per request (callgrind). The first poll runs outside the task's coop budget, so
-// it always registers.
-pin_project_lite::pin_project! {
-    struct Armed<F, C> {
-        #[pin]
-        fut: F,
-        armed: bool,
-        done: C,
-    }
-}
-
-impl<F: Future, C: Fn(&F) -> bool> Armed<F, C> {
-    fn new(fut: F, done: C) -> Self {
-        Armed {
-            fut,
-            armed: false,
-            done,
-        }
-    }
-}
-
-impl<F: Future, C: Fn(&F) -> bool> Future for Armed<F, C> {
-    type Output = ();
-
-    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        let this = self.project();
-        if !*this.armed {
-            *this.armed = true;
-            let mut first = tokio::task::unconstrained(this.fut);
-            return Pin::new(&mut first).poll(cx).map(|_| ());
-        }
-        if (this.done)(&*this.fut) {
-            std::task::Poll::Ready(())
-        } else {
-            std::task::Poll::Pending
-        }
     }
 }
 

@@ -29,6 +29,8 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::proxy::armed::Armed;
 use tokio::net::TcpStream;
 use wharf_providers::ServersTransport;
 
@@ -811,8 +813,9 @@ where
     let mut due = tokio::time::Instant::now() + idle;
     loop {
         tokio::select! {
+            biased;
             r = connection.as_mut() => return r,
-            () = tokio::time::sleep_until(due) => {
+            () = Armed::new(tokio::time::sleep_until(due), tokio::time::Sleep::is_elapsed) => {
                 let slot = owner
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
