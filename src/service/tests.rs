@@ -1431,8 +1431,8 @@ async fn a_client_connection_keeps_one_upstream_connection_and_leaves_it_to_the_
     .await;
 }
 
-#[tokio::test]
-async fn a_parked_connection_closes_after_idle_conn_timeout() {
+/// A peer backend behind service `s@file` whose transport closes idle connections after 150 ms.
+async fn short_idle_service() -> (PeerBackend, Arc<ServiceRegistry>, BuiltServices) {
     let b = spawn_peer_backend(false).await;
     let reg = Arc::new(ServiceRegistry::new());
     let (built, errors) = build(
@@ -1443,6 +1443,12 @@ async fn a_parked_connection_closes_after_idle_conn_timeout() {
         &Files::new(),
     );
     assert!(errors.is_empty(), "{errors:?}");
+    (b, reg, built)
+}
+
+#[tokio::test]
+async fn a_parked_connection_closes_after_idle_conn_timeout() {
+    let (b, _reg, built) = short_idle_service().await;
     let conn = UpstreamConn::new();
     let port = body_on(&built["s@file"], &conn).await;
     drop(conn);
@@ -1497,16 +1503,7 @@ async fn round_robin_still_alternates_on_one_client_connection() {
 
 #[tokio::test]
 async fn a_bound_connection_closes_after_idle_conn_timeout() {
-    let b = spawn_peer_backend(false).await;
-    let reg = Arc::new(ServiceRegistry::new());
-    let (built, errors) = build(
-        &reg,
-        json!({"s@file": {"loadBalancer": {"serversTransport": "short",
-            "servers": [{"url": format!("http://{}", b.addr)}]}}}),
-        json!({"short@file": {"forwardingTimeouts": {"idleConnTimeout": "150ms"}}}),
-        &Files::new(),
-    );
-    assert!(errors.is_empty(), "{errors:?}");
+    let (b, _reg, built) = short_idle_service().await;
     let conn = UpstreamConn::new();
     let port = body_on(&built["s@file"], &conn).await;
     wait_until("idle bound connection closed", || {
