@@ -273,8 +273,12 @@ fn remove_present_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 fn remove_connection_listed(headers: &mut HeaderMap, keep_managed: bool) {
-    if !headers.contains_key(header::CONNECTION) {
-        return;
+    let mut values = headers.get_all(header::CONNECTION).iter();
+    match (values.next(), values.next()) {
+        (None, _) => return,
+        // What most servers send: it names only itself, which the hop-by-hop pass removes.
+        (Some(v), None) if v.as_bytes().eq_ignore_ascii_case(b"keep-alive") => return,
+        _ => {}
     }
     let mut named: Vec<HeaderName> = Vec::new();
     for v in headers.get_all(header::CONNECTION) {

@@ -382,23 +382,23 @@ impl Conn {
             tracing::debug!(client = %self.client_addr, "Content-Length with Transfer-Encoding");
             return bad_request(None);
         }
-        if req.version() == Version::HTTP_11 && req.method() != http::Method::CONNECT {
-            // Go's checks, which Traefik answers before any handler runs.
-            let mut hosts = req.headers().get_all(header::HOST).iter();
-            match (hosts.next(), hosts.next()) {
-                (None, _) if req.uri().authority().is_none() => {
-                    return bad_request(Some("missing required Host header"));
-                }
-                // Go refuses "too many Host headers" with a plain 400.
-                (Some(_), Some(_)) => return bad_request(None),
-                _ => {}
-            }
-        }
         if req.version() <= Version::HTTP_11 {
+            // One lookup serves Go's checks, which Traefik answers before any handler runs.
+            let mut hosts = req.headers().get_all(header::HOST).iter();
+            let (first, second) = (hosts.next(), hosts.next());
+            if req.version() == Version::HTTP_11 && req.method() != http::Method::CONNECT {
+                match (first, second) {
+                    (None, _) if req.uri().authority().is_none() => {
+                        return bad_request(Some("missing required Host header"));
+                    }
+                    // Go refuses "too many Host headers" with a plain 400.
+                    (Some(_), Some(_)) => return bad_request(None),
+                    _ => {}
+                }
+            }
             // Go's `httpguts.ValidHostHeader`: a Host with a byte no host can hold (space,
             // `/`, `@`, a quote, ...) is refused before routing, not answered 404.
-            let mut hosts = req.headers().get_all(header::HOST).iter();
-            if let (Some(h), None) = (hosts.next(), hosts.next()) {
+            if let (Some(h), None) = (first, second) {
                 if !h.as_bytes().iter().all(|&b| valid_host_byte(b)) {
                     return bad_request(Some("malformed Host header"));
                 }

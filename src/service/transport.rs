@@ -1180,14 +1180,19 @@ pub(crate) async fn forward(
 
     // An HTTP/1.1 → h2c upgrade offer is between the client and wharf, which answers in
     // HTTP/1.1: it is not passed on (its HTTP2-Settings header is hop-by-hop and gone anyway).
-    if req
+    // (One lookup: most requests carry no `Upgrade`.)
+    let offer = req
         .headers()
         .get(UPGRADE)
-        .is_some_and(|u| u.as_bytes().eq_ignore_ascii_case(b"h2c"))
-    {
-        req.headers_mut().remove(UPGRADE);
-    }
-    let upgrade = target.scheme != UpstreamScheme::H2c && req.headers().contains_key(UPGRADE);
+        .map(|u| u.as_bytes().eq_ignore_ascii_case(b"h2c"));
+    let upgrade = match offer {
+        None => false,
+        Some(true) => {
+            req.headers_mut().remove(UPGRADE);
+            false
+        }
+        Some(false) => target.scheme != UpstreamScheme::H2c,
+    };
     let client_upgrade = if upgrade {
         req.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("upgrade"));
