@@ -15,6 +15,11 @@
 //! same first match as the linear walk, without visiting routes whose prefix cannot match.
 
 use std::collections::HashMap;
+
+/// The tables' maps hash with foldhash: keys are hosts and path prefixes (short strings), and
+/// every request hashes one; SipHash, std's default, costs several times more per key. foldhash
+/// is seeded per process, so a client cannot aim its lookups at colliding keys.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -28,9 +33,9 @@ pub struct RouteTable {
     /// Routes that may match any host, in global order.
     pub hostless: Candidates,
     /// Exact host (normalized) → its candidates (own + covering suffixes + host-less), in order.
-    pub exact: HashMap<Box<str>, Candidates>,
+    pub exact: Map<Box<str>, Candidates>,
     /// Suffix `example.com` (for hosts ending in `.example.com`) → candidates, in order.
-    pub suffixes: HashMap<Box<str>, Candidates>,
+    pub suffixes: Map<Box<str>, Candidates>,
 }
 
 /// One candidate list, in global order, with its path index when it is long enough to pay.
@@ -56,7 +61,7 @@ struct PathIndex {
     /// Prefix → ascending positions of every route bounded by this prefix or by one of its own
     /// prefixes (so the longest prefix of a path found here lists every bounded route that the
     /// path can match).
-    by_prefix: HashMap<Box<str>, Box<[u32]>>,
+    by_prefix: Map<Box<str>, Box<[u32]>>,
     /// Ascending positions of the routes without a path bound.
     unbounded: Box<[u32]>,
 }
@@ -126,7 +131,7 @@ impl PathIndex {
         let Ok(_) = u32::try_from(routes.len()) else {
             return None;
         };
-        let mut own: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut own: Map<String, Vec<u32>> = Map::default();
         let mut unbounded = Vec::new();
         for (i, r) in routes.iter().enumerate() {
             match r.rule.path_keys() {
@@ -146,7 +151,7 @@ impl PathIndex {
         lengths.dedup();
         let budget = 4 * routes.len() + 1024;
         let mut total = 0;
-        let mut by_prefix = HashMap::with_capacity(own.len());
+        let mut by_prefix = Map::with_capacity_and_hasher(own.len(), Default::default());
         for key in own.keys() {
             let mut pos: Vec<u32> = Vec::new();
             for &l in lengths.iter().filter(|&&l| l <= key.len()) {
@@ -177,8 +182,8 @@ impl RouteTable {
         routes.sort_by(|a, b| route_order(a, b));
         // Global rank of each route; lists are built from ranks so merging is a sort of integers.
         let mut hostless: Vec<usize> = Vec::new();
-        let mut by_exact: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut by_suffix: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_exact: Map<String, Vec<usize>> = Map::default();
+        let mut by_suffix: Map<String, Vec<usize>> = Map::default();
         for (i, r) in routes.iter().enumerate() {
             match r.rule.host_keys() {
                 HostKeys::Any => hostless.push(i),
@@ -214,13 +219,13 @@ impl RouteTable {
             }
             v
         };
-        let mut suffixes = HashMap::with_capacity(by_suffix.len());
+        let mut suffixes = Map::with_capacity_and_hasher(by_suffix.len(), Default::default());
         for s in by_suffix.keys() {
             let mut idx = covering(s, true);
             idx.extend_from_slice(&hostless);
             suffixes.insert(s.clone().into_boxed_str(), materialize(idx));
         }
-        let mut exact = HashMap::with_capacity(by_exact.len());
+        let mut exact = Map::with_capacity_and_hasher(by_exact.len(), Default::default());
         for (h, own) in &by_exact {
             let mut idx = own.clone();
             idx.extend(covering(h, false));
