@@ -1074,6 +1074,9 @@ fn make_watcher(
 async fn reload_and_publish(loader: Loader, tx: &ProviderSender) -> Loader {
     // The first view is published even when there is nothing (an empty directory is a view).
     let first = matches!(&*tx.status.borrow(), provider::ProviderStatus::Starting);
+    // Kept outside the blocking task: if it panicked, the loader inside is lost, and a loader
+    // without its settings would list no file and publish an empty view at the next event.
+    let settings = loader.settings.clone();
     // File reads are blocking; keep them off the async workers.
     let joined = tokio::task::spawn_blocking(move || {
         let mut loader = loader;
@@ -1087,8 +1090,12 @@ async fn reload_and_publish(loader: Loader, tx: &ProviderSender) -> Loader {
         // Nothing changed: the published view and status stand.
         Ok((loader, None)) => return loader,
         Err(e) => {
+            // The published view stands; the next event reads every file again.
             tx.fail(format!("file provider reload failed: {e}"));
-            return Loader::default();
+            return Loader {
+                settings,
+                ..Loader::default()
+            };
         }
     };
     let published = cfg.is_some();
