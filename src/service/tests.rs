@@ -519,8 +519,8 @@ async fn dead_server_is_502_and_no_server_is_503() {
     assert_eq!(err.status(), StatusCode::SERVICE_UNAVAILABLE);
 }
 
-#[tokio::test]
-async fn slow_server_is_504_with_response_header_timeout() {
+/// Service `slow@file` on a server that never answers, with a 200 ms `responseHeaderTimeout`.
+async fn never_answering_service() -> (Backend, Arc<ServiceRegistry>, BuiltServices) {
     let slow: Handler =
         Arc::new(|_s| Box::pin(async { std::future::pending::<Response<Full<Bytes>>>().await }));
     let a = spawn_backend(slow, None).await;
@@ -532,6 +532,12 @@ async fn slow_server_is_504_with_response_header_timeout() {
         &Files::new(),
     );
     assert!(errors.is_empty(), "{errors:?}");
+    (a, reg, built)
+}
+
+#[tokio::test]
+async fn slow_server_is_504_with_response_header_timeout() {
+    let (_a, _reg, built) = never_answering_service().await;
     let err = call(&built["slow@file"], "/").await.err().expect("timeout");
     assert!(matches!(err, ProxyError::Timeout), "{err:?}");
     assert_eq!(err.status(), StatusCode::GATEWAY_TIMEOUT);
@@ -1536,17 +1542,7 @@ async fn max_idle_conns_per_host_negative_binds_nothing() {
 
 #[tokio::test]
 async fn a_bound_connection_is_504_past_response_header_timeout() {
-    let slow: Handler =
-        Arc::new(|_s| Box::pin(async { std::future::pending::<Response<Full<Bytes>>>().await }));
-    let a = spawn_backend(slow, None).await;
-    let reg = Arc::new(ServiceRegistry::new());
-    let (built, errors) = build(
-        &reg,
-        json!({"slow@file": {"loadBalancer": {"serversTransport": "fast", "servers": [{"url": a.url()}]}}}),
-        json!({"fast@file": {"forwardingTimeouts": {"responseHeaderTimeout": "200ms"}}}),
-        &Files::new(),
-    );
-    assert!(errors.is_empty(), "{errors:?}");
+    let (_a, _reg, built) = never_answering_service().await;
     let conn = UpstreamConn::new();
     for _ in 0..2 {
         let err = built["slow@file"]
